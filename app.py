@@ -1,0 +1,57 @@
+"""python app.py: bring the schema up to date, seed a demo shop on an empty database, start the
+monitor and the dispatcher, and serve with waitress until Ctrl-C or SIGTERM."""
+import logging
+import signal
+import sys
+
+from flask_migrate import upgrade
+from waitress import create_server
+
+from modules import create_app
+from modules.workers import start_workers, stop_workers
+
+log = logging.getLogger("stockbell")
+app = create_app()
+
+
+def prepare(app):
+    """Migrate, then seed the demo shop once; returns the demo login when one was made."""
+    from modules.seed import demo_exists, seed_demo
+
+    with app.app_context():
+        upgrade()
+        if app.config["SEED_DEMO"] and not demo_exists():
+            return seed_demo()
+    return None
+
+
+def main():
+    demo = prepare(app)
+    if demo:
+        # Printed once, on the console of whoever started the app: the only copy of the password.
+        print(f"\nDemo shop ready. Log in at {app.config['PUBLIC_URL']}/login as {demo[0]} "
+              f"with password {demo[1]}\n", flush=True)
+    start_workers(app)
+    server = create_server(app, host=app.config["HOST"], port=app.config["PORT"])
+
+    def _shutdown(signum, frame):
+        log.info("signal %s: shutting down", signum)
+        server.close()
+
+    signal.signal(signal.SIGTERM, _shutdown)
+    log.info("serving on http://%s:%s", app.config["HOST"], app.config["PORT"])
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    except OSError:
+        # server.close() from the signal handler ends the loop with a closed socket.
+        pass
+    finally:
+        stop_workers(app)
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

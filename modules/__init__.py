@@ -1,0 +1,84 @@
+"""The app factory: configuration, extensions, blueprints, error handlers, CLI and workers."""
+import logging
+import time
+
+from flask import Flask, g, request
+
+from .config import INSTANCE, load_config
+from .dialect import engine_options
+from .extensions import csrf, db, login_manager, mail, migrate
+
+log = logging.getLogger("stockbell")
+
+
+def create_app(config=None):
+    app = Flask(__name__, root_path=str(INSTANCE.parent), instance_path=str(INSTANCE),
+                template_folder="templates", static_folder="static")
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.json.sort_keys = False
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_request_log(app)
+    return app
+
+
+def configure_logging(app):
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("stockbell").setLevel(app.config["LOG_LEVEL"])
+
+
+def register_extensions(app):
+    from . import models  # noqa: F401  (every model registered before migrations look)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(INSTANCE.parent / "migrations"))
+    login_manager.init_app(app)
+    mail.init_app(app)
+    csrf.init_app(app)
+
+
+def register_blueprints(app):
+    from .auth import bp as auth_bp
+    from .health import bp as health_bp
+    from .notifications import bp as notifications_bp
+    from .retail import bp as retail_bp
+
+    for bp in (auth_bp, retail_bp, notifications_bp, health_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app):
+    from .errors import init_app
+
+    init_app(app)
+
+
+def register_commands(app):
+    from .cli import init_app
+
+    init_app(app)
+
+
+def register_request_log(app):
+    """Waitress logs no requests itself: one line per request with method, path, status, time."""
+    access = logging.getLogger("stockbell.access")
+
+    @app.before_request
+    def _start_timer():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        started = g.get("request_started")
+        if started is not None and not request.path.startswith("/static/"):
+            access.info("%s %s %s %.1fms", request.method, request.path, response.status_code,
+                        (time.perf_counter() - started) * 1000)
+        return response

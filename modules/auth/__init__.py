@@ -1,0 +1,6 @@
+"""Shops, users, sign-up and sign-in."""
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from . import api, routes  # noqa: E402,F401

@@ -1,0 +1,155 @@
+"""/api/auth/* and /api/users: the JSON side of sign-up, sign-in and the shop's users."""
+from flask import current_app, jsonify
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
+
+from ..errors import ApiError
+from ..extensions import csrf, db
+from ..validation import Fields, empty_body, json_body
+from . import bp, service, throttle
+from .models import User
+from .tenancy import get_owned_or_404, require_manager, scoped
+
+
+def _signed_in(user, status=200):
+    return jsonify({"user": user.to_dict(), "client": user.client.to_dict(), "csrf_token": generate_csrf()}), status
+
+
+def read_registration(fields):
+    """The fields of a new shop, shared by the JSON route and the HTML form."""
+    shop_name = fields.text("shop_name", required=True, max_length=120)
+    email = service.normalize_email(fields)
+    password = service.check_password_field(fields)
+    timezone = service.read_timezone(fields) or "UTC"
+    if email and service.email_taken(email):
+        fields.error("email", "An account with this email already exists.")
+    return shop_name, email, password, timezone
+
+
+def login_attempt(email, password):
+    """The user for these credentials; 429 while the email is locked out, 401 when wrong."""
+    email = (email or "").strip().lower()
+    if throttle.is_locked(email):
+        raise ApiError(429, "Too many failed sign-ins for this email; try again in a few minutes.")
+    user = service.authenticate(email, password)
+    if user is None:
+        throttle.record_failure(email)
+        raise ApiError(401, "Invalid email or password.")
+    throttle.reset(email)
+    return user
+
+
+# Sign-in needs no CSRF token (it is what hands one out); requiring a JSON body keeps
+# cross-site forms out, since a form cannot send application/json without a preflight.
+@bp.post("/api/auth/register")
+@csrf.exempt
+def api_register():
+    if not current_app.config["ALLOW_SIGNUP"]:
+        raise ApiError(403, "Sign-up is closed on this server.")
+    fields = Fields(json_body({"shop_name", "email", "password", "timezone"}))
+    shop_name, email, password, timezone = read_registration(fields)
+    fields.check()
+    client, user = service.create_shop(shop_name, email, password, timezone)
+    login_user(user)
+    return _signed_in(user, 201)
+
+
+@bp.post("/api/auth/login")
+@csrf.exempt
+def api_login():
+    data = json_body({"email", "password", "remember"})
+    if not isinstance(data.get("email"), str) or not isinstance(data.get("password"), str):
+        raise ApiError(400, "Email and password are required.",
+                       {k: "This field is required." for k in ("email", "password") if not isinstance(data.get(k), str)})
+    user = login_attempt(data["email"], data["password"])
+    login_user(user, remember=data.get("remember") is True)
+    return _signed_in(user)
+
+
+@bp.post("/api/auth/logout")
+def api_logout():
+    empty_body()
+    logout_user()
+    return "", 204
+
+
+@bp.get("/api/auth/csrf")
+def api_csrf():
+    return jsonify({"csrf_token": generate_csrf()})
+
+
+@bp.get("/api/auth/me")
+@login_required
+def api_me():
+    return jsonify({"user": current_user.to_dict(), "client": current_user.client.to_dict()})
+
+
+@bp.get("/api/users")
+@login_required
+@require_manager
+def api_users():
+    users = db.session.execute(scoped(User).order_by(User.id)).scalars()
+    return jsonify({"items": [u.to_dict() for u in users]})
+
+
+def _may_grant(role):
+    if role == "owner" and current_user.role != "owner":
+        raise ApiError(403, "Only an owner can create or change an owner.")
+
+
+@bp.post("/api/users")
+@login_required
+@require_manager
+def api_create_user():
+    fields = Fields(json_body({"email", "password", "role"}))
+    email = service.normalize_email(fields)
+    password = service.check_password_field(fields)
+    role = service.read_role(fields)
+    if email and service.email_taken(email):
+        raise ApiError(409, "An account with this email already exists.", {"email": "Already taken."})
+    fields.check()
+    _may_grant(role)
+    user = service.create_user(current_user.client_id, email, password, role)
+    if user is None:
+        raise ApiError(409, "An account with this email already exists.", {"email": "Already taken."})
+    return jsonify(user.to_dict()), 201
+
+
+@bp.patch("/api/users/<int:user_id>")
+@login_required
+@require_manager
+def api_update_user(user_id):
+    user = get_owned_or_404(User, user_id)
+    fields = Fields(json_body({"role", "active", "password"}))
+    role = service.read_role(fields, required=False) if fields.has("role") else None
+    active = fields.boolean("active") if fields.has("active") else None
+    password = service.check_password_field(fields) if fields.has("password") else None
+    fields.check()
+    _may_grant(user.role)
+    if role:
+        _may_grant(role)
+    if user.id == current_user.id and (role not in (None, user.role) or active is False):
+        raise ApiError(400, "You cannot change your own role or deactivate yourself.")
+    if role:
+        user.role = role
+    if active is not None:
+        user.active = active
+    if password:
+        user.set_password(password)
+    db.session.commit()
+    return jsonify(user.to_dict())
+
+
+@bp.delete("/api/users/<int:user_id>")
+@login_required
+@require_manager
+def api_delete_user(user_id):
+    """Deactivates: the user's history (stock movements, notifications) stays."""
+    user = get_owned_or_404(User, user_id)
+    _may_grant(user.role)
+    if user.id == current_user.id:
+        raise ApiError(400, "You cannot deactivate yourself.")
+    user.active = False
+    db.session.commit()
+    return "", 204
+

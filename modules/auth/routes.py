@@ -1,0 +1,81 @@
+"""The HTML pages: register a shop, log in, log out."""
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from ..errors import ApiError, ValidationError, wants_json
+from ..extensions import db, login_manager
+from ..validation import Fields
+from . import bp, service
+from .api import login_attempt, read_registration
+from .models import User
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    user = db.session.get(User, int(user_id))
+    return user if user and user.active else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if wants_json():
+        raise ApiError(401, "Sign in first.")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def safe_next(target):
+    """Only a path on this site: no scheme, no host, no protocol-relative `//`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("retail.products"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("retail.products"))
+        return render_template("auth/login.html", next=request.args.get("next", ""))
+    email = request.form.get("email", "")
+    try:
+        user = login_attempt(email, request.form.get("password", ""))
+    except ApiError as e:
+        return render_template("auth/login.html", error=e.message, email=email,
+                               next=request.form.get("next", "")), e.status
+    login_user(user)
+    return redirect(safe_next(request.form.get("next")) or url_for("retail.products"), code=303)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if not current_app.config["ALLOW_SIGNUP"]:
+        return render_template("auth/register.html", closed=True), 403
+    if request.method == "GET":
+        return render_template("auth/register.html", form={}, errors={})
+    fields = Fields(request.form, form=True)
+    shop_name, email, password, timezone = read_registration(fields)
+    try:
+        fields.check()
+    except ValidationError as e:
+        return render_template("auth/register.html", form=request.form, errors=e.details), 400
+    client, user = service.create_shop(shop_name, email, password, timezone)
+    login_user(user)
+    flash(f"Welcome to Stockbell, {client.name}.", "success")
+    return redirect(url_for("retail.products"), code=303)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"), code=303)

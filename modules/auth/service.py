@@ -1,0 +1,91 @@
+"""Shop and user operations that need no request: used by the routes, the CLI and the tests."""
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
+
+from ..extensions import db
+from ..timeutil import is_timezone
+from .models import ROLES, Client, User
+
+MIN_PASSWORD = 8
+
+
+def normalize_email(fields, name="email", required=True):
+    """A syntactically valid email, normalized (no DNS look-up: the app works offline)."""
+    value = fields.text(name, required=required, max_length=254)
+    if value is None:
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as e:
+        fields.error(name, str(e))
+        return None
+
+
+def check_password_field(fields, name="password", required=True):
+    value = fields.data.get(name)
+    if value is None or value == "":
+        if required:
+            fields.error(name, "This field is required.")
+        return None
+    if not isinstance(value, str):
+        fields.error(name, "Must be a string.")
+        return None
+    if len(value) < MIN_PASSWORD:
+        fields.error(name, f"Must be at least {MIN_PASSWORD} characters.")
+        return None
+    if len(value) > 200:
+        fields.error(name, "Must be at most 200 characters.")
+        return None
+    return value
+
+
+def read_timezone(fields, name="timezone", required=False):
+    value = fields.text(name, required=required, max_length=64)
+    if value is not None and not is_timezone(value):
+        fields.error(name, "Unknown time zone (use an IANA name such as Europe/Berlin).")
+        return None
+    return value
+
+
+def read_role(fields, required=True):
+    return fields.choice("role", ROLES, required=required)
+
+
+def email_taken(email) -> bool:
+    return db.session.execute(db.select(User.id).where(User.email == email)).first() is not None
+
+
+def create_shop(name, email, password, timezone="UTC"):
+    """A new shop with its owner. Raises IntegrityError when the email is taken."""
+    client = Client(name=name, timezone=timezone or "UTC")
+    user = User(client=client, email=email.lower(), role="owner")
+    user.set_password(password)
+    db.session.add_all([client, user])
+    db.session.commit()
+    return client, user
+
+
+def create_user(client_id, email, password, role):
+    user = User(client_id=client_id, email=email.lower(), role=role)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return user
+
+
+_DUMMY = User(password_hash=generate_password_hash("not a password"))
+
+
+def authenticate(email, password):
+    """The active user with this email and password, else None (whatever was wrong)."""
+    user = db.session.execute(db.select(User).where(User.email == (email or "").lower())).scalar_one_or_none()
+    # Check a hash even for an unknown email, so timing does not tell whether it exists.
+    ok = (user or _DUMMY).check_password(password or "")
+    if user is None or not user.active or not ok:
+        return None
+    return user

@@ -1,0 +1,69 @@
+"""flask --app app create-shop | seed-demo | monitor run-once (and Flask-Migrate's db ...)."""
+import click
+from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
+
+from .errors import ValidationError
+from .extensions import db
+from .validation import Fields
+
+monitor_cli = AppGroup("monitor", help="The stock monitor.")
+
+
+@click.command("create-shop")
+@click.argument("name")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--timezone", default="UTC", show_default=True)
+def create_shop_command(name, email, password, timezone):
+    """Create a shop with its owner."""
+    from .auth import service
+
+    fields = Fields({"shop_name": name, "email": email, "password": password, "timezone": timezone})
+    fields.text("shop_name", required=True, max_length=120)
+    email = service.normalize_email(fields)
+    service.check_password_field(fields)
+    service.read_timezone(fields)
+    try:
+        fields.check()
+        client, user = service.create_shop(name, email, password, timezone)
+    except ValidationError as e:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in e.details.items()))
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException(f"an account with the email {email} already exists")
+    click.echo(f"Created shop {client.name} (id {client.id}) with owner {user.email}.")
+
+
+@click.command("seed-demo")
+@click.option("--email", default=None, help="Login of the demo owner (default demo@stockbell.local).")
+def seed_demo_command(email):
+    """Create the demo shop and print its login."""
+    from .seed import DEMO_EMAIL, seed_demo
+
+    try:
+        email, password = seed_demo(email or DEMO_EMAIL)
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException("the demo shop's email is already taken; pass --email")
+    click.echo(f"Demo shop created. Log in as {email} with password {password}")
+
+
+@monitor_cli.command("run-once")
+def monitor_run_once():
+    """One scan of every shop; prints what it created."""
+    from .notifications.stock_monitor import run_cycle
+
+    new = run_cycle()
+    if new is None:
+        click.echo("Another process holds the scan lock; nothing done.")
+        return
+    click.echo(f"Created {len(new)} alert(s).")
+    for alert in new:
+        click.echo(f"  shop {alert.client_id} product {alert.product_id}: {alert.level} (stock {alert.stock})")
+
+
+def init_app(app):
+    app.cli.add_command(create_shop_command)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(monitor_cli)

@@ -1,0 +1,93 @@
+"""Settings from the environment (and `.env` when present), with the defaults of API.md."""
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _bool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _float(name, default):
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into instance/ and reused."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def load_config(instance: Path = INSTANCE) -> dict:
+    """Read the environment once; real environment variables win over `.env`."""
+    load_dotenv(ROOT / ".env", override=False)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = _int("PORT", 8000)
+    instance.mkdir(parents=True, exist_ok=True)
+    return {
+        "HOST": host,
+        "PORT": port,
+        "SECRET_KEY": _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{instance / 'stockbell.db'}"
+        ),
+        "SEED_DEMO": _bool("SEED_DEMO", True),
+        "ALLOW_SIGNUP": _bool("ALLOW_SIGNUP", True),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+        "STOCK_MONITOR_ENABLED": _bool("STOCK_MONITOR_ENABLED", True),
+        "STOCK_MONITOR_INTERVAL": _float("STOCK_MONITOR_INTERVAL", 600),
+        "STOCK_MONITOR_INITIAL_DELAY": _float("STOCK_MONITOR_INITIAL_DELAY", 5),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD"),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "stockbell@localhost"),
+        "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", 10),
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
+        "TWILIO_WHATSAPP_FROM": os.environ.get("TWILIO_WHATSAPP_FROM"),
+        "TWILIO_SMS_FROM": os.environ.get("TWILIO_SMS_FROM"),
+        "TWILIO_WHATSAPP_CONTENT_SID": os.environ.get("TWILIO_WHATSAPP_CONTENT_SID"),
+        "TWILIO_API_BASE": os.environ.get("TWILIO_API_BASE", "https://api.twilio.com"),
+        "DELIVERY_MAX_ATTEMPTS": _int("DELIVERY_MAX_ATTEMPTS", 8),
+        "DELIVERY_BACKOFF_SECONDS": _float("DELIVERY_BACKOFF_SECONDS", 30),
+        "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 5),
+        "DELIVERY_ENABLED": _bool("DELIVERY_ENABLED", True),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Fixed, not from the environment.
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCKOUT_SECONDS": 900,
+    }

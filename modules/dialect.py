@@ -1,0 +1,34 @@
+"""The one place that knows SQLite from PostgreSQL: INSERT ... ON CONFLICT for either."""
+import sqlite3
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+
+def name() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def insert(model):
+    """An INSERT that supports `.on_conflict_do_nothing()` / `.on_conflict_do_update()`."""
+    return (postgresql.insert if name() == "postgresql" else sqlite.insert)(model)
+
+
+def engine_options(uri: str) -> dict:
+    """Pool settings per database: SQLite waits for its single writer; PostgreSQL checks
+    connections before use so that a restarted server is picked up again."""
+    if uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers (the bell) never wait for the writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

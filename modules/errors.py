@@ -1,0 +1,65 @@
+"""Errors answered as JSON under /api (the contract's shape) and as pages elsewhere."""
+import logging
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with the contract's body: {"error": sentence, "details": {field: problem}}."""
+
+    def __init__(self, status, message, details=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details or {}
+
+
+class ValidationError(ApiError):
+    def __init__(self, details, message="The request has invalid fields."):
+        super().__init__(400, message, details)
+
+
+def wants_json():
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def error_response(status, message, details=None):
+    if wants_json():
+        return jsonify({"error": message, "details": details or {}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app):
+    @app.errorhandler(ApiError)
+    def _api_error(e):
+        db.session.rollback()
+        return error_response(e.status, e.message, e.details)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(e):
+        return error_response(400, "The CSRF token is missing or invalid; reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e):
+        messages = {
+            404: "Not found.",
+            405: "Method not allowed.",
+            413: "The request is too large.",
+            415: "The request body must be JSON.",
+            429: "Too many attempts; try again later.",
+        }
+        return error_response(e.code, messages.get(e.code, e.description or e.name))
+
+    @app.errorhandler(Exception)
+    def _unexpected(e):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Something went wrong on our side.")

@@ -1,0 +1,175 @@
+"""raise_alerts(): the one path that writes alerts, for the monitor and for stock changes alike.
+
+A few set-based statements per call, in the caller's transaction: the daily log rows (the UNIQUE
+(client_id, product_id, alert_date) constraint decides what is new), then for the new rows only
+the bell notifications, the alert episodes and the outbox rows.
+"""
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, func, literal, not_, select, update
+
+from ..auth.models import Client, User
+from ..dialect import insert
+from ..extensions import db
+from ..retail.models import Category, Product
+from ..timeutil import local_date, utcnow
+from . import rules
+from .models import Notification, NotificationSettings, StockAlert, StockAlertLog
+
+log = logging.getLogger(__name__)
+CHUNK = 2000  # ids per IN list, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    log_id: int
+    client_id: int
+    product_id: int
+    stock: int
+    threshold: int
+
+    @property
+    def level(self):
+        return "out" if self.stock <= 0 else "low"
+
+
+def _enabled(settings=NotificationSettings):
+    return func.coalesce(settings.low_stock_enabled, True).is_(True)
+
+
+def _scope(stmt, client_id, product_id):
+    if client_id is not None:
+        stmt = stmt.where(Product.client_id == client_id)
+    if product_id is not None:
+        stmt = stmt.where(Product.id == product_id)
+    return stmt
+
+
+def _low_products(client_id, product_id, timezone, alert_date, now):
+    """SELECT of the rows to log: active, low products of enabled shops in one time zone."""
+    threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
+    stmt = (
+        select(Product.client_id, Product.id, literal(alert_date), Product.stock, threshold, literal(now))
+        .join(Client, Client.id == Product.client_id)
+        .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
+        .where(rules.sql_is_low(Product.active, Product.stock, threshold), _enabled(),
+               Client.timezone == timezone)
+    )
+    return _scope(stmt, client_id, product_id)
+
+
+def raise_alerts(client_id=None, product_id=None, now=None) -> list[NewAlert]:
+    """Log today's alerts for every low product in scope (all shops, one shop, or one product)
+    and write what follows from the new ones. Returns the new alerts; commits nothing."""
+    now = now or utcnow()
+    tz_stmt = (
+        select(Client.timezone).distinct()
+        .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
+        .where(_enabled())
+    )
+    if client_id is not None:
+        tz_stmt = tz_stmt.where(Client.id == client_id)
+    new = []
+    for timezone in db.session.execute(tz_stmt).scalars().all():
+        source = _low_products(client_id, product_id, timezone, local_date(timezone, now), now)
+        stmt = (
+            insert(StockAlertLog)
+            .from_select(["client_id", "product_id", "alert_date", "stock_level", "threshold_level",
+                          "created_at"], source)
+            .on_conflict_do_nothing(index_elements=["client_id", "product_id", "alert_date"])
+            .returning(StockAlertLog.id, StockAlertLog.client_id, StockAlertLog.product_id,
+                       StockAlertLog.stock_level, StockAlertLog.threshold_level)
+        )
+        new.extend(NewAlert(*row) for row in db.session.execute(stmt))
+    for start in range(0, len(new), CHUNK):
+        chunk = new[start:start + CHUNK]
+        ids = [a.log_id for a in chunk]
+        _notify_users(ids, now)
+        _open_episodes(ids, now)
+        from .outbox import enqueue_alert_deliveries  # the outbox depends on this module's rows
+
+        enqueue_alert_deliveries(chunk, now)
+    _resolve_restocked(client_id, product_id, now)
+    if new:
+        log.info("raised %d new low-stock alert(s)", len(new))
+    return new
+
+
+def _log_ids(ids):
+    return StockAlertLog.id.in_(bindparam("ids", ids, expanding=True))
+
+
+def _notify_users(ids, now):
+    """One bell notification per active user of the shop, per new log row."""
+    level = rules.sql_level(StockAlertLog.stock_level)
+    source = (
+        select(
+            StockAlertLog.client_id, User.id, literal("alert"), level,
+            rules.sql_alert_message(Product.name, StockAlertLog.stock_level, Category.name),
+            rules.sql_products_url(StockAlertLog.stock_level), literal(False), literal(now), StockAlertLog.id,
+        )
+        .join(Product, Product.id == StockAlertLog.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .join(User, and_(User.client_id == StockAlertLog.client_id, User.active.is_(True)))
+        .where(_log_ids(ids))
+    )
+    db.session.execute(insert(Notification).from_select(
+        ["client_id", "user_id", "type", "level", "message", "action_url", "is_read", "created_at",
+         "alert_log_id"], source))
+
+
+def _open_episodes(ids, now):
+    """Open an episode per product, or touch the one already open (at most one per product)."""
+    source = select(
+        StockAlertLog.client_id, StockAlertLog.product_id, rules.sql_level(StockAlertLog.stock_level),
+        StockAlertLog.stock_level, StockAlertLog.threshold_level, literal(now), literal(now),
+    ).where(_log_ids(ids))
+    stmt = insert(StockAlert).from_select(
+        ["client_id", "product_id", "level", "stock_at_alert", "threshold", "opened_at", "last_notified_at"],
+        source,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["product_id"],
+        index_where=StockAlert.resolved_at.is_(None),
+        set_={"last_notified_at": stmt.excluded.last_notified_at, "level": stmt.excluded.level,
+              "stock_at_alert": stmt.excluded.stock_at_alert, "threshold": stmt.excluded.threshold},
+    )
+    db.session.execute(stmt)
+
+
+def _resolve_restocked(client_id, product_id, now):
+    """Close the open episodes of products that are no longer low (restocked or archived)."""
+    threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
+    not_low = (
+        select(Product.id)
+        .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
+        .where(Product.id == StockAlert.product_id,
+               not_(rules.sql_is_low(Product.active, Product.stock, threshold)))
+    )
+    stmt = update(StockAlert).where(StockAlert.resolved_at.is_(None), not_low.exists())
+    if client_id is not None:
+        stmt = stmt.where(StockAlert.client_id == client_id)
+    if product_id is not None:
+        stmt = stmt.where(StockAlert.product_id == product_id)
+    db.session.execute(stmt.values(resolved_at=now), execution_options={"synchronize_session": False})
+
+
+def on_stock_change(client_id, product_id, user_id):
+    """Check one product after its stock (or threshold) changed; returns the bell notification
+    it raised for `user_id`, or None."""
+    new = raise_alerts(client_id=client_id, product_id=product_id)
+    if not new:
+        return None
+    return db.session.execute(
+        select(Notification).where(Notification.alert_log_id == new[0].log_id, Notification.user_id == user_id)
+    ).scalar_one_or_none()
+
+
+def resolve_alert(alert, user_id, now=None):
+    alert.resolved_at = now or utcnow()
+    alert.resolved_by = user_id
+    return alert
+
+
+__all__ = ["NewAlert", "raise_alerts", "on_stock_change", "resolve_alert"]

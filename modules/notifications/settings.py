@@ -1,0 +1,127 @@
+"""A shop's notification settings: one row per shop, created with the defaults on first read."""
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from ..dialect import insert
+from ..extensions import db
+from ..timeutil import is_timezone, utcnow
+from .models import DEFAULT_THRESHOLD, NotificationSettings
+
+_DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+def get_settings(client_id) -> NotificationSettings:
+    settings = db.session.execute(
+        db.select(NotificationSettings).where(NotificationSettings.client_id == client_id)
+    ).scalar_one_or_none()
+    if settings is None:
+        # Two first reads at once must not both insert: the UNIQUE client_id decides.
+        db.session.execute(insert(NotificationSettings).values(
+            client_id=client_id, email_recipients=[], whatsapp_numbers=[], sms_numbers=[],
+        ).on_conflict_do_nothing(index_elements=["client_id"]))
+        settings = db.session.execute(
+            db.select(NotificationSettings).where(NotificationSettings.client_id == client_id)
+        ).scalar_one()
+    return settings
+
+
+def shop_threshold(client_id) -> int:
+    """The shop's low-stock threshold without creating its settings row."""
+    value = db.session.execute(
+        db.select(NotificationSettings.low_stock_threshold).where(NotificationSettings.client_id == client_id)
+    ).scalar_one_or_none()
+    return DEFAULT_THRESHOLD if value is None else value
+
+
+# --- reading changes from the API or the settings form ----------------------------------------
+
+SETTINGS_FIELDS = (
+    "low_stock_enabled", "low_stock_threshold", "timezone", "email_enabled", "email_recipients",
+    "whatsapp_enabled", "whatsapp_numbers", "sms_enabled", "sms_numbers", "delivery_mode", "digest_time",
+)
+MAX_RECIPIENTS = 20
+
+
+def _emails(fields, name):
+    values = fields.string_list(name)
+    if values is None:
+        return None
+    out = []
+    for value in values:
+        try:
+            out.append(validate_email(value, check_deliverability=False).normalized)
+        except EmailNotValidError as e:
+            fields.error(name, f"{value!r} is not a valid email address: {e}")
+            return None
+    return _unique_capped(fields, name, out)
+
+
+def _numbers(fields, name):
+    values = fields.string_list(name)
+    if values is None:
+        return None
+    out = []
+    for value in values:
+        try:
+            number = phonenumbers.parse(value.removeprefix("whatsapp:"), None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            fields.error(name, f"{value!r} is not a valid phone number in E.164 form (e.g. +14155550123).")
+            return None
+        out.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return _unique_capped(fields, name, out)
+
+
+def _unique_capped(fields, name, values):
+    values = list(dict.fromkeys(values))
+    if len(values) > MAX_RECIPIENTS:
+        fields.error(name, f"At most {MAX_RECIPIENTS} entries.")
+        return None
+    return values
+
+
+def read_settings(fields, current, form=False):
+    """The settings present in the input, validated against `current` (the shop's settings as a
+    dict). A form sends every field (an absent checkbox is false); JSON sends any subset."""
+    changes = {}
+    present = SETTINGS_FIELDS if form else [f for f in SETTINGS_FIELDS if fields.has(f)]
+    for name in present:
+        if name.endswith("_enabled"):
+            changes[name] = fields.boolean(name)
+        elif name == "low_stock_threshold":
+            changes[name] = fields.integer(name, required=True, minimum=0, maximum=1_000_000)
+        elif name == "timezone":
+            changes[name] = fields.text(name, required=True, max_length=64)
+            if changes[name] is not None and not is_timezone(changes[name]):
+                fields.error(name, "Unknown time zone (use an IANA name such as Europe/Berlin).")
+        elif name == "email_recipients":
+            changes[name] = _emails(fields, name)
+        elif name in ("whatsapp_numbers", "sms_numbers"):
+            changes[name] = _numbers(fields, name)
+        elif name == "delivery_mode":
+            changes[name] = fields.choice(name, ("instant", "digest"), required=True)
+        elif name == "digest_time":
+            value = fields.text(name, required=True, max_length=5)
+            if value is not None and not _DIGEST_TIME.fullmatch(value):
+                fields.error(name, "Must be a time of day as HH:MM (24-hour), e.g. 09:00.")
+            changes[name] = value
+    for channel, recipients in (("email", "email_recipients"), ("whatsapp", "whatsapp_numbers"),
+                                ("sms", "sms_numbers")):
+        merged = {**current, **changes}
+        if merged[f"{channel}_enabled"] and not merged[recipients] and recipients not in fields.errors:
+            fields.error(recipients, f"Add at least one recipient to turn {channel} on.")
+    return changes
+
+
+def save_settings(client_id, changes):
+    settings = get_settings(client_id)
+    if "timezone" in changes:
+        settings.client.timezone = changes.pop("timezone")
+    for key, value in changes.items():
+        setattr(settings, key, value)
+    settings.updated_at = utcnow()
+    db.session.commit()
+    return settings

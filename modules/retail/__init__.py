@@ -1,0 +1,6 @@
+"""Categories, products and stock: the /retail pages and /api/products, /api/categories."""
+from flask import Blueprint
+
+bp = Blueprint("retail", __name__)
+
+from . import api, routes  # noqa: E402,F401

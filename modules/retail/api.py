@@ -1,0 +1,131 @@
+"""/api/products and /api/categories: thin routes over retail.service."""
+from flask import jsonify, request
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
+from ..errors import ApiError, ValidationError
+from ..extensions import db
+from ..notifications.settings import shop_threshold
+from ..validation import Fields, json_body
+from . import bp, service
+from .forms import read_product, read_stock_change
+from .models import Category, Product
+
+STOCK_FILTERS = ("all", "low", "out")
+
+
+def _int_arg(name, default, minimum, maximum, errors):
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        errors[name] = "Must be a whole number."
+        return default
+    if not minimum <= value <= maximum:
+        errors[name] = f"Must be between {minimum} and {maximum}."
+    return value
+
+
+def read_list_args(default_per_page=20):
+    """?stock=&q=&category_id=&page=&per_page=, validated (bad values are a 400)."""
+    errors = {}
+    stock = request.args.get("stock") or "all"
+    if stock not in STOCK_FILTERS:
+        errors["stock"] = "Must be one of: all, low, out."
+    page = _int_arg("page", 1, 1, 1_000_000, errors)
+    per_page = _int_arg("per_page", default_per_page, 1, 100, errors)
+    category_id = _int_arg("category_id", None, 1, 2**31 - 1, errors)
+    q = (request.args.get("q") or "").strip()[:100] or None
+    if errors:
+        raise ValidationError(errors, "The query has invalid parameters.")
+    return {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
+
+
+def _product_json(product):
+    return service.product_dict(product, shop_threshold(product.client_id))
+
+
+@bp.get("/api/products")
+@login_required
+def api_products():
+    args = read_list_args()
+    items, total = service.list_products(current_client_id(), **args)
+    default = shop_threshold(current_client_id())
+    return jsonify({"items": [service.product_dict(p, default) for p in items], "total": total,
+                    "page": args["page"], "per_page": args["per_page"]})
+
+
+@bp.post("/api/products")
+@login_required
+def api_create_product():
+    fields = Fields(json_body({"name", "sku", "category", "stock", "low_stock_threshold"}))
+    values = read_product(fields, creating=True)
+    fields.check()
+    product, _ = service.create_product(current_client_id(), current_user.id, **values)
+    db.session.commit()
+    return jsonify(_product_json(product)), 201
+
+
+@bp.get("/api/products/<int:product_id>")
+@login_required
+def api_product(product_id):
+    return jsonify(_product_json(get_owned_or_404(Product, product_id)))
+
+
+@bp.patch("/api/products/<int:product_id>")
+@login_required
+def api_update_product(product_id):
+    product = get_owned_or_404(Product, product_id)
+    fields = Fields(json_body({"name", "sku", "category", "low_stock_threshold", "active", "stock"}))
+    values = read_product(fields, creating=False)
+    fields.check()
+    service.update_product(product, current_user.id, values)
+    db.session.commit()
+    return jsonify(_product_json(product))
+
+
+@bp.delete("/api/products/<int:product_id>")
+@login_required
+def api_archive_product(product_id):
+    product = get_owned_or_404(Product, product_id)
+    service.update_product(product, current_user.id, {"active": False})
+    db.session.commit()
+    return jsonify(_product_json(product))
+
+
+@bp.post("/api/products/<int:product_id>/stock")
+@login_required
+def api_change_stock(product_id):
+    product = get_owned_or_404(Product, product_id, for_update=True)
+    fields = Fields(json_body({"delta", "quantity", "reason"}))
+    reason, delta, quantity = read_stock_change(fields)
+    fields.check()
+    product, notification = service.change_stock(product, current_user.id, reason, delta=delta, quantity=quantity)
+    db.session.commit()
+    return jsonify({"product": _product_json(product),
+                    "alert": notification.to_dict() if notification else None})
+
+
+@bp.get("/api/categories")
+@login_required
+def api_categories():
+    rows = db.session.execute(scoped(Category).order_by(Category.name)).scalars()
+    return jsonify({"items": [c.to_dict() for c in rows]})
+
+
+@bp.post("/api/categories")
+@login_required
+def api_create_category():
+    fields = Fields(json_body({"name"}))
+    name = fields.text("name", required=True, max_length=80)
+    fields.check()
+    category = Category(client_id=current_client_id(), name=name)
+    db.session.add(category)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        raise ApiError(409, "This shop already has a category of that name.", {"name": "Already exists."})
+    return jsonify(category.to_dict()), 201

@@ -1,0 +1,45 @@
+"""Reading a product or a stock change out of a JSON body or an HTML form, the same way."""
+from ..validation import Fields
+from .models import STOCK_REASONS
+
+MAX_STOCK = 1_000_000_000
+MAX_THRESHOLD = 1_000_000
+REASONS = tuple(r for r in STOCK_REASONS if r != "initial")
+
+
+def read_product(fields: Fields, creating: bool):
+    """The product fields present in the input, validated; `fields.check()` raises on errors."""
+    out = {}
+    if creating or fields.has("name"):
+        out["name"] = fields.text("name", required=True, max_length=200)
+    if fields.has("sku"):
+        out["sku"] = fields.text("sku", max_length=64)
+    if fields.has("category"):
+        out["category"] = fields.text("category", max_length=80)
+    if fields.has("low_stock_threshold"):
+        out["low_stock_threshold"] = fields.integer("low_stock_threshold", minimum=0, maximum=MAX_THRESHOLD,
+                                                    nullable=True)
+    if creating and fields.has("stock"):
+        out["stock"] = fields.integer("stock", minimum=0, maximum=MAX_STOCK) or 0
+    if not creating and fields.has("active"):
+        out["active"] = fields.boolean("active")
+    if not creating and fields.has("stock"):
+        fields.error("stock", "Change stock with POST /api/products/<id>/stock, so it is recorded.")
+    return out
+
+
+def read_stock_change(fields: Fields):
+    """(reason, delta, quantity): exactly one of delta and quantity."""
+    reason = fields.choice("reason", REASONS, required=True)
+    has_delta = fields.has("delta") and fields.data.get("delta") not in (None, "")
+    has_quantity = fields.has("quantity") and fields.data.get("quantity") not in (None, "")
+    delta = quantity = None
+    if has_delta == has_quantity:
+        fields.error("delta", "Give either delta or quantity (one of them).")
+    elif has_delta:
+        delta = fields.integer("delta", required=True, minimum=-MAX_STOCK, maximum=MAX_STOCK)
+        if delta == 0:
+            fields.error("delta", "Must not be zero.")
+    else:
+        quantity = fields.integer("quantity", required=True, minimum=0, maximum=MAX_STOCK)
+    return reason, delta, quantity

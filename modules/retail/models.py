@@ -1,0 +1,64 @@
+"""Categories, products and the movements that record every change of stock."""
+from ..extensions import db
+from ..timeutil import isoformat, utcnow
+
+STOCK_REASONS = ("sale", "delivery", "count", "damage", "return", "initial")
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+    __table_args__ = (db.UniqueConstraint("client_id", "name", name="uq_categories_client_name"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    name = db.Column(db.String(80), nullable=False)
+
+    def to_dict(self):
+        return {"id": self.id, "name": self.name}
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        db.Index("ix_products_client_stock", "client_id", "stock"),
+        db.UniqueConstraint("client_id", "sku", name="uq_products_client_sku"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    category_id = db.Column(db.Integer, db.ForeignKey("categories.id"), nullable=True)
+    name = db.Column(db.String(200), nullable=False)
+    sku = db.Column(db.String(64), nullable=True)
+    stock = db.Column(db.Integer, nullable=False, default=0)
+    low_stock_threshold = db.Column(db.Integer, nullable=True)  # null: the shop's threshold
+    active = db.Column(db.Boolean, nullable=False, default=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    category = db.relationship(Category, lazy="joined")
+    client = db.relationship("Client", lazy="select")
+
+
+class StockMovement(db.Model):
+    __tablename__ = "stock_movements"
+    __table_args__ = (db.Index("ix_stock_movements_product", "client_id", "product_id", "id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    delta = db.Column(db.Integer, nullable=False)
+    stock_after = db.Column(db.Integer, nullable=False)
+    reason = db.Column(db.String(16), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    def to_dict(self):
+        return {
+            "id": self.id,
+            "product_id": self.product_id,
+            "delta": self.delta,
+            "stock_after": self.stock_after,
+            "reason": self.reason,
+            "user_id": self.user_id,
+            "created_at": isoformat(self.created_at),
+        }

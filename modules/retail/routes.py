@@ -1,0 +1,150 @@
+"""The /retail pages: product list, add, edit, adjust stock, archive; categories."""
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
+from ..errors import ApiError, ValidationError
+from ..extensions import db
+from ..notifications.settings import shop_threshold
+from ..validation import Fields
+from . import bp, service
+from .api import read_list_args
+from .forms import REASONS, read_product, read_stock_change
+from .models import Category, Product, StockMovement
+
+
+def _categories():
+    return db.session.execute(scoped(Category).order_by(Category.name)).scalars().all()
+
+
+@bp.get("/retail/products")
+@login_required
+def products():
+    try:
+        args = read_list_args(default_per_page=25)
+    except ValidationError as e:
+        flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
+        return redirect(url_for("retail.products"))
+    items, total = service.list_products(current_client_id(), **args)
+    default = shop_threshold(current_client_id())
+    pages = max(1, -(-total // args["per_page"]))
+    return render_template("retail/products.html", products=[service.product_dict(p, default) for p in items],
+                           total=total, pages=pages, args=args, categories=_categories())
+
+
+def _render_form(product, form, errors, status=200, stock_errors=None):
+    movements = []
+    if product is not None:
+        movements = db.session.execute(
+            scoped(StockMovement).where(StockMovement.product_id == product.id)
+            .order_by(StockMovement.id.desc()).limit(20)
+        ).scalars().all()
+    return render_template("retail/product_form.html", product=product, form=form, errors=errors,
+                           categories=_categories(), reasons=REASONS, movements=movements,
+                           stock_errors=stock_errors or {}, stock_form=request.form if stock_errors else {},
+                           view=service.product_dict(product, shop_threshold(product.client_id)) if product else None,
+                           ), status
+
+
+def _product_form_values(product):
+    return {"name": product.name, "sku": product.sku or "",
+            "category": product.category.name if product.category else "",
+            "low_stock_threshold": "" if product.low_stock_threshold is None else product.low_stock_threshold}
+
+
+def _read_product_form(creating):
+    data = {k: request.form.get(k, "") for k in ("name", "sku", "category", "low_stock_threshold")}
+    if creating:
+        data["stock"] = request.form.get("stock", "")
+    fields = Fields(data, form=True)
+    values = read_product(fields, creating=creating)
+    fields.check()
+    return values
+
+
+@bp.route("/retail/products/new", methods=["GET", "POST"])
+@login_required
+def new_product():
+    if request.method == "GET":
+        return _render_form(None, {}, {})
+    try:
+        values = _read_product_form(creating=True)
+        product, _ = service.create_product(current_client_id(), current_user.id, **values)
+        db.session.commit()
+    except ApiError as e:
+        db.session.rollback()
+        return _render_form(None, request.form, e.details or {"name": e.message}, 400 if e.status == 400 else e.status)
+    flash(f"Added {product.name}.", "success")
+    return redirect(url_for("retail.products"), code=303)
+
+
+@bp.route("/retail/products/<int:product_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_product(product_id):
+    product = get_owned_or_404(Product, product_id)
+    if request.method == "GET":
+        return _render_form(product, _product_form_values(product), {})
+    try:
+        values = _read_product_form(creating=False)
+        service.update_product(product, current_user.id, values)
+        db.session.commit()
+    except ApiError as e:
+        db.session.rollback()
+        product = get_owned_or_404(Product, product_id)
+        return _render_form(product, request.form, e.details or {"name": e.message}, e.status)
+    flash(f"Saved {product.name}.", "success")
+    return redirect(url_for("retail.products"), code=303)
+
+
+@bp.post("/retail/products/<int:product_id>/stock")
+@login_required
+def adjust_stock(product_id):
+    product = get_owned_or_404(Product, product_id, for_update=True)
+    fields = Fields({k: request.form.get(k, "") for k in ("reason", "delta", "quantity")}, form=True)
+    try:
+        reason, delta, quantity = read_stock_change(fields)
+        fields.check()
+        product, notification = service.change_stock(product, current_user.id, reason, delta=delta,
+                                                     quantity=quantity)
+        db.session.commit()
+    except ValidationError as e:
+        db.session.rollback()
+        product = get_owned_or_404(Product, product_id)
+        return _render_form(product, _product_form_values(product), {}, 400, stock_errors=e.details)
+    flash(f"Stock of {product.name} is now {product.stock}.", "success")
+    if notification:
+        flash(notification.message, "warning")
+    return redirect(request.form.get("back") == "list" and url_for("retail.products") or
+                    url_for("retail.edit_product", product_id=product.id), code=303)
+
+
+@bp.post("/retail/products/<int:product_id>/archive")
+@login_required
+def archive_product(product_id):
+    product = get_owned_or_404(Product, product_id)
+    service.update_product(product, current_user.id, {"active": False})
+    db.session.commit()
+    flash(f"Archived {product.name}; it will not alert again.", "success")
+    return redirect(url_for("retail.products"), code=303)
+
+
+@bp.route("/retail/categories", methods=["GET", "POST"])
+@login_required
+def categories():
+    errors, status = {}, 200
+    if request.method == "POST":
+        fields = Fields(request.form, form=True)
+        name = fields.text("name", required=True, max_length=80)
+        if not fields.errors:
+            db.session.add(Category(client_id=current_client_id(), name=name))
+            try:
+                db.session.commit()
+                flash(f"Added category {name}.", "success")
+                return redirect(url_for("retail.categories"), code=303)
+            except IntegrityError:
+                db.session.rollback()
+                fields.error("name", "This shop already has a category of that name.")
+        errors, status = fields.errors, 400
+    return render_template("retail/categories.html", categories=_categories(), errors=errors,
+                           form=request.form), status

@@ -1,0 +1,123 @@
+"""Products, categories and stock changes, without a request: the routes, the CLI, the demo seed
+and the tests call these. Callers pass a client_id they already trust."""
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..dialect import insert
+from ..errors import ApiError, ValidationError
+from ..extensions import db
+from ..notifications import alerts
+from ..notifications.rules import effective_threshold, sql_effective_threshold, stock_status
+from ..notifications.settings import shop_threshold
+from ..timeutil import utcnow
+from .models import Category, Product, StockMovement
+
+
+def product_dict(product, shop_default):
+    threshold = effective_threshold(product.low_stock_threshold, shop_default)
+    return {
+        "id": product.id,
+        "name": product.name,
+        "sku": product.sku,
+        "category": product.category.to_dict() if product.category else None,
+        "stock": product.stock,
+        "low_stock_threshold": product.low_stock_threshold,
+        "effective_threshold": threshold,
+        "status": stock_status(product.stock, threshold),
+        "active": product.active,
+    }
+
+
+def category_by_name(client_id, name):
+    """The shop's category of this name, created when new (the UNIQUE constraint decides)."""
+    db.session.execute(
+        insert(Category).values(client_id=client_id, name=name)
+        .on_conflict_do_nothing(index_elements=["client_id", "name"])
+    )
+    return db.session.execute(
+        select(Category).where(Category.client_id == client_id, Category.name == name)
+    ).scalar_one()
+
+
+def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20):
+    """One page of the shop's active products and the total that match."""
+    threshold = sql_effective_threshold(Product.low_stock_threshold, shop_threshold(client_id))
+    stmt = select(Product).where(Product.client_id == client_id, Product.active.is_(True))
+    if stock == "low":
+        stmt = stmt.where(Product.stock <= threshold)
+    elif stock == "out":
+        stmt = stmt.where(Product.stock <= 0)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(Product.name).like(like), func.lower(Product.sku).like(like)))
+    if category_id is not None:
+        stmt = stmt.where(Product.category_id == category_id)
+    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    items = db.session.execute(
+        stmt.order_by(Product.name, Product.id).limit(per_page).offset((page - 1) * per_page)
+    ).scalars().all()
+    return items, total
+
+
+def _sku_conflict():
+    return ApiError(409, "Another product of this shop already has this SKU.", {"sku": "Already used."})
+
+
+def create_product(client_id, user_id, name, sku=None, category=None, stock=0, low_stock_threshold=None):
+    product = Product(
+        client_id=client_id, name=name, sku=sku, stock=0, low_stock_threshold=low_stock_threshold,
+        category=category_by_name(client_id, category) if category else None,
+    )
+    db.session.add(product)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise _sku_conflict()
+    alert = None
+    if stock:
+        _, alert = change_stock(product, user_id, delta=stock, reason="initial")
+    else:
+        alert = alerts.on_stock_change(client_id, product.id, user_id)
+    return product, alert
+
+
+def update_product(product, user_id, changes):
+    """Apply validated changes (name, sku, category, low_stock_threshold, active)."""
+    if "category" in changes:
+        name = changes.pop("category")
+        product.category = category_by_name(product.client_id, name) if name else None
+    for key, value in changes.items():
+        setattr(product, key, value)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise _sku_conflict()
+    # A new threshold (or an un-archived product) may make it low now.
+    return alerts.on_stock_change(product.client_id, product.id, user_id)
+
+
+def change_stock(product, user_id, reason, delta=None, quantity=None):
+    """Change stock by `delta` or to `quantity`, record the movement, and check for an alert,
+    all in the caller's transaction. Returns (product, notification or None)."""
+    allow_negative = product.client.allow_negative_stock
+    if quantity is not None:
+        delta = quantity - product.stock
+    stmt = (
+        update(Product)
+        .where(Product.id == product.id, Product.client_id == product.client_id)
+        .values(stock=Product.stock + delta, updated_at=utcnow())
+        .returning(Product.stock)
+    )
+    if not allow_negative:
+        stmt = stmt.where(Product.stock + delta >= 0)
+    new_stock = db.session.execute(stmt, execution_options={"synchronize_session": False}).scalar_one_or_none()
+    if new_stock is None:
+        db.session.refresh(product)
+        field = "quantity" if quantity is not None else "delta"
+        raise ValidationError({field: f"Stock cannot go below zero (only {product.stock} in stock)."},
+                              "Stock cannot go below zero.")
+    db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, delta=delta,
+                                 stock_after=new_stock, reason=reason, user_id=user_id))
+    db.session.flush()
+    db.session.refresh(product)
+    return product, alerts.on_stock_change(product.client_id, product.id, user_id)

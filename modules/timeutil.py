@@ -1,0 +1,29 @@
+"""Time helpers: the app stores naive UTC datetimes and shows ISO 8601 with an offset."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the form every timestamp column holds (same on SQLite and PostgreSQL)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def isoformat(value):
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc).isoformat()
+
+
+def is_timezone(name) -> bool:
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def local_date(tz_name: str, now: datetime):
+    """The shop-local calendar date at the naive-UTC instant `now`."""
+    return now.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz_name)).date()

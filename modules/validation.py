@@ -1,0 +1,118 @@
+"""Input read once at the edge: JSON bodies and HTML forms checked field by field into the
+contract's error shape. Everything inside trusts what comes out of here."""
+from flask import request
+
+from .errors import ApiError, ValidationError
+
+
+def json_body(allowed=None):
+    """The request's JSON object; 415 when not JSON, 400 when not an object or a field is unknown."""
+    if not request.is_json:
+        raise ApiError(415, "The request body must be JSON (Content-Type: application/json).")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    if allowed is not None:
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise ValidationError({k: "Unknown field." for k in unknown}, "The request has unknown fields.")
+    return data
+
+
+def empty_body():
+    """Action routes take an empty body or {}."""
+    if request.get_data(cache=True):
+        json_body(allowed=())
+    return {}
+
+
+class Fields:
+    """Reads typed fields out of a JSON object or a form, collecting every problem at once.
+
+    With `form=True` values arrive as strings (numbers are parsed, a checkbox is true when sent).
+    """
+
+    def __init__(self, data, form=False):
+        self.data = data
+        self.form = form
+        self.errors = {}
+
+    def has(self, name):
+        return name in self.data
+
+    def error(self, name, message):
+        self.errors.setdefault(name, message)
+
+    def text(self, name, required=False, max_length=200, default=None):
+        value = self.data.get(name, default)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.error(name, "This field is required.")
+            return None
+        if not isinstance(value, str):
+            self.error(name, "Must be a string.")
+            return None
+        value = value.strip()
+        if len(value) > max_length:
+            self.error(name, f"Must be at most {max_length} characters.")
+            return None
+        return value
+
+    def integer(self, name, required=False, minimum=None, maximum=None, nullable=False):
+        value = self.data.get(name)
+        if value is None or (self.form and isinstance(value, str) and not value.strip()):
+            if required:
+                self.error(name, "This field is required.")
+            elif value is None and not nullable and name in self.data and not self.form:
+                self.error(name, "Must be an integer.")
+            return None
+        if self.form and isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                self.error(name, "Must be a whole number.")
+                return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(name, "Must be an integer.")
+            return None
+        if minimum is not None and value < minimum:
+            self.error(name, f"Must be at least {minimum}.")
+            return None
+        if maximum is not None and value > maximum:
+            self.error(name, f"Must be at most {maximum}.")
+            return None
+        return value
+
+    def boolean(self, name):
+        if self.form:
+            return name in self.data and self.data.get(name) not in ("0", "false", "off")
+        value = self.data.get(name)
+        if not isinstance(value, bool):
+            self.error(name, "Must be true or false.")
+            return None
+        return value
+
+    def choice(self, name, choices, required=False):
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                self.error(name, "This field is required.")
+            return None
+        if value not in choices:
+            self.error(name, "Must be one of: " + ", ".join(choices) + ".")
+            return None
+        return value
+
+    def string_list(self, name):
+        """A JSON list of strings, or a form textarea with one entry per line."""
+        value = self.data.get(name)
+        if self.form:
+            return [line.strip() for line in (value or "").splitlines() if line.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.error(name, "Must be a list of strings.")
+            return None
+        return [v.strip() for v in value if v.strip()]
+
+    def check(self):
+        if self.errors:
+            raise ValidationError(self.errors)
