@@ -43,6 +43,9 @@ def register_extensions(app):
     login_manager.init_app(app)
     mail.init_app(app)
     csrf.init_app(app)
+    from .auth import throttle
+
+    throttle.init_app(app)
 
 
 def register_blueprints(app):

@@ -6,6 +6,7 @@ import os
 import shutil
 
 import pytest
+from flask import g
 from flask_migrate import upgrade
 
 from modules import create_app
@@ -77,9 +78,17 @@ def app_config():
     return {}
 
 
+def _fresh_g():
+    """Requests made while the test holds an app context share its `g`; in production each
+    request has its own. Clear it so one client's login or CSRF token never leaks to another."""
+    for key in list(g):
+        g.pop(key)
+
+
 @pytest.fixture
 def app(database_url, app_config):
     app = create_app(base_config(database_url, **app_config))
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with app.app_context():
         yield app
         db.session.remove()

@@ -29,13 +29,14 @@ def read_registration(fields):
 def login_attempt(email, password):
     """The user for these credentials; 429 while the email is locked out, 401 when wrong."""
     email = (email or "").strip().lower()
-    if throttle.is_locked(email):
+    guard = throttle.throttle()
+    if guard.is_locked(email):
         raise ApiError(429, "Too many failed sign-ins for this email; try again in a few minutes.")
     user = service.authenticate(email, password)
     if user is None:
-        throttle.record_failure(email)
+        guard.record_failure(email)
         raise ApiError(401, "Invalid email or password.")
-    throttle.reset(email)
+    guard.reset(email)
     return user
 
 

@@ -24,7 +24,7 @@ def scoped(model):
 def get_owned_or_404(model, id_, for_update=False):
     stmt = scoped(model).where(model.id == id_)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=model)
     row = db.session.execute(stmt).unique().scalar_one_or_none()
     if row is None:
         abort(404)

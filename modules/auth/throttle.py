@@ -1,39 +1,44 @@
 """Failed sign-ins per email: after LOGIN_MAX_FAILURES within the lock-out window, 429 until it
-passes. Kept in memory, per process: it slows guessing, it is not an account lock."""
+passes. Kept in memory per app and process: it slows guessing, it is not an account lock."""
 import threading
 import time
 
 from flask import current_app
 
-_lock = threading.Lock()
-_failures: dict[str, list[float]] = {}
+
+class LoginThrottle:
+    def __init__(self, max_failures, window_seconds):
+        self.max_failures = max_failures
+        self.window = window_seconds
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, email, now):
+        times = [t for t in self._failures.get(email, []) if now - t < self.window]
+        if times:
+            self._failures[email] = times
+        else:
+            self._failures.pop(email, None)
+        return times
+
+    def is_locked(self, email) -> bool:
+        with self._lock:
+            return len(self._recent(email, time.monotonic())) >= self.max_failures
+
+    def record_failure(self, email):
+        with self._lock:
+            now = time.monotonic()
+            self._failures[email] = [*self._recent(email, now), now]
+
+    def reset(self, email):
+        with self._lock:
+            self._failures.pop(email, None)
 
 
-def _window():
-    return current_app.config["LOGIN_LOCKOUT_SECONDS"]
+def init_app(app):
+    app.extensions["login_throttle"] = LoginThrottle(app.config["LOGIN_MAX_FAILURES"],
+                                                     app.config["LOGIN_LOCKOUT_SECONDS"])
 
 
-def _recent(email, now):
-    times = [t for t in _failures.get(email, []) if now - t < _window()]
-    if times:
-        _failures[email] = times
-    else:
-        _failures.pop(email, None)
-    return times
-
-
-def is_locked(email) -> bool:
-    with _lock:
-        return len(_recent(email.lower(), time.monotonic())) >= current_app.config["LOGIN_MAX_FAILURES"]
-
-
-def record_failure(email):
-    with _lock:
-        now = time.monotonic()
-        _recent(email.lower(), now)
-        _failures.setdefault(email.lower(), []).append(now)
-
-
-def reset(email):
-    with _lock:
-        _failures.pop(email.lower(), None)
+def throttle() -> LoginThrottle:
+    return current_app.extensions["login_throttle"]
