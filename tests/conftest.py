@@ -69,7 +69,16 @@ def database_url(request, tmp_path):
     cluster = request.getfixturevalue("pg_cluster")
     name = f"test_{os.getpid()}_{next(_counter)}"
     cluster.execute(f"CREATE DATABASE {name} TEMPLATE stockbell_template")
+    _clusters[cluster.url(name)] = (cluster, name)
     return cluster.url(name)
+
+
+_clusters = {}
+
+
+def _cluster_for(url):
+    """(cluster, database name) of a PostgreSQL test database, to break and mend it."""
+    return _clusters[url]
 
 
 @pytest.fixture
