@@ -1,0 +1,62 @@
+"""The bell's API: per-user read state, unread count, paging, mark read."""
+import re
+
+
+def make_alerts(shop, n):
+    return [shop.add_product(f"Item {i}", stock=1) for i in range(n)]
+
+
+def test_list_is_newest_first_with_unread_count(shop):
+    make_alerts(shop, 3)
+    body = shop.get("/api/notifications").get_json()
+    assert [n["message"] for n in body["items"]] == [
+        f"Low Stock Alert: Item {i} - Only 1 remaining (Uncategorized)" for i in (2, 1, 0)]
+    assert body["unread_count"] == 3
+    assert body["items"][0]["created_at"].endswith("+00:00")
+
+
+def test_paging_with_limit_and_before_id(shop):
+    make_alerts(shop, 5)
+    first = shop.get("/api/notifications?limit=2").get_json()["items"]
+    rest = shop.get(f"/api/notifications?limit=10&before_id={first[-1]['id']}").get_json()["items"]
+    assert len(first) == 2 and len(rest) == 3
+    assert {n["id"] for n in first}.isdisjoint({n["id"] for n in rest})
+
+
+def test_read_state_is_per_user(shop):
+    staff = shop.add_user("staff@example.com", "staff")
+    make_alerts(shop, 2)
+    item = shop.get("/api/notifications").get_json()["items"][0]
+    response = shop.post(f"/api/notifications/{item['id']}/read")
+    assert response.status_code == 200 and response.get_json()["is_read"] is True
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 1}
+    assert staff.get("/api/notifications/unread-count").get_json() == {"count": 2}
+    assert [n["is_read"] for n in shop.get("/api/notifications?unread=1").get_json()["items"]] == [False]
+
+
+def test_cannot_read_another_users_notification(shop):
+    staff = shop.add_user("staff@example.com", "staff")
+    make_alerts(shop, 1)
+    owners = shop.get("/api/notifications").get_json()["items"][0]
+    assert staff.post(f"/api/notifications/{owners['id']}/read").status_code == 404
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 1}
+
+
+def test_read_all(shop):
+    make_alerts(shop, 3)
+    assert shop.post("/api/notifications/read-all").get_json() == {"updated": 3}
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 0}
+    assert shop.post("/api/notifications/read-all", json={}).get_json() == {"updated": 0}
+
+
+def test_bad_paging_is_400(shop):
+    assert shop.get("/api/notifications?limit=0").status_code == 400
+    assert shop.get("/api/notifications?limit=abc").status_code == 400
+
+
+def test_page_header_shows_unread_badge_and_escapes_names(shop):
+    shop.add_product("<script>alert(1)</script>", stock=0)
+    html = shop.get("/notifications").get_data(as_text=True)
+    badge = re.search(r'<span class="bell-badge" id="bell-badge"([^>]*)>([^<]*)<', html)
+    assert badge.group(2) == "1" and "hidden" not in badge.group(1)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
