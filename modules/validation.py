@@ -116,3 +116,37 @@ class Fields:
     def check(self):
         if self.errors:
             raise ValidationError(self.errors)
+
+
+class QueryArgs:
+    """Typed query-string parameters, collecting every problem; `check()` raises a 400."""
+
+    def __init__(self, args):
+        self.args = args
+        self.errors = {}
+
+    def integer(self, name, default, minimum, maximum):
+        raw = self.args.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.errors[name] = "Must be a whole number."
+            return default
+        if not minimum <= value <= maximum:
+            self.errors[name] = f"Must be between {minimum} and {maximum}."
+        return value
+
+    def flag(self, name):
+        return self.args.get(name, "").lower() in ("1", "true", "yes")
+
+    def choice(self, name, choices, default=None):
+        value = self.args.get(name) or default
+        if value is not None and value not in choices:
+            self.errors[name] = "Must be one of: " + ", ".join(choices) + "."
+        return value
+
+    def check(self):
+        if self.errors:
+            raise ValidationError(self.errors, "The query has invalid parameters.")

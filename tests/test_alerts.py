@@ -123,7 +123,7 @@ def test_shop_local_day_in_another_timezone(shop, make_shop):
 
 
 def test_still_low_next_day_reminds_again_in_the_same_episode(shop):
-    product = shop.add_product("Milk", stock=3)
+    shop.add_product("Milk", stock=3)
     tomorrow = datetime.utcnow() + timedelta(days=1)
     assert len(raise_alerts(now=tomorrow)) == 1
     db.session.commit()
@@ -135,7 +135,7 @@ def test_still_low_next_day_reminds_again_in_the_same_episode(shop):
 
 def test_restock_resolves_episode_and_manual_resolve(shop):
     milk = shop.add_product("Milk", stock=3)
-    bread = shop.add_product("Bread", stock=0)
+    shop.add_product("Bread", stock=0)
     shop.post(f"/api/products/{milk['id']}/stock", json={"delta": 20, "reason": "delivery"})
     alerts = shop.get("/api/alerts?show_resolved=1").get_json()["items"]
     by_product = {a["product"]["name"]: a for a in alerts}

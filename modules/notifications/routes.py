@@ -7,28 +7,11 @@ from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager,
 from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..retail.models import Product
-from ..validation import Fields, empty_body, json_body
+from ..validation import Fields, QueryArgs, empty_body, json_body
 from . import alerts, bell, outbox, rules
 from . import bp
 from .models import CHANNELS, DELIVERY_STATUSES, Delivery, NotificationSettings, StockAlert
 from .settings import SETTINGS_FIELDS, get_settings, read_settings, save_settings
-
-
-def _int_arg(name, default, minimum, maximum):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError({name: "Must be a whole number."}, "The query has invalid parameters.")
-    if not minimum <= value <= maximum:
-        raise ValidationError({name: f"Must be between {minimum} and {maximum}."}, "The query has invalid parameters.")
-    return value
-
-
-def _flag_arg(name):
-    return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -57,10 +40,11 @@ def api_save_settings():
 @bp.get("/api/notifications")
 @login_required
 def api_notifications():
-    items = bell.list_notifications(
-        current_user, unread_only=_flag_arg("unread"), limit=_int_arg("limit", 20, 1, 100),
-        before_id=_int_arg("before_id", None, 1, 2**63 - 1),
-    )
+    args = QueryArgs(request.args)
+    unread_only, limit = args.flag("unread"), args.integer("limit", 20, 1, 100)
+    before_id = args.integer("before_id", None, 1, 2**63 - 1)
+    args.check()
+    items = bell.list_notifications(current_user, unread_only=unread_only, limit=limit, before_id=before_id)
     return jsonify({"items": [n.to_dict() for n in items], "unread_count": bell.unread_count(current_user)})
 
 
@@ -93,7 +77,7 @@ def api_mark_all_read():
 @login_required
 def api_alerts():
     stmt = scoped(StockAlert)
-    if not _flag_arg("show_resolved"):
+    if not QueryArgs(request.args).flag("show_resolved"):
         stmt = stmt.where(StockAlert.resolved_at.is_(None))
     rows = db.session.execute(stmt.order_by(StockAlert.id.desc()).limit(500)).unique().scalars()
     return jsonify({"items": [a.to_dict() for a in rows]})
@@ -153,14 +137,13 @@ def api_trigger_check():
 @bp.get("/api/notifications/deliveries")
 @login_required
 def api_deliveries():
+    args = QueryArgs(request.args)
+    status = args.choice("status", DELIVERY_STATUSES)
+    limit = args.integer("limit", 100, 1, 500)
+    args.check()
     stmt = scoped(Delivery)
-    status = request.args.get("status")
     if status:
-        if status not in DELIVERY_STATUSES:
-            raise ValidationError({"status": "Must be one of: " + ", ".join(DELIVERY_STATUSES) + "."},
-                                  "The query has invalid parameters.")
         stmt = stmt.where(Delivery.status == status)
-    limit = _int_arg("limit", 100, 1, 500)
     rows = db.session.execute(stmt.order_by(Delivery.id.desc()).limit(limit)).scalars()
     return jsonify({"items": [d.to_dict() for d in rows]})
 

@@ -4,10 +4,10 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
-from ..errors import ApiError, ValidationError
+from ..errors import ApiError
 from ..extensions import db
 from ..notifications.settings import shop_threshold
-from ..validation import Fields, json_body
+from ..validation import Fields, QueryArgs, json_body
 from . import bp, service
 from .forms import read_product, read_stock_change
 from .models import Category, Product
@@ -15,32 +15,15 @@ from .models import Category, Product
 STOCK_FILTERS = ("all", "low", "out")
 
 
-def _int_arg(name, default, minimum, maximum, errors):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        errors[name] = "Must be a whole number."
-        return default
-    if not minimum <= value <= maximum:
-        errors[name] = f"Must be between {minimum} and {maximum}."
-    return value
-
-
 def read_list_args(default_per_page=20):
     """?stock=&q=&category_id=&page=&per_page=, validated (bad values are a 400)."""
-    errors = {}
-    stock = request.args.get("stock") or "all"
-    if stock not in STOCK_FILTERS:
-        errors["stock"] = "Must be one of: all, low, out."
-    page = _int_arg("page", 1, 1, 1_000_000, errors)
-    per_page = _int_arg("per_page", default_per_page, 1, 100, errors)
-    category_id = _int_arg("category_id", None, 1, 2**31 - 1, errors)
+    args = QueryArgs(request.args)
+    stock = args.choice("stock", STOCK_FILTERS, default="all")
+    page = args.integer("page", 1, 1, 1_000_000)
+    per_page = args.integer("per_page", default_per_page, 1, 100)
+    category_id = args.integer("category_id", None, 1, 2**31 - 1)
     q = (request.args.get("q") or "").strip()[:100] or None
-    if errors:
-        raise ValidationError(errors, "The query has invalid parameters.")
+    args.check()
     return {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
 
 
