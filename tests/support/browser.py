@@ -1,0 +1,118 @@
+"""Real-browser support for tests/test_browser.py: Debian's chromium driven by Playwright, the app
+served by waitress on a free port, and a screenshot of every open page when a test fails.
+
+Loaded as a pytest plugin by the browser tests (`pytest_plugins`), for its report hook."""
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from waitress import create_server, wasyncore
+
+try:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # the tests skip (or fail under REQUIRE_BROWSER=1) with a clear reason
+    sync_playwright = expect = None
+    PlaywrightError = Exception
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+
+
+def unavailable_reason():
+    """Why the browser tests cannot run here, or None when they can."""
+    if sync_playwright is None:
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)) and not shutil.which(CHROMIUM):
+        return f"no chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
+    return None
+
+
+def skip_or_fail(reason):
+    if REQUIRE_BROWSER:
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
+def launch_chromium(playwright):
+    # `playwright install` cannot download here: always Debian's chromium.
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+class LiveServer:
+    """`app` served by waitress on 127.0.0.1 and a free port, from a daemon thread."""
+
+    def __init__(self, app):
+        self.app = app
+        self._map = {}
+        self.server = create_server(app, map=self._map, host="127.0.0.1", port=0, threads=4)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        # Close every socket from the loop's own thread, so that the loop ends with an empty map.
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        self._thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown(timeout=5)
+
+
+# --- screenshots on failure -------------------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def failed(item):
+    return any(getattr(item, f"rep_{when}", None) is not None and getattr(item, f"rep_{when}").failed
+               for when in ("setup", "call"))
+
+
+def artifact_name(item):
+    """`test_x[sqlite]` -> `test_x-sqlite`: a file name that needs no quoting."""
+    return re.sub(r"[^\w.-]+", "-", item.name).strip("-")
+
+
+def watch_console(page):
+    """The page's script errors and console errors, as lines, for the artifacts of a failure."""
+    lines = []
+
+    def on_console(message):
+        if message.type == "error":
+            lines.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+    page.on("pageerror", lambda error: lines.append(f"pageerror: {error}"))
+    page.on("console", on_console)
+    return lines
+
+
+def save_artifacts(item, pages, directory):
+    """test-artifacts/<test>.png and .html for the first page, <test>-2.png ... for the others;
+    `pages` is a list of (page, console lines)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for number, (page, console) in enumerate(pages, start=1):
+        if page.is_closed() or page.url == "about:blank":  # a user who only spoke to the API
+            continue
+        stem = artifact_name(item) + ("" if number == 1 else f"-{number}")
+        try:
+            page.screenshot(path=str(directory / f"{stem}.png"), full_page=True)
+            (directory / f"{stem}.html").write_text(page.content(), encoding="utf-8")
+            if console:
+                (directory / f"{stem}.console.txt").write_text("\n".join(console) + "\n", encoding="utf-8")
+            saved.append(directory / f"{stem}.png")
+        except PlaywrightError as e:  # a crashed page must not hide the test's own failure
+            (directory / f"{stem}.error.txt").write_text(f"{page.url}\n{e}\n", encoding="utf-8")
+    return saved
