@@ -1,8 +1,14 @@
 """GET /health: the database and the background workers, no sign-in needed."""
+import logging
+
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from .extensions import db
+from .notifications import outbox
+from .timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
@@ -23,6 +29,16 @@ def health():
         "last_run_at": None, "last_duration_ms": None, "last_error": None,
     }
     dispatcher = current_app.extensions.get("dispatcher")
-    if dispatcher is not None:
-        body["dispatcher"] = dispatcher.status()
+    body["dispatcher"] = dispatcher.status() if dispatcher else {
+        "running": False, "poll_seconds": current_app.config["DELIVERY_POLL_SECONDS"],
+        "last_run_at": None, "last_duration_ms": None, "last_error": None,
+    }
+    body["deliveries"] = None
+    if status == 200:
+        try:  # messages waiting to go out now, and messages that gave up: a silent outage shows here
+            body["deliveries"] = outbox.counts(utcnow())
+            db.session.rollback()
+        except Exception:
+            db.session.rollback()
+            log.exception("could not count deliveries")
     return jsonify(body), status

@@ -7,6 +7,7 @@ log = logging.getLogger(__name__)
 
 def start_workers(app):
     """The stock monitor and the delivery dispatcher, each when enabled; stopped at exit."""
+    from .notifications.dispatcher import Dispatcher
     from .notifications.stock_monitor import StockMonitorService
 
     workers = []
@@ -15,14 +16,9 @@ def start_workers(app):
         app.extensions["stock_monitor"] = monitor
         workers.append(monitor)
     if app.config["DELIVERY_ENABLED"]:
-        try:
-            from .notifications.dispatcher import Dispatcher
-        except ImportError:
-            Dispatcher = None
-        if Dispatcher is not None:
-            dispatcher = Dispatcher(app)
-            app.extensions["dispatcher"] = dispatcher
-            workers.append(dispatcher)
+        dispatcher = Dispatcher(app)
+        app.extensions["dispatcher"] = dispatcher
+        workers.append(dispatcher)
     for worker in workers:
         worker.start()
     atexit.register(stop_workers, app)

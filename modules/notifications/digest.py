@@ -1,0 +1,86 @@
+"""Digest mode: one message per shop, channel and recipient per shop-local day at `digest_time`,
+listing every product that alerted since the shop's last digest. Run from the dispatcher loop."""
+import logging
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..auth.models import Client
+from ..extensions import db
+from ..retail.models import Category, Product
+from . import messages
+from .models import CHANNELS, NotificationSettings, StockAlertLog
+from .outbox import any_channel_enabled, message_row, add_deliveries
+
+log = logging.getLogger(__name__)
+
+
+def digest_instant(tz_name, digest_time, now):
+    """(shop-local date, naive-UTC instant of that date's digest) for the instant `now`."""
+    zone = ZoneInfo(tz_name)
+    local_day = now.replace(tzinfo=timezone.utc).astimezone(zone).date()
+    hours, minutes = (int(part) for part in digest_time.split(":"))
+    due = datetime.combine(local_day, time(hours, minutes), tzinfo=zone)
+    return local_day, due.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def enqueue_due_digests(now):
+    """Queue today's digest of every digest-mode shop whose digest time has passed and that has
+    not had it yet. Each shop is its own transaction (committed here). Returns the shops done."""
+    candidates = db.session.execute(
+        select(NotificationSettings.client_id, Client.timezone, NotificationSettings.digest_time,
+               NotificationSettings.last_digest_at)
+        .join(Client, Client.id == NotificationSettings.client_id)
+        .where(NotificationSettings.delivery_mode == "digest", any_channel_enabled())
+    ).all()
+    db.session.rollback()  # end the read; each shop below is its own transaction
+    done = 0
+    for client_id, tz_name, digest_time, last in candidates:
+        local_day, due_at = digest_instant(tz_name, digest_time, now)
+        if now < due_at or (last is not None and last >= due_at):
+            continue
+        try:
+            if _digest_shop(client_id, local_day, last, due_at - timedelta(days=1), now):
+                done += 1
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("digest of shop %s failed", client_id)
+    return done
+
+
+def _digest_shop(client_id, local_day, last, day_before, now):
+    """Take the shop's digest for today (compare-and-set on last_digest_at, so two dispatchers
+    never build it both) and queue it. Returns how many messages were queued."""
+    previous = (NotificationSettings.last_digest_at.is_(None) if last is None
+                else NotificationSettings.last_digest_at == last)
+    taken = db.session.execute(
+        update(NotificationSettings).where(NotificationSettings.client_id == client_id, previous)
+        .values(last_digest_at=now), execution_options={"synchronize_session": False})
+    if taken.rowcount != 1:
+        return 0
+    since = last or day_before
+    items = [messages.AlertItem(*row) for row in db.session.execute(
+        select(Product.name, Category.name, StockAlertLog.stock_level, StockAlertLog.threshold_level)
+        .join(Product, Product.id == StockAlertLog.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(StockAlertLog.client_id == client_id, StockAlertLog.created_at > since,
+               StockAlertLog.created_at <= now)
+    )]
+    if not items:
+        return 0
+    settings = db.session.execute(
+        select(NotificationSettings).where(NotificationSettings.client_id == client_id)).scalar_one()
+    message = messages.digest_message(settings.client.name, items, local_day, current_app.config["PUBLIC_URL"])
+    key = f"digest:{client_id}:{local_day.isoformat()}"
+    rows = [message_row(client_id, key, channel, recipient, message, now)
+            for channel in CHANNELS for recipient in settings.recipients(channel)]
+    queued = add_deliveries(rows)
+    log.info("queued the %s digest of shop %s: %d product(s), %d message(s)", local_day, client_id,
+             len(items), queued)
+    return queued
+
+
+__all__ = ["digest_instant", "enqueue_due_digests"]

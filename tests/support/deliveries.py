@@ -1,0 +1,81 @@
+"""Fixtures and helpers shared by the delivery tests: a real SMTP server, the Twilio double,
+the app configured to use both, and a few steps written the way a shop takes them."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from modules.extensions import db
+from modules.notifications.dispatcher import Dispatcher
+from modules.notifications.models import Delivery
+from modules.timeutil import utcnow
+from tests.support.smtp import SmtpServer
+from tests.support.twilio_double import TwilioDouble
+
+WHATSAPP_FROM = "whatsapp:+14155238886"
+SMS_FROM = "+15005550006"
+
+
+@pytest.fixture
+def smtp_server():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio():
+    double = TwilioDouble().start()
+    yield double
+    double.stop()
+
+
+def delivery_config(smtp_server, twilio, **extra):
+    return {
+        "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_TIMEOUT": 5,
+        "MAIL_USE_TLS": False, "MAIL_USE_SSL": False, "MAIL_USERNAME": None, "MAIL_PASSWORD": None,
+        "MAIL_DEFAULT_SENDER": "alerts@stockbell.test",
+        "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM, "TWILIO_SMS_FROM": SMS_FROM,
+        "TWILIO_WHATSAPP_CONTENT_SID": None, "TWILIO_API_BASE": twilio.url, "TWILIO_TIMEOUT": 5,
+        "DELIVERY_MAX_ATTEMPTS": 3, "DELIVERY_BACKOFF_SECONDS": 30, **extra,
+    }
+
+
+def configure(shop, **settings):
+    response = shop.post("/api/notifications/settings", json=settings)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def make_low(shop, name, stock=10, delta=-8, **fields):
+    """Add a product and sell from it through the API, as the till would."""
+    product = shop.add_product(name, stock=stock, **fields)
+    response = shop.post(f"/api/products/{product['id']}/stock", json={"delta": delta, "reason": "sale"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def deliveries(shop, status=None):
+    url = "/api/notifications/deliveries" + (f"?status={status}" if status else "")
+    response = shop.get(url)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def delivery_rows(**where):
+    """The outbox as the database holds it (all shops), oldest first."""
+    stmt = select(Delivery).order_by(Delivery.id)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(Delivery, key) == value)
+    rows = db.session.execute(stmt).scalars().all()
+    db.session.expunge_all()
+    db.session.rollback()
+    return rows
+
+
+def dispatcher(app, **kwargs):
+    return Dispatcher(app, poll_seconds=0.05, **kwargs)
+
+
+def later(seconds):
+    return utcnow() + timedelta(seconds=seconds)
