@@ -23,16 +23,8 @@ def health():
         db.session.rollback()
         body.update(status="unhealthy", database="unreachable")
         status = 503
-    monitor = current_app.extensions.get("stock_monitor")
-    body["monitor"] = monitor.status() if monitor else {
-        "running": False, "interval_seconds": current_app.config["STOCK_MONITOR_INTERVAL"],
-        "last_run_at": None, "last_duration_ms": None, "last_error": None,
-    }
-    dispatcher = current_app.extensions.get("dispatcher")
-    body["dispatcher"] = dispatcher.status() if dispatcher else {
-        "running": False, "poll_seconds": current_app.config["DELIVERY_POLL_SECONDS"],
-        "last_run_at": None, "last_duration_ms": None, "last_error": None,
-    }
+    body["monitor"] = _worker_status("stock_monitor", "STOCK_MONITOR_INTERVAL")
+    body["dispatcher"] = _worker_status("dispatcher", "DELIVERY_POLL_SECONDS")
     body["deliveries"] = None
     if status == 200:
         try:  # messages waiting to go out now, and messages that gave up: a silent outage shows here
@@ -42,3 +34,11 @@ def health():
             db.session.rollback()
             log.exception("could not count deliveries")
     return jsonify(body), status
+
+
+def _worker_status(key, interval_setting):
+    worker = current_app.extensions.get(key)
+    if worker is not None:
+        return worker.status()
+    return {"running": False, "interval_seconds": current_app.config[interval_setting],
+            "last_run_at": None, "last_duration_ms": None, "last_error": None}

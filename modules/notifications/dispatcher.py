@@ -2,8 +2,6 @@
 each one's fate (sent, failed with a next attempt after backoff, or dead). Also queues digests."""
 import dataclasses
 import logging
-import threading
-import time
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -11,7 +9,8 @@ from sqlalchemy import bindparam, select, update
 
 from ..dialect import name as dialect_name
 from ..extensions import db
-from ..timeutil import isoformat, utcnow
+from ..periodic import PeriodicWorker
+from ..timeutil import utcnow
 from . import outbox
 from .channels import Outgoing, Result, get_channel
 from .digest import enqueue_due_digests
@@ -97,66 +96,21 @@ def record(batch, results, now, max_attempts, backoff_seconds):
     return outcome
 
 
-class Dispatcher:
+class Dispatcher(PeriodicWorker):
     """The daemon thread: every DELIVERY_POLL_SECONDS (at once while full batches keep coming),
     queue due digests, then claim, send and record one batch."""
 
+    thread_name = "delivery-dispatcher"
+
     def __init__(self, app, poll_seconds=None, batch_size=BATCH_SIZE, lease_seconds=LEASE_SECONDS):
-        self.app = app
-        self.poll_seconds = float(poll_seconds if poll_seconds is not None else app.config["DELIVERY_POLL_SECONDS"])
+        super().__init__(app, poll_seconds if poll_seconds is not None else app.config["DELIVERY_POLL_SECONDS"])
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
-        self._stop = threading.Event()
-        self._thread = None
-        self.cycles = 0
-        self.errors = 0
         self.totals = Counter()
-        self.last_run_at = None
-        self.last_duration_ms = None
-        self.last_error = None
 
-    @property
-    def running(self):
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self):
-        if self.running:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="delivery-dispatcher", daemon=True)
-        self._thread.start()
-        log.info("delivery dispatcher started (every %ss)", self.poll_seconds)
-
-    def stop(self, timeout=30):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        log.info("delivery dispatcher stopped")
-
-    def run_once(self, now=None):
-        """One cycle in its own app context and session; returns the counts of what it did (claimed,
-        sent, failed, dead, digests), or None when the cycle failed (recorded, not raised).
-        `now` fixes the clock, for tests; by default the wall clock."""
-        started = time.perf_counter()
-        with self.app.app_context():
-            try:
-                counts = self._cycle(now)
-                self.last_error = None
-                self.totals.update({k: v for k, v in counts.items() if k != "claimed"})
-                return counts
-            except Exception as e:
-                db.session.rollback()
-                self.errors += 1
-                self.last_error = f"{type(e).__name__}: {e}"[:500]
-                log.exception("delivery cycle failed")
-                return None
-            finally:
-                db.session.remove()
-                self.cycles += 1
-                self.last_run_at = utcnow()
-                self.last_duration_ms = round((time.perf_counter() - started) * 1000, 1)
-
-    def _cycle(self, now):
+    def cycle(self, now=None):
+        """Returns the counts of what it did (digests, claimed, sent, failed, dead). `now` fixes
+        the clock, for tests; by default the wall clock."""
         config = self.app.config
         counts = Counter(digests=enqueue_due_digests(now or utcnow()))
         batch = claim(self.batch_size, now or utcnow(), self.lease_seconds)
@@ -167,25 +121,12 @@ class Dispatcher:
                                  config["DELIVERY_BACKOFF_SECONDS"]))
             log.info("deliveries: %d claimed, %d sent, %d failed, %d dead", len(batch), counts["sent"],
                      counts["failed"], counts["dead"])
+        self.totals.update({k: v for k, v in counts.items() if k != "claimed"})
         return dict(counts)
 
-    def _loop(self):
-        while not self._stop.is_set():
-            counts = self.run_once()
-            if counts and counts["claimed"] >= self.batch_size:
-                continue  # more are due: no pause between full batches
-            self._stop.wait(self.poll_seconds)
+    def more_due(self, counts):
+        return bool(counts) and counts["claimed"] >= self.batch_size
 
     def status(self):
-        return {
-            "running": self.running,
-            "poll_seconds": self.poll_seconds,
-            "last_run_at": isoformat(self.last_run_at),
-            "last_duration_ms": self.last_duration_ms,
-            "last_error": self.last_error,
-            "cycles": self.cycles,
-            "errors": self.errors,
-            "sent": self.totals["sent"],
-            "failed": self.totals["failed"],
-            "dead": self.totals["dead"],
-        }
+        return {**super().status(), "sent": self.totals["sent"], "failed": self.totals["failed"],
+                "dead": self.totals["dead"]}

@@ -1,13 +1,11 @@
 """StockMonitorService: the daemon thread that runs the alert scan over every shop on a timer."""
 import logging
-import threading
-import time
 
 from sqlalchemy import func, select
 
 from ..dialect import name as dialect_name
 from ..extensions import db
-from ..timeutil import isoformat, utcnow
+from ..periodic import PeriodicWorker
 from .alerts import raise_alerts
 
 log = logging.getLogger(__name__)
@@ -32,73 +30,20 @@ def run_cycle():
         raise
 
 
-class StockMonitorService:
+class StockMonitorService(PeriodicWorker):
+    """The daemon thread: every STOCK_MONITOR_INTERVAL seconds, one run_cycle()."""
+
+    thread_name = "stock-monitor"
+
     def __init__(self, app, interval=None, initial_delay=None):
-        self.app = app
-        self.interval = float(interval if interval is not None else app.config["STOCK_MONITOR_INTERVAL"])
-        self.initial_delay = float(
-            initial_delay if initial_delay is not None else app.config["STOCK_MONITOR_INITIAL_DELAY"])
-        self._stop = threading.Event()
-        self._thread = None
-        self.cycles = 0
-        self.errors = 0
-        self.last_run_at = None
-        self.last_duration_ms = None
-        self.last_error = None
+        super().__init__(
+            app,
+            interval if interval is not None else app.config["STOCK_MONITOR_INTERVAL"],
+            initial_delay if initial_delay is not None else app.config["STOCK_MONITOR_INITIAL_DELAY"],
+        )
         self.last_created = 0
 
-    @property
-    def running(self):
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self):
-        if self.running:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="stock-monitor", daemon=True)
-        self._thread.start()
-        log.info("stock monitor started (every %ss)", self.interval)
-
-    def stop(self, timeout=10):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        log.info("stock monitor stopped")
-
-    def run_once(self):
-        """One cycle in its own app context and session; failures are recorded, not raised."""
-        started = time.perf_counter()
-        with self.app.app_context():
-            try:
-                new = run_cycle()
-                self.last_error = None
-                self.last_created = len(new or [])
-                return new
-            except Exception as e:
-                self.errors += 1
-                self.last_error = f"{type(e).__name__}: {e}"[:500]
-                log.exception("stock monitor cycle failed")
-                return None
-            finally:
-                db.session.remove()
-                self.cycles += 1
-                self.last_run_at = utcnow()
-                self.last_duration_ms = round((time.perf_counter() - started) * 1000, 1)
-
-    def _loop(self):
-        if self._stop.wait(self.initial_delay):
-            return
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval)
-
-    def status(self):
-        return {
-            "running": self.running,
-            "interval_seconds": self.interval,
-            "last_run_at": isoformat(self.last_run_at),
-            "last_duration_ms": self.last_duration_ms,
-            "last_error": self.last_error,
-            "cycles": self.cycles,
-            "errors": self.errors,
-        }
+    def cycle(self):
+        new = run_cycle()
+        self.last_created = len(new or [])
+        return new
