@@ -75,6 +75,7 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "TWILIO_SMS_FROM": os.environ.get("TWILIO_SMS_FROM"),
         "TWILIO_WHATSAPP_CONTENT_SID": os.environ.get("TWILIO_WHATSAPP_CONTENT_SID"),
         "TWILIO_API_BASE": os.environ.get("TWILIO_API_BASE", "https://api.twilio.com"),
+        "TWILIO_TIMEOUT": _float("TWILIO_TIMEOUT", 10),
         "DELIVERY_MAX_ATTEMPTS": _int("DELIVERY_MAX_ATTEMPTS", 8),
         "DELIVERY_BACKOFF_SECONDS": _float("DELIVERY_BACKOFF_SECONDS", 30),
         "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 5),

@@ -11,7 +11,6 @@ from . import Channel, Result, register
 
 log = logging.getLogger(__name__)
 TWILIO_BASE = "https://api.twilio.com"
-DEFAULT_TIMEOUT = 10  # seconds per request; TWILIO_TIMEOUT overrides
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -29,7 +28,7 @@ class BaseUrlHttpClient(TwilioHttpClient):
 
 
 def twilio_client(config):
-    timeout = float(config.get("TWILIO_TIMEOUT") or DEFAULT_TIMEOUT)
+    timeout = float(config["TWILIO_TIMEOUT"])
     base = (config.get("TWILIO_API_BASE") or TWILIO_BASE).rstrip("/")
     http = TwilioHttpClient(timeout=timeout) if base == TWILIO_BASE else BaseUrlHttpClient(base, timeout=timeout)
     return Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http)
