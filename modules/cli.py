@@ -1,10 +1,8 @@
 """flask --app app create-shop | seed-demo | monitor run-once (and Flask-Migrate's db ...)."""
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import IntegrityError
 
-from .errors import ValidationError
-from .extensions import db
+from .errors import ApiError
 from .validation import Fields
 
 monitor_cli = AppGroup("monitor", help="The stock monitor.")
@@ -27,11 +25,8 @@ def create_shop_command(name, email, password, timezone):
     try:
         fields.check()
         client, user = service.create_shop(name, email, password, timezone)
-    except ValidationError as e:
-        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in e.details.items()))
-    except IntegrityError:
-        db.session.rollback()
-        raise click.ClickException(f"an account with the email {email} already exists")
+    except ApiError as e:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in e.details.items()) or e.message)
     click.echo(f"Created shop {client.name} (id {client.id}) with owner {user.email}.")
 
 
@@ -43,8 +38,7 @@ def seed_demo_command(email):
 
     try:
         email, password = seed_demo(email or DEMO_EMAIL)
-    except IntegrityError:
-        db.session.rollback()
+    except ApiError:
         raise click.ClickException("the demo shop's email is already taken; pass --email")
     click.echo(f"Demo shop created. Log in as {email} with password {password}")
 

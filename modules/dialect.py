@@ -1,7 +1,7 @@
 """The one place that knows SQLite from PostgreSQL: INSERT ... ON CONFLICT for either."""
 import sqlite3
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -15,6 +15,15 @@ def name() -> str:
 def insert(model):
     """An INSERT that supports `.on_conflict_do_nothing()` / `.on_conflict_do_update()`."""
     return (postgresql.insert if name() == "postgresql" else sqlite.insert)(model)
+
+
+def lock_for_write(model, id_):
+    """SQLite has no FOR UPDATE: a no-op UPDATE of the row takes the database's write lock now,
+    so the read that follows sees the newest data and no other writer commits before ours.
+    PostgreSQL needs nothing here (the caller's SELECT ... FOR UPDATE locks the row)."""
+    if name() == "sqlite":
+        db.session.execute(update(model).where(model.id == id_).values(id=model.id),
+                           execution_options={"synchronize_session": False})
 
 
 def engine_options(uri: str) -> dict:

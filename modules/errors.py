@@ -2,6 +2,7 @@
 import logging
 
 from flask import jsonify, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -45,6 +46,9 @@ def init_app(app):
 
     @app.errorhandler(CSRFError)
     def _csrf_error(e):
+        # The CSRF check runs before the sign-in check: not signed in is still the answer, 401.
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return error_response(401, "Sign in first.")
         return error_response(400, "The CSRF token is missing or invalid; reload the page and try again.")
 
     @app.errorhandler(HTTPException)

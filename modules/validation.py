@@ -1,5 +1,7 @@
 """Input read once at the edge: JSON bodies and HTML forms checked field by field into the
 contract's error shape. Everything inside trusts what comes out of here."""
+import json
+
 from flask import request
 
 from .errors import ApiError, ValidationError
@@ -20,9 +22,20 @@ def json_body(allowed=None):
 
 
 def empty_body():
-    """Action routes take an empty body or {}."""
-    if request.get_data(cache=True):
-        json_body(allowed=())
+    """Action routes take an empty body or {} (with or without a JSON Content-Type)."""
+    raw = request.get_data(cache=True)
+    if request.form or request.files:  # a form body was already parsed (and consumed) by CSRF
+        raise ApiError(400, "This action takes an empty body or {}.")
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if data != {}:
+        if isinstance(data, dict):
+            raise ValidationError({k: "Unknown field." for k in data}, "This action takes an empty body or {}.")
+        raise ApiError(400, "This action takes an empty body or {}.")
     return {}
 
 

@@ -60,3 +60,12 @@ def test_page_header_shows_unread_badge_and_escapes_names(shop):
     badge = re.search(r'<span class="bell-badge" id="bell-badge"([^>]*)>([^<]*)<', html)
     assert badge.group(2) == "1" and "hidden" not in badge.group(1)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_action_route_refuses_a_form_body(shop):
+    make_alerts(shop, 1)
+    item = shop.get("/api/notifications").get_json()["items"][0]
+    response = shop.post(f"/api/notifications/{item['id']}/read", data={"a": "b"})
+    assert response.status_code == 400
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 1}
+    assert shop.post(f"/api/notifications/{item['id']}/read", data="{}").status_code == 200

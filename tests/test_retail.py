@@ -235,3 +235,52 @@ def test_categories_page_refuses_duplicate(shop):
     assert shop.http.post("/retail/categories", data={"csrf_token": token, "name": "Tea"}).status_code == 303
     again = shop.http.post("/retail/categories", data={"csrf_token": token, "name": "Tea"})
     assert again.status_code == 400 and "already has a category" in again.get_data(as_text=True)
+
+
+def test_concurrent_stock_counts_do_not_interleave(app, shop):
+    import threading
+
+    from tests.conftest import ApiClient
+
+    product = shop.add_product("Soap", stock=100)
+    statuses = []
+
+    def count_to(quantity):
+        clerk = ApiClient(app, shop.email)
+        clerk.login()
+        statuses.append(clerk.post(f"/api/products/{product['id']}/stock",
+                                   json={"quantity": quantity, "reason": "count"}).status_code)
+
+    threads = [threading.Thread(target=count_to, args=(q,)) for q in (50, 60, 70, 80)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert statuses == [200] * 4
+    final = shop.get(f"/api/products/{product['id']}").get_json()["stock"]
+    history = [(m.delta, m.stock_after) for m in movements(product["id"])]
+    assert final in (50, 60, 70, 80) and history[-1][1] == final
+    # Each movement's delta leads from the stock before it to the stock after it.
+    stock = 0
+    for delta, after in history:
+        assert stock + delta == after
+        stock = after
+
+
+def test_archived_product_is_not_low(shop):
+    product = shop.add_product("Old", stock=2)
+    archived = shop.delete(f"/api/products/{product['id']}").get_json()
+    assert archived["active"] is False and archived["status"] == "ok"
+
+
+def test_search_treats_wildcards_as_text(shop):
+    shop.add_product("Tea", stock=9)
+    shop.add_product("100% Juice", stock=9)
+    assert [p["name"] for p in shop.get("/api/products?q=%25").get_json()["items"]] == ["100% Juice"]
+    assert shop.get("/api/products?q=_").get_json()["total"] == 0
+
+
+def test_category_names_match_in_any_case(shop):
+    first = shop.add_product("A", category="Frozen")
+    second = shop.add_product("B", category="frozen")
+    assert first["category"] == second["category"]

@@ -119,3 +119,9 @@ def test_settings_page_is_read_only_for_staff(shop):
     response = staff.http.post("/settings/notifications", data={**FORM, "csrf_token": _page_token(staff.http)})
     assert response.status_code == 403
     assert shop.get("/api/notifications/settings").get_json()["low_stock_threshold"] == 5
+
+
+def test_recipients_differing_only_in_case_are_kept_once(shop):
+    body = shop.post("/api/notifications/settings", json={
+        "email_recipients": ["Ops@Example.com", "ops@example.com", "b@example.com"]}).get_json()
+    assert body["email_recipients"] == ["Ops@example.com", "b@example.com"]

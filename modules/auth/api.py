@@ -1,5 +1,5 @@
 """/api/auth/* and /api/users: the JSON side of sign-up, sign-in and the shop's users."""
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
@@ -21,22 +21,22 @@ def read_registration(fields):
     email = service.normalize_email(fields)
     password = service.check_password_field(fields)
     timezone = service.read_timezone(fields) or "UTC"
-    if email and service.email_taken(email):
-        fields.error("email", "An account with this email already exists.")
     return shop_name, email, password, timezone
 
 
 def login_attempt(email, password):
     """The user for these credentials; 429 while the email is locked out, 401 when wrong."""
     email = (email or "").strip().lower()
+    # Keyed by email and address, so that a stranger's guesses cannot lock the owner out.
+    key = f"{email}|{request.remote_addr}"
     guard = throttle.throttle()
-    if guard.is_locked(email):
+    if guard.is_locked(key):
         raise ApiError(429, "Too many failed sign-ins for this email; try again in a few minutes.")
     user = service.authenticate(email, password)
     if user is None:
-        guard.record_failure(email)
+        guard.record_failure(key)
         raise ApiError(401, "Invalid email or password.")
-    guard.reset(email)
+    guard.reset(key)
     return user
 
 
@@ -106,13 +106,9 @@ def api_create_user():
     email = service.normalize_email(fields)
     password = service.check_password_field(fields)
     role = service.read_role(fields)
-    if email and service.email_taken(email):
-        raise ApiError(409, "An account with this email already exists.", {"email": "Already taken."})
     fields.check()
     _may_grant(role)
     user = service.create_user(current_user.client_id, email, password, role)
-    if user is None:
-        raise ApiError(409, "An account with this email already exists.", {"email": "Already taken."})
     return jsonify(user.to_dict()), 201
 
 
@@ -122,7 +118,7 @@ def api_create_user():
 def api_update_user(user_id):
     user = get_owned_or_404(User, user_id)
     fields = Fields(json_body({"role", "active", "password"}))
-    role = service.read_role(fields, required=False) if fields.has("role") else None
+    role = service.read_role(fields) if fields.has("role") else None
     active = fields.boolean("active") if fields.has("active") else None
     password = service.check_password_field(fields) if fields.has("password") else None
     fields.check()

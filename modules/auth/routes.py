@@ -66,9 +66,10 @@ def register():
     shop_name, email, password, timezone = read_registration(fields)
     try:
         fields.check()
-    except ValidationError as e:
-        return render_template("auth/register.html", form=request.form, errors=e.details), 400
-    client, user = service.create_shop(shop_name, email, password, timezone)
+        client, user = service.create_shop(shop_name, email, password, timezone)
+    except ApiError as e:
+        errors = e.details if isinstance(e, ValidationError) else {"email": e.message}
+        return render_template("auth/register.html", form=request.form, errors=errors), 400
     login_user(user)
     flash(f"Welcome to Stockbell, {client.name}.", "success")
     return redirect(url_for("retail.products"), code=303)

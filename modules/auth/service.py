@@ -3,6 +3,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
+from ..errors import ApiError
 from ..extensions import db
 from ..timeutil import is_timezone
 from .models import ROLES, Client, User
@@ -48,33 +49,39 @@ def read_timezone(fields, name="timezone", required=False):
     return value
 
 
-def read_role(fields, required=True):
-    return fields.choice("role", ROLES, required=required)
+def read_role(fields):
+    return fields.choice("role", ROLES, required=True)
 
 
-def email_taken(email) -> bool:
-    return db.session.execute(db.select(User.id).where(User.email == email)).first() is not None
+def email_conflict():
+    return ApiError(409, "An account with this email already exists.", {"email": "Already taken."})
 
 
-def create_shop(name, email, password, timezone="UTC"):
-    """A new shop with its owner. Raises IntegrityError when the email is taken."""
-    client = Client(name=name, timezone=timezone or "UTC")
-    user = User(client=client, email=email.lower(), role="owner")
-    user.set_password(password)
-    db.session.add_all([client, user])
-    db.session.commit()
-    return client, user
-
-
-def create_user(client_id, email, password, role):
-    user = User(client_id=client_id, email=email.lower(), role=role)
-    user.set_password(password)
-    db.session.add(user)
+def _commit_new_user():
+    """Commit a new user; the UNIQUE email decides whether it is taken (409), not a look-up first."""
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        return None
+        raise email_conflict()
+
+
+def create_shop(name, email, password, timezone="UTC"):
+    """A new shop with its owner; ApiError 409 when the email is taken."""
+    client = Client(name=name, timezone=timezone or "UTC")
+    user = User(client=client, email=email.lower(), role="owner")
+    user.set_password(password)
+    db.session.add_all([client, user])
+    _commit_new_user()
+    return client, user
+
+
+def create_user(client_id, email, password, role):
+    """A new user of a shop; ApiError 409 when the email is taken."""
+    user = User(client_id=client_id, email=email.lower(), role=role)
+    user.set_password(password)
+    db.session.add(user)
+    _commit_new_user()
     return user
 
 

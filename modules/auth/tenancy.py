@@ -9,6 +9,7 @@ from flask import abort
 from flask_login import current_user
 
 from ..errors import ApiError
+from ..dialect import lock_for_write
 from ..extensions import db
 
 
@@ -22,8 +23,11 @@ def scoped(model):
 
 
 def get_owned_or_404(model, id_, for_update=False):
+    """The signed-in shop's row, or 404. `for_update` locks it until the transaction ends, so a
+    read-modify-write (a stock count) cannot interleave with another."""
     stmt = scoped(model).where(model.id == id_)
     if for_update:
+        lock_for_write(model, id_)
         stmt = stmt.with_for_update(of=model)
     row = db.session.execute(stmt).unique().scalar_one_or_none()
     if row is None:

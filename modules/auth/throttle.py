@@ -1,5 +1,6 @@
-"""Failed sign-ins per email: after LOGIN_MAX_FAILURES within the lock-out window, 429 until it
-passes. Kept in memory per app and process: it slows guessing, it is not an account lock."""
+"""Failed sign-ins per email (and client address): after LOGIN_MAX_FAILURES within the lock-out
+window, 429 until it passes. Kept in memory per app and process: it slows guessing, it is not an
+account lock."""
 import threading
 import time
 
@@ -13,26 +14,26 @@ class LoginThrottle:
         self._lock = threading.Lock()
         self._failures: dict[str, list[float]] = {}
 
-    def _recent(self, email, now):
-        times = [t for t in self._failures.get(email, []) if now - t < self.window]
+    def _recent(self, key, now):
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
         if times:
-            self._failures[email] = times
+            self._failures[key] = times
         else:
-            self._failures.pop(email, None)
+            self._failures.pop(key, None)
         return times
 
-    def is_locked(self, email) -> bool:
+    def is_locked(self, key) -> bool:
         with self._lock:
-            return len(self._recent(email, time.monotonic())) >= self.max_failures
+            return len(self._recent(key, time.monotonic())) >= self.max_failures
 
-    def record_failure(self, email):
+    def record_failure(self, key):
         with self._lock:
             now = time.monotonic()
-            self._failures[email] = [*self._recent(email, now), now]
+            self._failures[key] = [*self._recent(key, now), now]
 
-    def reset(self, email):
+    def reset(self, key):
         with self._lock:
-            self._failures.pop(email, None)
+            self._failures.pop(key, None)
 
 
 def init_app(app):

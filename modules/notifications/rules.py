@@ -11,11 +11,11 @@ def effective_threshold(product_threshold, shop_threshold=DEFAULT_THRESHOLD):
     return product_threshold if product_threshold is not None else shop_threshold
 
 
-def stock_status(stock, threshold):
-    """"out" at zero or below, "low" at or below the threshold, else "ok"."""
+def stock_status(stock, threshold, active=True):
+    """"out" at zero or below, "low" at or below the threshold (active products only), else "ok"."""
     if stock <= 0:
         return "out"
-    if stock <= threshold:
+    if active and stock <= threshold:
         return "low"
     return "ok"
 

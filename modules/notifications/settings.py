@@ -76,7 +76,12 @@ def _numbers(fields, name):
 
 
 def _unique_capped(fields, name, values):
-    values = list(dict.fromkeys(values))
+    seen, unique = set(), []
+    for value in values:  # one mailbox or number once, whatever its spelling
+        if value.lower() not in seen:
+            seen.add(value.lower())
+            unique.append(value)
+    values = unique
     if len(values) > MAX_RECIPIENTS:
         fields.error(name, f"At most {MAX_RECIPIENTS} entries.")
         return None

@@ -23,13 +23,20 @@ def product_dict(product, shop_default):
         "stock": product.stock,
         "low_stock_threshold": product.low_stock_threshold,
         "effective_threshold": threshold,
-        "status": stock_status(product.stock, threshold),
+        "status": stock_status(product.stock, threshold, product.active),
         "active": product.active,
     }
 
 
 def category_by_name(client_id, name):
-    """The shop's category of this name, created when new (the UNIQUE constraint decides)."""
+    """The shop's category of this name (in any case), created when new (the UNIQUE constraint
+    decides between two requests creating it at once)."""
+    existing = db.session.execute(
+        select(Category).where(Category.client_id == client_id, func.lower(Category.name) == name.lower())
+        .order_by(Category.id).limit(1)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
     db.session.execute(
         insert(Category).values(client_id=client_id, name=name)
         .on_conflict_do_nothing(index_elements=["client_id", "name"])
@@ -48,8 +55,9 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
     elif stock == "out":
         stmt = stmt.where(Product.stock <= 0)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Product.name).like(like), func.lower(Product.sku).like(like)))
+        q = q.lower()
+        stmt = stmt.where(or_(func.lower(Product.name).contains(q, autoescape=True),
+                              func.lower(Product.sku).contains(q, autoescape=True)))
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
