@@ -1,7 +1,7 @@
 """The one place that knows SQLite from PostgreSQL: INSERT ... ON CONFLICT for either."""
 import sqlite3
 
-from sqlalchemy import event, update
+from sqlalchemy import Integer, any_, bindparam, event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -15,6 +15,15 @@ def name() -> str:
 def insert(model):
     """An INSERT that supports `.on_conflict_do_nothing()` / `.on_conflict_do_update()`."""
     return (postgresql.insert if name() == "postgresql" else sqlite.insert)(model)
+
+
+def id_in(column, ids):
+    """`column IN (ids)` for a long list of ids. PostgreSQL gets them as one array parameter: a
+    2,000-item IN list is rendered, converted by the driver and parsed item by item on every
+    execution (0.6 s of client CPU per 50,000 new alerts). SQLite has no arrays; its list is cheap."""
+    if name() == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("ids", list(ids), expanding=True))
 
 
 def lock_for_write(model, id_):

@@ -168,3 +168,16 @@ def test_action_routes_refuse_a_body_with_fields(shop):
     response = shop.post("/api/alerts/trigger-check", json={"client_id": 2})
     assert response.status_code == 400
     assert shop.post("/api/alerts/trigger-check", json={}).status_code == 200
+
+
+def test_low_again_the_same_day_opens_a_new_episode_without_a_second_notification(shop):
+    product = shop.add_product("Soap", stock=20)
+    sell(shop, product, 15)
+    shop.post(f"/api/products/{product['id']}/stock", json={"quantity": 50, "reason": "delivery"})
+    assert shop.get("/api/alerts").get_json()["items"] == []
+    assert sell(shop, product, 49)["alert"] is None  # the day's notification was already sent
+    active = shop.get("/api/alerts").get_json()["items"]
+    assert [(a["product"]["name"], a["level"], a["status"]) for a in active] == [("Soap", "low", "active")]
+    sell(shop, product, 1)
+    assert shop.get("/api/alerts").get_json()["items"][0]["level"] == "out"
+    assert count(Notification) == 1

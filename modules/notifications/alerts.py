@@ -7,10 +7,11 @@ the bell notifications, the alert episodes and the outbox rows.
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, literal, not_, select, update
+from sqlalchemy import and_, func, literal, not_, select, update
+from sqlalchemy import insert as plain_insert
 
 from ..auth.models import Client, User
-from ..dialect import insert
+from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail.models import Category, Product
 from ..timeutil import local_date, utcnow
@@ -46,16 +47,18 @@ def _scope(stmt, client_id, product_id):
     return stmt
 
 
-def _low_products(client_id, product_id, timezone, alert_date, now):
-    """SELECT of the rows to log: active, low products of enabled shops in one time zone."""
+def _low_products(columns, client_id, product_id, timezone=None):
+    """SELECT `columns(threshold)` of the active, low products of enabled shops in scope (and in
+    one time zone, when given)."""
     threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
     stmt = (
-        select(Product.client_id, Product.id, literal(alert_date), Product.stock, threshold, literal(now))
+        select(*columns(threshold))
         .join(Client, Client.id == Product.client_id)
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
-        .where(rules.sql_is_low(Product.active, Product.stock, threshold), _enabled(),
-               Client.timezone == timezone)
+        .where(rules.sql_is_low(Product.active, Product.stock, threshold), _enabled())
     )
+    if timezone is not None:
+        stmt = stmt.where(Client.timezone == timezone)
     return _scope(stmt, client_id, product_id)
 
 
@@ -72,7 +75,11 @@ def raise_alerts(client_id=None, product_id=None, now=None) -> list[NewAlert]:
         tz_stmt = tz_stmt.where(Client.id == client_id)
     new = []
     for timezone in db.session.execute(tz_stmt).scalars().all():
-        source = _low_products(client_id, product_id, timezone, local_date(timezone, now), now)
+        alert_date = local_date(timezone, now)
+        source = _low_products(
+            lambda threshold: (Product.client_id, Product.id, literal(alert_date), Product.stock, threshold,
+                               literal(now)),
+            client_id, product_id, timezone)
         stmt = (
             insert(StockAlertLog)
             .from_select(["client_id", "product_id", "alert_date", "stock_level", "threshold_level",
@@ -81,7 +88,9 @@ def raise_alerts(client_id=None, product_id=None, now=None) -> list[NewAlert]:
             .returning(StockAlertLog.id, StockAlertLog.client_id, StockAlertLog.product_id,
                        StockAlertLog.stock_level, StockAlertLog.threshold_level)
         )
-        new.extend(NewAlert(*row) for row in db.session.execute(stmt))
+        # Core execution on the session's connection, same transaction: the ORM's result rows cost
+        # twice as much per RETURNING row. Pending changes were autoflushed by the ORM query above.
+        new.extend(NewAlert(*row) for row in db.session.connection().execute(stmt))
     for start in range(0, len(new), CHUNK):
         chunk = new[start:start + CHUNK]
         ids = [a.log_id for a in chunk]
@@ -97,7 +106,7 @@ def raise_alerts(client_id=None, product_id=None, now=None) -> list[NewAlert]:
 
 
 def _log_ids(ids):
-    return StockAlertLog.id.in_(bindparam("ids", ids, expanding=True))
+    return id_in(StockAlertLog.id, ids)
 
 
 def _notify_users(ids, now):
@@ -114,7 +123,9 @@ def _notify_users(ids, now):
         .join(User, and_(User.client_id == StockAlertLog.client_id, User.active.is_(True)))
         .where(_log_ids(ids))
     )
-    db.session.execute(insert(Notification).from_select(
+    # The plain INSERT (no ON CONFLICT here): SQLAlchemy caches its compiled form, while the
+    # dialects' ON CONFLICT inserts are compiled again on every execution.
+    db.session.execute(plain_insert(Notification).from_select(
         ["client_id", "user_id", "type", "level", "message", "action_url", "is_read", "created_at",
          "alert_log_id"], source))
 
@@ -138,6 +149,20 @@ def _open_episodes(ids, now):
     db.session.execute(stmt)
 
 
+def _track_episode(client_id, product_id, now):
+    """Keep one product's episode in step with its stock between daily alerts: open one when it
+    goes low again the same day (no new notification), and follow its level (low to out)."""
+    source = _low_products(
+        lambda threshold: (Product.client_id, Product.id, rules.sql_level(Product.stock), Product.stock, threshold,
+                           literal(now)),
+        client_id, product_id)
+    stmt = insert(StockAlert).from_select(
+        ["client_id", "product_id", "level", "stock_at_alert", "threshold", "opened_at"], source)
+    stmt = stmt.on_conflict_do_update(index_elements=["product_id"], index_where=StockAlert.resolved_at.is_(None),
+                                      set_={"level": stmt.excluded.level})
+    db.session.execute(stmt)
+
+
 def _resolve_restocked(client_id, product_id, now):
     """Close the open episodes of products that are no longer low (restocked or archived)."""
     threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
@@ -158,7 +183,9 @@ def _resolve_restocked(client_id, product_id, now):
 def on_stock_change(client_id, product_id, user_id):
     """Check one product after its stock (or threshold) changed; returns the bell notification
     it raised for `user_id`, or None."""
-    new = raise_alerts(client_id=client_id, product_id=product_id)
+    now = utcnow()
+    new = raise_alerts(client_id=client_id, product_id=product_id, now=now)
+    _track_episode(client_id, product_id, now)
     if not new:
         return None
     return db.session.execute(

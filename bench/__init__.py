@@ -1,0 +1,1 @@
+"""Benchmarks: `python bench/<name>.py`; each also has a quick mode the test suite runs."""
