@@ -1,16 +1,13 @@
 """/api/notifications/* and /api/alerts/*: thin JSON routes over the notifications services."""
 from flask import abort, jsonify, request
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager, scoped
 from ..errors import ApiError, ValidationError
 from ..extensions import db
-from ..retail.models import Product
 from ..validation import Fields, QueryArgs, empty_body, json_body
-from . import alerts, bell, outbox, rules
-from . import bp
-from .models import CHANNELS, DELIVERY_STATUSES, Delivery, NotificationSettings, StockAlert
+from . import alerts, bell, bp, outbox, stats
+from .models import CHANNELS, DELIVERY_STATUSES, Delivery, StockAlert
 from .settings import SETTINGS_FIELDS, get_settings, read_settings, save_settings
 
 
@@ -86,19 +83,7 @@ def api_alerts():
 @bp.get("/api/alerts/stats")
 @login_required
 def api_alert_stats():
-    client_id = current_client_id()
-    total, active = db.session.execute(
-        select(func.count(), func.count(StockAlert.id).filter(StockAlert.resolved_at.is_(None)))
-        .where(StockAlert.client_id == client_id)
-    ).one()
-    threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
-    low, out = db.session.execute(
-        select(func.count(Product.id).filter(Product.stock > 0), func.count(Product.id).filter(Product.stock <= 0))
-        .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
-        .where(Product.client_id == client_id, rules.sql_is_low(Product.active, Product.stock, threshold))
-    ).one()
-    return jsonify({"total": total, "active": active, "resolved": total - active,
-                    "low_stock_products": low, "out_of_stock_products": out})
+    return jsonify(stats.alert_stats(current_client_id()))
 
 
 @bp.get("/api/alerts/<int:alert_id>")
@@ -123,13 +108,9 @@ def api_resolve_alert(alert_id):
 @login_required
 def api_trigger_check():
     empty_body()
-    client_id = current_client_id()
-    checked = db.session.execute(
-        select(func.count()).where(Product.client_id == client_id, Product.active.is_(True))
-    ).scalar_one()
-    new = alerts.raise_alerts(client_id=client_id)
+    result = stats.check_shop(current_client_id())
     db.session.commit()
-    return jsonify({"checked": checked, "alerts_created": len(new)})
+    return jsonify(result)
 
 
 # --- deliveries ---------------------------------------------------------------------------------
