@@ -1,0 +1,74 @@
+"""`python app.py` as a newcomer runs it: migrate, seed the demo shop, print its login once,
+serve, and stop cleanly on SIGTERM."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.parse import urlencode
+
+from tests.support.postgres import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(database_url, port, **env):
+    environ = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1",
+               "SEED_DEMO": "1", "STOCK_MONITOR_INITIAL_DELAY": "0", "DELIVERY_POLL_SECONDS": "1",
+               "PYTHONUNBUFFERED": "1", **env}
+    return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def read_until(proc, pattern, timeout=60):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match, seen
+    raise AssertionError("never printed " + pattern + ":\n" + "".join(seen))
+
+
+def test_python_app_py_serves_the_demo_shop_and_stops_on_sigterm(database_url, tmp_path):
+    port = free_port()
+    proc = start(database_url, port)
+    try:
+        login, _ = read_until(proc, r"Log in at \S+ as (\S+) with password (\S+)")
+        read_until(proc, r"serving on")
+        base = f"http://127.0.0.1:{port}"
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        page = opener.open(base + "/login").read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = urlencode({"csrf_token": token, "email": login.group(1), "password": login.group(2)}).encode()
+        products = opener.open(base + "/login", data=form).read().decode()  # follows the redirect
+        assert "Demo Corner Shop" in products
+        assert products.count("badge-out") == 1 and products.count("badge-low") >= 2
+        bell = opener.open(base + "/api/notifications/unread-count").read().decode()
+        assert '"count":' in bell and '"count": 0' not in bell and '"count":0' not in bell
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert "stopped" in output
+
+
+def test_second_start_prints_no_new_login(database_url):
+    port = free_port()
+    first = start(database_url, port)
+    read_until(first, r"serving on")
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=30)
+    second = start(database_url, port)
+    _, seen = read_until(second, r"serving on")
+    second.send_signal(signal.SIGTERM)
+    second.communicate(timeout=30)
+    assert not any("Log in at" in line for line in seen)
