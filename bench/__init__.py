@@ -1,1 +1,1 @@
-"""Benchmarks: `python bench/<name>.py`; each also has a quick mode the test suite runs."""
+"""Benchmarks: `python bench/monitor_scan.py` and `python bench/dispatch.py` (the other modules are their parts)."""

@@ -1,0 +1,94 @@
+"""The monitor_scan bench's floor and floor+: the hand-written SQL the cycle is measured against,
+and the timed runs of it (with the row counts that show floor+ wrote what the cycle writes).
+"""
+import time
+
+from sqlalchemy import Date, DateTime, bindparam, text
+
+from bench.monitor_data import WRITTEN_BY_CYCLE
+from modules.extensions import db
+from modules.notifications.models import DEFAULT_THRESHOLD
+from modules.timeutil import local_date, utcnow
+
+# CROSS JOIN: SQLite's way to fix the join order (one pass over products), since without it
+# SQLite may walk clients and then each shop's products through an index, a slower floor than
+# the app's own scan. PostgreSQL plans it as the plain join it is.
+FLOOR_SQL = text(f"""
+INSERT INTO stock_alert_log (client_id, product_id, alert_date, stock_level, threshold_level, created_at)
+SELECT p.client_id, p.id, :alert_date, p.stock,
+       COALESCE(p.low_stock_threshold, s.low_stock_threshold, {DEFAULT_THRESHOLD}), :now
+FROM products AS p
+CROSS JOIN clients AS c
+LEFT JOIN notification_settings AS s ON s.client_id = p.client_id
+WHERE c.id = p.client_id AND p.active AND COALESCE(s.low_stock_enabled, TRUE) AND c.timezone = :timezone
+  AND p.stock <= COALESCE(p.low_stock_threshold, s.low_stock_threshold, {DEFAULT_THRESHOLD})
+ON CONFLICT (client_id, product_id, alert_date) DO NOTHING
+""").bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime))
+
+
+# floor+: what the cycle writes, by hand and without its safeguards: the log rows, then one
+# statement each for the notifications and the episodes of the rows this transaction logged
+# (picked by their created_at, a shortcut the app cannot take: it goes by the ids RETURNING gave
+# it, in chunks), then the restocked episodes resolved. A lower bound for the whole cycle.
+LEVEL_SQL = "CASE WHEN l.stock_level <= 0 THEN 'out' ELSE 'low' END"
+FULL_FLOOR_SQL = [
+    FLOOR_SQL,
+    text(f"""
+INSERT INTO notifications (client_id, user_id, type, level, message, action_url, is_read, created_at, alert_log_id)
+SELECT l.client_id, u.id, 'alert', {LEVEL_SQL},
+       CASE WHEN l.stock_level <= 0
+            THEN 'Out of Stock: ' || p.name || ' (' || COALESCE(cat.name, 'Uncategorized') || ')'
+            ELSE 'Low Stock Alert: ' || p.name || ' - Only ' || CAST(l.stock_level AS VARCHAR)
+                 || ' remaining (' || COALESCE(cat.name, 'Uncategorized') || ')' END,
+       '/retail/products?stock=' || {LEVEL_SQL}, FALSE, :now, l.id
+FROM stock_alert_log AS l
+JOIN products AS p ON p.id = l.product_id
+LEFT JOIN categories AS cat ON cat.id = p.category_id
+JOIN users AS u ON u.client_id = l.client_id AND u.active
+WHERE l.alert_date = :alert_date AND l.created_at = :now
+""").bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime)),
+    text(f"""
+INSERT INTO stock_alerts (client_id, product_id, level, stock_at_alert, threshold, opened_at, last_notified_at)
+SELECT l.client_id, l.product_id, {LEVEL_SQL}, l.stock_level, l.threshold_level, :now, :now
+FROM stock_alert_log AS l
+WHERE l.alert_date = :alert_date AND l.created_at = :now
+ON CONFLICT (product_id) WHERE resolved_at IS NULL DO UPDATE SET level = excluded.level,
+    stock_at_alert = excluded.stock_at_alert, threshold = excluded.threshold,
+    last_notified_at = excluded.last_notified_at
+""").bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime)),
+    text(f"""
+UPDATE stock_alerts SET resolved_at = :now
+WHERE resolved_at IS NULL AND EXISTS (
+    SELECT 1 FROM products AS p LEFT JOIN notification_settings AS s ON s.client_id = p.client_id
+    WHERE p.id = stock_alerts.product_id
+      AND NOT (p.active AND p.stock <= COALESCE(p.low_stock_threshold, s.low_stock_threshold, {DEFAULT_THRESHOLD})))
+""").bindparams(bindparam("now", type_=DateTime)),
+]
+
+
+def written():
+    """Rows per table the cycle writes, to check that floor+ did the same work."""
+    with db.engine.connect() as conn:
+        return {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in WRITTEN_BY_CYCLE}
+
+
+def time_full_floor():
+    """floor+, committed as one transaction like the cycle."""
+    now = utcnow()
+    params = {"alert_date": local_date("UTC", now), "now": now, "timezone": "UTC"}
+    started = time.perf_counter()
+    with db.engine.begin() as conn:
+        for stmt in FULL_FLOOR_SQL:
+            conn.execute(stmt, params)
+    return time.perf_counter() - started
+
+
+def time_floor():
+    """The least a scan can do: one statement that logs today's low products, committed."""
+    now = utcnow()
+    started = time.perf_counter()
+    with db.engine.begin() as conn:
+        rows = conn.execute(FLOOR_SQL, {"alert_date": local_date("UTC", now), "now": now,
+                                        "timezone": "UTC"}).rowcount
+    return time.perf_counter() - started, rows
