@@ -247,17 +247,22 @@ def test_health_shows_the_dispatcher_and_deliveries_due_and_dead(app, client, sh
     configure(shop, email_enabled=True, email_recipients=OWNER_MAILS)
     make_low(shop, "Oat Milk")
     body = client.get("/health").get_json()
-    assert body["deliveries"] == {"due": 2, "dead": 0}
+    assert body["deliveries"] == {"due": 2, "retrying": 0, "dead": 0}
     assert body["dispatcher"]["running"] is False
     smtp_server.stop()
     app.extensions["dispatcher"] = worker = dispatcher(app)
     worker.run_once()
+    # The outage shows while the messages wait for their next attempt.
+    assert client.get("/health").get_json()["deliveries"] == {"due": 0, "retrying": 2, "dead": 0}
     smtp_server.start()
     smtp_server.refuse[OWNER_MAILS[1]] = "550 5.1.1 No such user here"
     worker.run_once(now=later(31))
     body = client.get("/health").get_json()
-    assert body["deliveries"] == {"due": 0, "dead": 1}
+    assert body["deliveries"] == {"due": 0, "retrying": 0, "dead": 1}
     assert body["dispatcher"]["sent"] == 1 and body["dispatcher"]["dead"] == 1
+    # A client asking for failures gets the dead one too.
+    failed = shop.get("/api/notifications/deliveries?status=failed").get_json()["items"]
+    assert [(d["recipient"], d["status"]) for d in failed] == [(OWNER_MAILS[1], "dead")]
 
 
 def test_deliveries_page_shows_each_message_fate(app, shop, smtp_server):

@@ -82,3 +82,16 @@ def test_instant_shops_are_not_digested_and_digest_shops_get_no_instant_messages
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages()) == [MAIL, "rival@rival.example"]
     [digest] = smtp_server.messages(to=MAIL)
     assert "Oat Milk" in digest.part("text/plain") and "Flour" not in digest.part("text/plain")
+
+
+def test_switching_to_digest_does_not_repeat_what_went_out_instantly(app, tokyo_shop, smtp_server):
+    configure(tokyo_shop, email_enabled=True, email_recipients=[MAIL])
+    make_low(tokyo_shop, "Oat Milk")
+    worker = dispatcher(app)
+    assert worker.run_once()["sent"] == 1
+    digest_time, due = next_digest_at()
+    configure(tokyo_shop, delivery_mode="digest", digest_time=digest_time)
+    make_low(tokyo_shop, "Rye Bread")
+    worker.run_once(now=due + timedelta(seconds=30))
+    digest = smtp_server.messages()[-1].part("text/plain")
+    assert "Rye Bread" in digest and "Oat Milk" not in digest

@@ -109,12 +109,14 @@ def due_clause(now):
 
 
 def counts(now):
-    """{"due": rows waiting to be sent now, "dead": rows that gave up}, over every shop."""
-    due, dead = db.session.execute(
+    """Over every shop: "due" (to send now), "retrying" (failed, waiting for their next attempt:
+    an outage shows here) and "dead" (gave up)."""
+    due, retrying, dead = db.session.execute(
         select(func.count(Delivery.id).filter(due_clause(now)),
+               func.count(Delivery.id).filter(Delivery.status == "failed"),
                func.count(Delivery.id).filter(Delivery.status == "dead"))
     ).one()
-    return {"due": due, "dead": dead}
+    return {"due": due, "retrying": retrying, "dead": dead}
 
 
 def template_variables(deliveries):

@@ -124,7 +124,8 @@ def api_deliveries():
     args.check()
     stmt = scoped(Delivery)
     if status:
-        stmt = stmt.where(Delivery.status == status)
+        # "failed" is every message that did not go out: waiting to retry, or given up (dead).
+        stmt = stmt.where(Delivery.status.in_(("failed", "dead") if status == "failed" else (status,)))
     rows = db.session.execute(stmt.order_by(Delivery.id.desc()).limit(limit)).scalars()
     return jsonify({"items": [d.to_dict() for d in rows]})
 

@@ -123,6 +123,9 @@ def read_settings(fields, current, form=False):
 
 def save_settings(client_id, changes):
     settings = get_settings(client_id)
+    if changes.get("delivery_mode") == "digest" and settings.delivery_mode != "digest":
+        # What went out one by one before the switch is not listed again in the first digest.
+        settings.last_digest_at = utcnow()
     if "timezone" in changes:
         settings.client.timezone = changes.pop("timezone")
     for key, value in changes.items():
