@@ -284,3 +284,8 @@ def test_category_names_match_in_any_case(shop):
     first = shop.add_product("A", category="Frozen")
     second = shop.add_product("B", category="frozen")
     assert first["category"] == second["category"]
+
+
+def test_category_conflicts_in_any_case(shop):
+    assert shop.post("/api/categories", json={"name": "Frozen"}).status_code == 201
+    assert shop.post("/api/categories", json={"name": "frozen"}).status_code == 409

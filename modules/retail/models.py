@@ -7,7 +7,10 @@ STOCK_REASONS = ("sale", "delivery", "count", "damage", "return", "initial")
 
 class Category(db.Model):
     __tablename__ = "categories"
-    __table_args__ = (db.UniqueConstraint("client_id", "name", name="uq_categories_client_name"),)
+    __table_args__ = (
+        db.UniqueConstraint("client_id", "name", name="uq_categories_client_name"),
+        db.Index("uq_categories_client_lower_name", "client_id", db.func.lower(db.text("name")), unique=True),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)

@@ -29,20 +29,11 @@ def product_dict(product, shop_default):
 
 
 def category_by_name(client_id, name):
-    """The shop's category of this name (in any case), created when new (the UNIQUE constraint
-    decides between two requests creating it at once)."""
-    existing = db.session.execute(
-        select(Category).where(Category.client_id == client_id, func.lower(Category.name) == name.lower())
-        .order_by(Category.id).limit(1)
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    db.session.execute(
-        insert(Category).values(client_id=client_id, name=name)
-        .on_conflict_do_nothing(index_elements=["client_id", "name"])
-    )
+    """The shop's category of this name (in any case), created when new: the UNIQUE index on
+    (client_id, lower(name)) decides, also between two requests creating it at once."""
+    db.session.execute(insert(Category).values(client_id=client_id, name=name).on_conflict_do_nothing())
     return db.session.execute(
-        select(Category).where(Category.client_id == client_id, Category.name == name)
+        select(Category).where(Category.client_id == client_id, func.lower(Category.name) == name.lower())
     ).scalar_one()
 
 
