@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from modules.auth import service as auth_service
 from modules.extensions import db
-from modules.notifications.models import Notification, StockAlertLog
-from modules.notifications.settings import get_settings, save_settings
-from modules.notifications.stock_monitor import StockMonitorService, run_cycle
+from modules.alerts.models import StockAlertLog
+from modules.notifications.models import Notification
+from modules.auth.settings import get_settings
+from modules.delivery.settings import save_settings
+from modules.alerts.monitor import StockMonitorService, run_cycle
 from modules.retail import service as retail_service
 from modules.retail.models import Product
 from modules.timeutil import local_date, utcnow

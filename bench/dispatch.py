@@ -22,9 +22,9 @@ from flask_migrate import upgrade  # noqa: E402
 from modules import create_app  # noqa: E402
 from modules.auth.models import Client  # noqa: E402
 from modules.extensions import db  # noqa: E402
-from modules.notifications import messages  # noqa: E402
-from modules.notifications.dispatcher import Dispatcher  # noqa: E402
-from modules.notifications.outbox import add_deliveries, message_row  # noqa: E402
+from modules.delivery import messages  # noqa: E402
+from modules.delivery.dispatcher import Dispatcher  # noqa: E402
+from modules.delivery.outbox import add_deliveries, message_row  # noqa: E402
 from modules.timeutil import utcnow  # noqa: E402
 from tests.support.postgres import TemporaryCluster, free_port  # noqa: E402
 from tests.support.smtp import SmtpServer  # noqa: E402

@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, bindparam, text
 
 from modules import create_app
 from modules.extensions import db
-from modules.notifications.models import DEFAULT_THRESHOLD
+from modules.auth.models import DEFAULT_THRESHOLD
 from modules.timeutil import utcnow
 from tests.support.postgres import TemporaryCluster
 

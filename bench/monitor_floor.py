@@ -7,7 +7,7 @@ from sqlalchemy import Date, DateTime, bindparam, text
 
 from bench.monitor_data import WRITTEN_BY_CYCLE
 from modules.extensions import db
-from modules.notifications.models import DEFAULT_THRESHOLD
+from modules.auth.models import DEFAULT_THRESHOLD
 from modules.timeutil import local_date, utcnow
 
 # CROSS JOIN: SQLite's way to fix the join order (one pass over products), since without it

@@ -35,7 +35,7 @@ from bench.monitor_data import PostgresDatabases, Shape, SqliteDatabases, bench_
 from bench.monitor_floor import time_floor, time_full_floor, written  # noqa: E402
 from modules import create_app  # noqa: E402
 from modules.extensions import db  # noqa: E402
-from modules.notifications.stock_monitor import run_cycle  # noqa: E402
+from modules.alerts.monitor import run_cycle  # noqa: E402
 from tests.support.postgres import find_bindir  # noqa: E402
 
 

@@ -49,12 +49,14 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
+    from .alerts import bp as alerts_bp
     from .auth import bp as auth_bp
+    from .delivery import bp as delivery_bp
     from .health import bp as health_bp
     from .notifications import bp as notifications_bp
     from .retail import bp as retail_bp
 
-    for bp in (auth_bp, retail_bp, notifications_bp, health_bp):
+    for bp in (auth_bp, retail_bp, alerts_bp, notifications_bp, delivery_bp, health_bp):
         app.register_blueprint(bp)
 
 

@@ -46,7 +46,7 @@ def seed_demo_command(email):
 @monitor_cli.command("run-once")
 def monitor_run_once():
     """One scan of every shop; prints what it created."""
-    from .notifications.stock_monitor import run_cycle
+    from .alerts.monitor import run_cycle
 
     new = run_cycle()
     if new is None:

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from .extensions import db
-from .notifications import outbox
+from .delivery import outbox
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)

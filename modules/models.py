@@ -1,10 +1,7 @@
 """Every model, imported in one place so that Alembic and the app see the whole schema."""
 from .auth.models import Client, User  # noqa: F401
-from .notifications.models import (  # noqa: F401
-    Delivery,
-    Notification,
-    NotificationSettings,
-    StockAlert,
-    StockAlertLog,
-)
+from .alerts.models import StockAlert, StockAlertLog  # noqa: F401
+from .auth.models import NotificationSettings  # noqa: F401
+from .delivery.models import Delivery  # noqa: F401
+from .notifications.models import Notification  # noqa: F401
 from .retail.models import Category, Product, StockMovement  # noqa: F401

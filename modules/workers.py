@@ -7,8 +7,8 @@ log = logging.getLogger(__name__)
 
 def start_workers(app):
     """The stock monitor and the delivery dispatcher, each when enabled; stopped at exit."""
-    from .notifications.dispatcher import Dispatcher
-    from .notifications.stock_monitor import StockMonitorService
+    from .delivery.dispatcher import Dispatcher
+    from .alerts.monitor import StockMonitorService
 
     workers = []
     if app.config["STOCK_MONITOR_ENABLED"]:

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from modules.extensions import db
-from modules.notifications.alerts import raise_alerts
-from modules.notifications.models import Notification, StockAlert, StockAlertLog
-from modules.notifications.stock_monitor import run_cycle
+from modules.alerts.service import raise_alerts
+from modules.alerts.models import StockAlert, StockAlertLog
+from modules.notifications.models import Notification
+from modules.alerts.monitor import run_cycle
 from modules.retail.models import Product
 
 

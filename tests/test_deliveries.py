@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from modules.notifications.dispatcher import claim
+from modules.delivery.dispatcher import claim
 from modules.timeutil import utcnow
 from tests.support.deliveries import (  # noqa: F401  (fixtures)
     SMS_FROM, WHATSAPP_FROM, configure, deliveries, delivery_config, delivery_rows, dispatcher, later,

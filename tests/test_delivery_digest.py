@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from modules.notifications.digest import digest_instant
+from modules.delivery.digest import digest_instant
 from modules.timeutil import utcnow
 from tests.support.deliveries import (  # noqa: F401  (fixtures)
     configure, deliveries, delivery_config, delivery_rows, dispatcher, make_low, smtp_server, twilio,

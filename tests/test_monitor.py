@@ -11,8 +11,9 @@ from sqlalchemy import func, select, update
 from modules import create_app
 from modules.dialect import name as dialect_name
 from modules.extensions import db
-from modules.notifications.models import Notification, StockAlert, StockAlertLog
-from modules.notifications.stock_monitor import StockMonitorService, run_cycle
+from modules.alerts.models import StockAlert, StockAlertLog
+from modules.notifications.models import Notification
+from modules.alerts.monitor import StockMonitorService, run_cycle
 from modules.retail.models import Product
 from tests.conftest import base_config
 

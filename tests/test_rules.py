@@ -2,20 +2,21 @@
 import pytest
 from sqlalchemy import literal, select
 
-from modules.notifications import rules
+from modules.alerts import rules
+from modules.retail import rules as stock_rules
 
 
 @pytest.mark.parametrize("stock, threshold, status", [
     (6, 5, "ok"), (5, 5, "low"), (1, 5, "low"), (0, 5, "out"), (-3, 5, "out"), (0, 0, "out"), (1, 0, "ok"),
 ])
 def test_stock_status_at_the_edges(stock, threshold, status):
-    assert rules.stock_status(stock, threshold) == status
+    assert stock_rules.stock_status(stock, threshold) == status
 
 
 def test_effective_threshold_prefers_the_products_own():
-    assert rules.effective_threshold(None, 5) == 5
-    assert rules.effective_threshold(12, 5) == 12
-    assert rules.effective_threshold(0, 5) == 0
+    assert stock_rules.effective_threshold(None, 5) == 5
+    assert stock_rules.effective_threshold(12, 5) == 12
+    assert stock_rules.effective_threshold(0, 5) == 0
 
 
 def test_messages_to_the_letter():
@@ -33,5 +34,5 @@ def test_sql_message_matches_python_message(app, name, stock, category):
 
     expr = rules.sql_alert_message(literal(name), literal(stock), literal(category))
     assert db.session.execute(select(expr)).scalar_one() == rules.alert_message(name, stock, category)
-    level = db.session.execute(select(rules.sql_level(literal(stock)))).scalar_one()
+    level = db.session.execute(select(stock_rules.sql_level(literal(stock)))).scalar_one()
     assert level == ("out" if stock <= 0 else "low")

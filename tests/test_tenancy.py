@@ -2,7 +2,8 @@
 import pytest
 
 from modules.extensions import db
-from modules.notifications.models import Notification, StockAlert
+from modules.alerts.models import StockAlert
+from modules.notifications.models import Notification
 from modules.retail.models import Product
 
 # How to fill each id in a URL with a row of the *other* shop.

@@ -1,6 +1,6 @@
-"""Low-stock alerts: settings, the monitor, the bell, and the messages that leave the app."""
+"""The bell: in-app notifications, their read state, and /api/notifications."""
 from flask import Blueprint
 
 bp = Blueprint("notifications", __name__)
 
-from . import pages, routes  # noqa: E402,F401
+from . import api, service, views  # noqa: E402,F401  (service listens to alerts_raised)

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("retail", __name__)
 
-from . import api, routes  # noqa: E402,F401
+from . import api, views  # noqa: E402,F401

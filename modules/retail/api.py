@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
 from ..errors import ApiError
 from ..extensions import db
-from ..notifications.settings import shop_threshold
+from ..auth.settings import shop_threshold
 from ..validation import Fields, QueryArgs, json_body
 from . import bp, service
 from .forms import read_product, read_stock_change
@@ -89,7 +89,7 @@ def api_change_stock(product_id):
     product, notification = service.change_stock(product, current_user.id, reason, delta=delta, quantity=quantity)
     db.session.commit()
     return jsonify({"product": _product_json(product),
-                    "alert": notification.to_dict() if notification else None})
+                    "alert": notification})
 
 
 @bp.get("/api/categories")

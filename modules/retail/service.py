@@ -6,9 +6,9 @@ from sqlalchemy.exc import IntegrityError
 from ..dialect import insert
 from ..errors import ApiError, ValidationError
 from ..extensions import db
-from ..notifications import alerts
-from ..notifications.rules import effective_threshold, sql_effective_threshold, stock_status
-from ..notifications.settings import shop_threshold
+from ..auth.settings import shop_threshold
+from .rules import effective_threshold, sql_effective_threshold, stock_status
+from .signals import announce_stock_change
 from ..timeutil import utcnow
 from .models import Category, Product, StockMovement
 
@@ -76,7 +76,7 @@ def create_product(client_id, user_id, name, sku=None, category=None, stock=0, l
     if stock:
         _, alert = change_stock(product, user_id, delta=stock, reason="initial")
     else:
-        alert = alerts.on_stock_change(client_id, product.id, user_id)
+        alert = announce_stock_change(client_id, [product.id], user_id)
     return product, alert
 
 
@@ -92,12 +92,13 @@ def update_product(product, user_id, changes):
     except IntegrityError:
         raise _sku_conflict()
     # A new threshold (or an un-archived product) may make it low now.
-    return alerts.on_stock_change(product.client_id, product.id, user_id)
+    return announce_stock_change(product.client_id, [product.id], user_id)
 
 
 def change_stock(product, user_id, reason, delta=None, quantity=None):
     """Change stock by `delta` or to `quantity`, record the movement, and check for an alert,
-    all in the caller's transaction. Returns (product, notification or None)."""
+    all in the caller's transaction. Returns (product, the alert it raised for `user_id`
+    as a JSON-ready dict, or None)."""
     allow_negative = product.client.allow_negative_stock
     if quantity is not None:
         delta = quantity - product.stock
@@ -119,4 +120,4 @@ def change_stock(product, user_id, reason, delta=None, quantity=None):
                                  stock_after=new_stock, reason=reason, user_id=user_id))
     db.session.flush()
     db.session.refresh(product)
-    return product, alerts.on_stock_change(product.client_id, product.id, user_id)
+    return product, announce_stock_change(product.client_id, [product.id], user_id)

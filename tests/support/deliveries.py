@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from modules.extensions import db
-from modules.notifications.dispatcher import Dispatcher
-from modules.notifications.models import Delivery
+from modules.delivery.dispatcher import Dispatcher
+from modules.delivery.models import Delivery
 from modules.timeutil import utcnow
 from tests.support.smtp import SmtpServer
 from tests.support.twilio_double import TwilioDouble

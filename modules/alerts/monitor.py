@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from ..dialect import name as dialect_name
 from ..extensions import db
 from ..periodic import PeriodicWorker
-from .alerts import raise_alerts
+from .service import raise_alerts
 
 log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x5374_6B42  # "StkB": one scanner among several processes on PostgreSQL

@@ -11,7 +11,9 @@ from ..auth.models import Client
 from ..extensions import db
 from ..retail.models import Category, Product
 from . import messages
-from .models import CHANNELS, NotificationSettings, StockAlertLog
+from ..alerts.models import StockAlertLog
+from ..auth.models import NotificationSettings
+from .models import CHANNELS
 from .outbox import any_channel_enabled, message_row, add_deliveries
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from markupsafe import escape
 
-from . import rules
+from ..alerts import rules
 
 PRODUCTS_PATH = "/retail/products"
 

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
 from ..errors import ApiError, ValidationError
 from ..extensions import db
-from ..notifications.settings import shop_threshold
+from ..auth.settings import shop_threshold
 from ..validation import Fields
 from . import bp, service
 from .api import read_list_args
@@ -114,7 +114,7 @@ def adjust_stock(product_id):
         return _render_form(product, _product_form_values(product), {}, 400, stock_errors=e.details)
     flash(f"Stock of {product.name} is now {product.stock}.", "success")
     if notification:
-        flash(notification.message, "warning")
+        flash(notification["message"], "warning")
     return redirect(request.form.get("back") == "list" and url_for("retail.products") or
                     url_for("retail.edit_product", product_id=product.id), code=303)
 

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, literal, not_, select, update
 from sqlalchemy import insert as plain_insert
 
-from ..auth.models import Client, User
+from ..auth.models import Client, NotificationSettings
 from ..dialect import id_in, insert
 from ..extensions import db
-from ..retail.models import Category, Product
+from ..retail import rules as stock_rules
+from ..retail.models import Product
+from ..retail.signals import stock_changed
 from ..timeutil import local_date, utcnow
-from . import rules
-from .models import Notification, NotificationSettings, StockAlert, StockAlertLog
+from .models import StockAlert, StockAlertLog
+from .signals import announce
 
 log = logging.getLogger(__name__)
 CHUNK = 2000  # ids per IN list, well under SQLite's bound-parameter limit
@@ -50,22 +52,20 @@ def _scope(stmt, client_id, product_id):
 def _low_products(columns, client_id, product_id, timezone=None):
     """SELECT `columns(threshold)` of the active, low products of enabled shops in scope (and in
     one time zone, when given)."""
-    threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
+    threshold = stock_rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
     stmt = (
         select(*columns(threshold))
         .join(Client, Client.id == Product.client_id)
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
-        .where(rules.sql_is_low(Product.active, Product.stock, threshold), _enabled())
+        .where(stock_rules.sql_is_low(Product.active, Product.stock, threshold), _enabled())
     )
     if timezone is not None:
         stmt = stmt.where(Client.timezone == timezone)
     return _scope(stmt, client_id, product_id)
 
 
-def raise_alerts(client_id=None, product_id=None, now=None) -> list[NewAlert]:
-    """Log today's alerts for every low product in scope (all shops, one shop, or one product)
-    and write what follows from the new ones. Returns the new alerts; commits nothing."""
-    now = now or utcnow()
+def _raise(client_id, product_id, now, user_id=None):
+    """(new alerts, the notification shown to `user_id` for the first of them, or None)."""
     tz_stmt = (
         select(Client.timezone).distinct()
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
@@ -91,49 +91,32 @@ def raise_alerts(client_id=None, product_id=None, now=None) -> list[NewAlert]:
         # Core execution on the session's connection, same transaction: the ORM's result rows cost
         # twice as much per RETURNING row. Pending changes were autoflushed by the ORM query above.
         new.extend(NewAlert(*row) for row in db.session.connection().execute(stmt))
+    answer = None
     for start in range(0, len(new), CHUNK):
         chunk = new[start:start + CHUNK]
-        ids = [a.log_id for a in chunk]
-        _notify_users(ids, now)
-        _open_episodes(ids, now)
-        from .outbox import enqueue_alert_deliveries  # the outbox depends on this module's rows
-
-        enqueue_alert_deliveries(chunk, now)
+        _open_episodes([a.log_id for a in chunk], now)
+        shown = announce(chunk, now, user_id)
+        answer = answer or shown
     _resolve_restocked(client_id, product_id, now)
     if new:
         log.info("raised %d new low-stock alert(s)", len(new))
-    return new
+    return new, answer
+
+
+def raise_alerts(client_id=None, product_id=None, now=None) -> list[NewAlert]:
+    """Log today's alerts for every low product in scope (all shops, one shop, or one product)
+    and write what follows from the new ones. Returns the new alerts; commits nothing."""
+    return _raise(client_id, product_id, now or utcnow())[0]
 
 
 def _log_ids(ids):
     return id_in(StockAlertLog.id, ids)
 
 
-def _notify_users(ids, now):
-    """One bell notification per active user of the shop, per new log row."""
-    level = rules.sql_level(StockAlertLog.stock_level)
-    source = (
-        select(
-            StockAlertLog.client_id, User.id, literal("alert"), level,
-            rules.sql_alert_message(Product.name, StockAlertLog.stock_level, Category.name),
-            rules.sql_products_url(StockAlertLog.stock_level), literal(False), literal(now), StockAlertLog.id,
-        )
-        .join(Product, Product.id == StockAlertLog.product_id)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .join(User, and_(User.client_id == StockAlertLog.client_id, User.active.is_(True)))
-        .where(_log_ids(ids))
-    )
-    # The plain INSERT (no ON CONFLICT here): SQLAlchemy caches its compiled form, while the
-    # dialects' ON CONFLICT inserts are compiled again on every execution.
-    db.session.execute(plain_insert(Notification).from_select(
-        ["client_id", "user_id", "type", "level", "message", "action_url", "is_read", "created_at",
-         "alert_log_id"], source))
-
-
 def _open_episodes(ids, now):
     """Open an episode per product, or touch the one already open (at most one per product)."""
     source = select(
-        StockAlertLog.client_id, StockAlertLog.product_id, rules.sql_level(StockAlertLog.stock_level),
+        StockAlertLog.client_id, StockAlertLog.product_id, stock_rules.sql_level(StockAlertLog.stock_level),
         StockAlertLog.stock_level, StockAlertLog.threshold_level, literal(now), literal(now),
     ).where(_log_ids(ids))
     stmt = insert(StockAlert).from_select(
@@ -153,7 +136,7 @@ def _track_episode(client_id, product_id, now):
     """Keep one product's episode in step with its stock between daily alerts: open one when it
     goes low again the same day (no new notification), and follow its level (low to out)."""
     source = _low_products(
-        lambda threshold: (Product.client_id, Product.id, rules.sql_level(Product.stock), Product.stock, threshold,
+        lambda threshold: (Product.client_id, Product.id, stock_rules.sql_level(Product.stock), Product.stock, threshold,
                            literal(now)),
         client_id, product_id)
     stmt = insert(StockAlert).from_select(
@@ -165,12 +148,12 @@ def _track_episode(client_id, product_id, now):
 
 def _resolve_restocked(client_id, product_id, now):
     """Close the open episodes of products that are no longer low (restocked or archived)."""
-    threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
+    threshold = stock_rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
     not_low = (
         select(Product.id)
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
         .where(Product.id == StockAlert.product_id,
-               not_(rules.sql_is_low(Product.active, Product.stock, threshold)))
+               not_(stock_rules.sql_is_low(Product.active, Product.stock, threshold)))
     )
     stmt = update(StockAlert).where(StockAlert.resolved_at.is_(None), not_low.exists())
     if client_id is not None:
@@ -180,17 +163,17 @@ def _resolve_restocked(client_id, product_id, now):
     db.session.execute(stmt.values(resolved_at=now), execution_options={"synchronize_session": False})
 
 
-def on_stock_change(client_id, product_id, user_id):
-    """Check one product after its stock (or threshold) changed; returns the bell notification
-    it raised for `user_id`, or None."""
+@stock_changed.connect
+def on_stock_change(sender, client_id, product_ids, user_id=None):
+    """Retail's stock change, answered in the same transaction: check the changed products;
+    returns the bell notification raised for `user_id` (JSON-ready), or None."""
     now = utcnow()
-    new = raise_alerts(client_id=client_id, product_id=product_id, now=now)
-    _track_episode(client_id, product_id, now)
-    if not new:
-        return None
-    return db.session.execute(
-        select(Notification).where(Notification.alert_log_id == new[0].log_id, Notification.user_id == user_id)
-    ).scalar_one_or_none()
+    answer = None
+    for product_id in product_ids:
+        _, shown = _raise(client_id, product_id, now, user_id)
+        _track_episode(client_id, product_id, now)
+        answer = answer or shown
+    return answer
 
 
 def resolve_alert(alert, user_id, now=None):

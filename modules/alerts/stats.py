@@ -3,8 +3,10 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..retail.models import Product
-from . import alerts, rules
-from .models import NotificationSettings, StockAlert
+from ..auth.models import NotificationSettings
+from ..retail import rules
+from . import service as alerts
+from .models import StockAlert
 
 
 def alert_stats(client_id) -> dict:

@@ -1,38 +1,14 @@
-"""A shop's notification settings: one row per shop, created with the defaults on first read."""
+"""Reading and saving a shop's notification settings (the alert rule's fields and the channels)."""
 import re
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from ..dialect import insert
 from ..extensions import db
 from ..timeutil import is_timezone, utcnow
-from .models import DEFAULT_THRESHOLD, NotificationSettings
+from ..auth.settings import get_settings
 
 _DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-
-
-def get_settings(client_id) -> NotificationSettings:
-    settings = db.session.execute(
-        db.select(NotificationSettings).where(NotificationSettings.client_id == client_id)
-    ).scalar_one_or_none()
-    if settings is None:
-        # Two first reads at once must not both insert: the UNIQUE client_id decides.
-        db.session.execute(insert(NotificationSettings).values(
-            client_id=client_id, email_recipients=[], whatsapp_numbers=[], sms_numbers=[],
-        ).on_conflict_do_nothing(index_elements=["client_id"]))
-        settings = db.session.execute(
-            db.select(NotificationSettings).where(NotificationSettings.client_id == client_id)
-        ).scalar_one()
-    return settings
-
-
-def shop_threshold(client_id) -> int:
-    """The shop's low-stock threshold without creating its settings row."""
-    value = db.session.execute(
-        db.select(NotificationSettings.low_stock_threshold).where(NotificationSettings.client_id == client_id)
-    ).scalar_one_or_none()
-    return DEFAULT_THRESHOLD if value is None else value
 
 
 # --- reading changes from the API or the settings form ----------------------------------------

@@ -16,8 +16,11 @@ from ..extensions import db
 from ..retail.models import Category, Product
 from ..timeutil import utcnow
 from . import messages
-from .models import CHANNELS, Delivery, NotificationSettings, StockAlertLog
-from .settings import get_settings
+from ..alerts.models import StockAlertLog
+from ..alerts.signals import alerts_raised
+from ..auth.models import NotificationSettings
+from ..auth.settings import get_settings
+from .models import CHANNELS, Delivery
 
 log = logging.getLogger(__name__)
 TEXT_CHANNELS = ("whatsapp", "sms")  # short bodies, no subject or HTML on the wire
@@ -45,6 +48,11 @@ def add_deliveries(rows):
 def any_channel_enabled():
     return or_(NotificationSettings.email_enabled.is_(True), NotificationSettings.whatsapp_enabled.is_(True),
                NotificationSettings.sms_enabled.is_(True))
+
+
+@alerts_raised.connect
+def on_alerts_raised(sender, alerts, now, user_id=None):
+    enqueue_alert_deliveries(alerts, now)
 
 
 def enqueue_alert_deliveries(new_alerts, now):

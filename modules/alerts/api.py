@@ -1,0 +1,53 @@
+"""/api/alerts: a shop's alert episodes, their stats, resolving one, and the manual check."""
+from flask import jsonify, request
+from flask_login import current_user, login_required
+
+from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
+from ..errors import ApiError
+from ..extensions import db
+from ..validation import QueryArgs, empty_body
+from . import bp, service, stats
+from .models import StockAlert
+
+
+@bp.get("/api/alerts")
+@login_required
+def api_alerts():
+    stmt = scoped(StockAlert)
+    if not QueryArgs(request.args).flag("show_resolved"):
+        stmt = stmt.where(StockAlert.resolved_at.is_(None))
+    rows = db.session.execute(stmt.order_by(StockAlert.id.desc()).limit(500)).unique().scalars()
+    return jsonify({"items": [a.to_dict() for a in rows]})
+
+
+@bp.get("/api/alerts/stats")
+@login_required
+def api_alert_stats():
+    return jsonify(stats.alert_stats(current_client_id()))
+
+
+@bp.get("/api/alerts/<int:alert_id>")
+@login_required
+def api_alert(alert_id):
+    return jsonify(get_owned_or_404(StockAlert, alert_id).to_dict())
+
+
+@bp.post("/api/alerts/<int:alert_id>/resolve")
+@login_required
+def api_resolve_alert(alert_id):
+    empty_body()
+    alert = get_owned_or_404(StockAlert, alert_id)
+    if alert.resolved_at is not None:
+        raise ApiError(409, "This alert is already resolved.")
+    service.resolve_alert(alert, current_user.id)
+    db.session.commit()
+    return jsonify(alert.to_dict())
+
+
+@bp.post("/api/alerts/trigger-check")
+@login_required
+def api_trigger_check():
+    empty_body()
+    result = stats.check_shop(current_client_id())
+    db.session.commit()
+    return jsonify(result)

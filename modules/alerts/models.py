@@ -1,0 +1,62 @@
+"""The daily alert log (the de-duplication) and alert episodes."""
+from ..extensions import db
+from ..timeutil import isoformat, utcnow
+
+
+class StockAlertLog(db.Model):
+    """One row per product per shop-local day: the database decides what is new."""
+
+    __tablename__ = "stock_alert_log"
+    __table_args__ = (
+        db.UniqueConstraint("client_id", "product_id", "alert_date", name="uq_stock_alert_log_day"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    alert_date = db.Column(db.Date, nullable=False)
+    stock_level = db.Column(db.Integer, nullable=False)
+    threshold_level = db.Column(db.Integer, nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+class StockAlert(db.Model):
+    """One low-stock episode of a product: open until restocked or resolved by hand."""
+
+    __tablename__ = "stock_alerts"
+    __table_args__ = (
+        db.Index(
+            "uq_stock_alerts_open_product",
+            "product_id",
+            unique=True,
+            sqlite_where=db.text("resolved_at IS NULL"),
+            postgresql_where=db.text("resolved_at IS NULL"),
+        ),
+        db.Index("ix_stock_alerts_client", "client_id", "resolved_at"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    level = db.Column(db.String(8), nullable=False)
+    stock_at_alert = db.Column(db.Integer, nullable=False)
+    threshold = db.Column(db.Integer, nullable=False)
+    opened_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_notified_at = db.Column(db.DateTime, nullable=True)
+    resolved_at = db.Column(db.DateTime, nullable=True)
+    resolved_by = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
+
+    product = db.relationship("Product", lazy="joined")
+
+    def to_dict(self):
+        return {
+            "id": self.id,
+            "product": {"id": self.product.id, "name": self.product.name},
+            "level": self.level,
+            "stock_at_alert": self.stock_at_alert,
+            "threshold": self.threshold,
+            "opened_at": isoformat(self.opened_at),
+            "last_notified_at": isoformat(self.last_notified_at),
+            "resolved_at": isoformat(self.resolved_at),
+            "status": "resolved" if self.resolved_at else "active",
+        }

@@ -1,0 +1,88 @@
+"""The bell: each user's notifications and their read state. New alerts become one notification
+per active user of the shop, written in the alert's transaction (a listener of `alerts_raised`)."""
+from sqlalchemy import and_, func, insert, literal, select, update
+
+from ..alerts import rules
+from ..alerts.models import StockAlertLog
+from ..alerts.signals import alerts_raised
+from ..auth.models import User
+from ..dialect import id_in
+from ..extensions import db
+from ..retail import rules as stock_rules
+from ..retail.models import Category, Product
+from ..timeutil import utcnow
+from .models import Notification
+
+
+@alerts_raised.connect
+def notify_users(sender, alerts, now, user_id=None):
+    """One bell notification per active user of the shop, per new alert. Returns the one written
+    for `user_id` for the first alert (JSON-ready), or None."""
+    if not alerts:
+        return None
+    level = stock_rules.sql_level(StockAlertLog.stock_level)
+    source = (
+        select(
+            StockAlertLog.client_id, User.id, literal("alert"), level,
+            rules.sql_alert_message(Product.name, StockAlertLog.stock_level, Category.name),
+            rules.sql_products_url(StockAlertLog.stock_level), literal(False), literal(now), StockAlertLog.id,
+        )
+        .join(Product, Product.id == StockAlertLog.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .join(User, and_(User.client_id == StockAlertLog.client_id, User.active.is_(True)))
+        .where(id_in(StockAlertLog.id, [a.log_id for a in alerts]))
+    )
+    # The plain INSERT (no ON CONFLICT here): SQLAlchemy caches its compiled form, while the
+    # dialects' ON CONFLICT inserts are compiled again on every execution.
+    db.session.execute(insert(Notification).from_select(
+        ["client_id", "user_id", "type", "level", "message", "action_url", "is_read", "created_at",
+         "alert_log_id"], source))
+    if user_id is None:
+        return None
+    shown = db.session.execute(
+        select(Notification).where(Notification.alert_log_id == alerts[0].log_id, Notification.user_id == user_id)
+    ).scalar_one_or_none()
+    return shown.to_dict() if shown else None
+
+
+def _mine(user):
+    return select(Notification).where(Notification.user_id == user.id, Notification.client_id == user.client_id)
+
+
+def list_notifications(user, unread_only=False, limit=20, before_id=None):
+    stmt = _mine(user)
+    if unread_only:
+        stmt = stmt.where(Notification.is_read.is_(False))
+    if before_id is not None:
+        stmt = stmt.where(Notification.id < before_id)
+    return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
+
+
+def unread_count(user) -> int:
+    return db.session.execute(
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.is_read.is_(False))
+    ).scalar_one()
+
+
+def get_notification(user, notification_id):
+    return db.session.execute(_mine(user).where(Notification.id == notification_id)).scalar_one_or_none()
+
+
+def mark_read(notification):
+    if not notification.is_read:
+        notification.is_read = True
+        notification.read_at = utcnow()
+    db.session.commit()
+    return notification
+
+
+def mark_all_read(user) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.is_read.is_(False))
+        .values(is_read=True, read_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    return result.rowcount
