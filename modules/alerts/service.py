@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, literal, not_, select, update
 from sqlalchemy import insert as plain_insert
 
 from ..auth.models import Client, NotificationSettings
+from ..auth.tenancy import owned_by
 from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail import rules as stock_rules
@@ -43,7 +44,7 @@ def _enabled(settings=NotificationSettings):
 
 def _scope(stmt, client_id, product_id):
     if client_id is not None:
-        stmt = stmt.where(Product.client_id == client_id)
+        stmt = stmt.where(owned_by(Product, client_id))
     if product_id is not None:
         stmt = stmt.where(Product.id == product_id)
     return stmt
@@ -157,7 +158,7 @@ def _resolve_restocked(client_id, product_id, now):
     )
     stmt = update(StockAlert).where(StockAlert.resolved_at.is_(None), not_low.exists())
     if client_id is not None:
-        stmt = stmt.where(StockAlert.client_id == client_id)
+        stmt = stmt.where(owned_by(StockAlert, client_id))
     if product_id is not None:
         stmt = stmt.where(StockAlert.product_id == product_id)
     db.session.execute(stmt.values(resolved_at=now), execution_options={"synchronize_session": False})

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..retail.models import Product
 from ..auth.models import NotificationSettings
+from ..auth.tenancy import for_shop
 from ..retail import rules
 from . import service as alerts
 from .models import StockAlert
@@ -11,14 +12,14 @@ from .models import StockAlert
 
 def alert_stats(client_id) -> dict:
     total, active = db.session.execute(
-        select(func.count(), func.count(StockAlert.id).filter(StockAlert.resolved_at.is_(None)))
-        .where(StockAlert.client_id == client_id)
+        for_shop(StockAlert, client_id, func.count(), func.count(StockAlert.id).filter(StockAlert.resolved_at.is_(None)))
     ).one()
     threshold = rules.sql_effective_threshold(Product.low_stock_threshold, NotificationSettings.low_stock_threshold)
     low, out = db.session.execute(
-        select(func.count(Product.id).filter(Product.stock > 0), func.count(Product.id).filter(Product.stock <= 0))
+        for_shop(Product, client_id, func.count(Product.id).filter(Product.stock > 0),
+                 func.count(Product.id).filter(Product.stock <= 0))
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
-        .where(Product.client_id == client_id, rules.sql_is_low(Product.active, Product.stock, threshold))
+        .where(rules.sql_is_low(Product.active, Product.stock, threshold))
     ).one()
     return {"total": total, "active": active, "resolved": total - active,
             "low_stock_products": low, "out_of_stock_products": out}
@@ -27,7 +28,7 @@ def alert_stats(client_id) -> dict:
 def check_shop(client_id) -> dict:
     """The monitor's check, now, for one shop: how many products it looked at and what it raised."""
     checked = db.session.execute(
-        select(func.count()).where(Product.client_id == client_id, Product.active.is_(True))
+        for_shop(Product, client_id, func.count()).where(Product.active.is_(True))
     ).scalar_one()
     new = alerts.raise_alerts(client_id=client_id)
     return {"checked": checked, "alerts_created": len(new)}

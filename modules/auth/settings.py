@@ -2,26 +2,23 @@
 from ..dialect import insert
 from ..extensions import db
 from .models import DEFAULT_THRESHOLD, NotificationSettings
+from .tenancy import for_shop
 
 
 def get_settings(client_id) -> NotificationSettings:
-    settings = db.session.execute(
-        db.select(NotificationSettings).where(NotificationSettings.client_id == client_id)
-    ).scalar_one_or_none()
+    settings = db.session.execute(for_shop(NotificationSettings, client_id)).scalar_one_or_none()
     if settings is None:
         # Two first reads at once must not both insert: the UNIQUE client_id decides.
         db.session.execute(insert(NotificationSettings).values(
             client_id=client_id, email_recipients=[], whatsapp_numbers=[], sms_numbers=[],
         ).on_conflict_do_nothing(index_elements=["client_id"]))
-        settings = db.session.execute(
-            db.select(NotificationSettings).where(NotificationSettings.client_id == client_id)
-        ).scalar_one()
+        settings = db.session.execute(for_shop(NotificationSettings, client_id)).scalar_one()
     return settings
 
 
 def shop_threshold(client_id) -> int:
     """The shop's low-stock threshold without creating its settings row."""
     value = db.session.execute(
-        db.select(NotificationSettings.low_stock_threshold).where(NotificationSettings.client_id == client_id)
+        for_shop(NotificationSettings, client_id, NotificationSettings.low_stock_threshold)
     ).scalar_one_or_none()
     return DEFAULT_THRESHOLD if value is None else value

@@ -1,7 +1,8 @@
-"""The tenant scope, in one place: the shop comes from the signed-in user, never from the request.
-
-Every read of a shop-owned row goes through `scoped()` or `get_owned_or_404()`; another shop's
-id answers 404 exactly like an id that does not exist.
+"""The tenant scope, in one place (Redash's `get_by_id_and_org`): every shop-owned query goes
+through `for_shop(Model, client_id)`, which takes the shop as an argument, so that services,
+threads and the CLI scope exactly as requests do. In a request the shop comes from the signed-in
+user, never from the URL or the body (`scoped()`); another shop's id answers 404 exactly like an
+id that does not exist.
 """
 from functools import wraps
 
@@ -13,13 +14,23 @@ from ..dialect import lock_for_write
 from ..extensions import db
 
 
+def owned_by(model, client_id):
+    """The WHERE clause that keeps `model` to one shop's rows (for an UPDATE or a join)."""
+    return model.client_id == client_id
+
+
+def for_shop(model, client_id, *columns):
+    """SELECT `columns` (default: the whole row) of `model`, one shop's rows only."""
+    return db.select(*(columns or (model,))).where(owned_by(model, client_id))
+
+
 def current_client_id() -> int:
     return current_user.client_id
 
 
 def scoped(model):
-    """A select of `model` limited to the signed-in user's shop."""
-    return db.select(model).where(model.client_id == current_client_id())
+    """`for_shop` for the signed-in user's shop."""
+    return for_shop(model, current_client_id())
 
 
 def get_owned_or_404(model, id_, for_update=False):

@@ -13,6 +13,7 @@ from ..retail.models import Category, Product
 from . import messages
 from ..alerts.models import StockAlertLog
 from ..auth.models import NotificationSettings
+from ..auth.tenancy import for_shop, owned_by
 from .models import CHANNELS
 from .outbox import any_channel_enabled, message_row, add_deliveries
 
@@ -59,22 +60,22 @@ def _digest_shop(client_id, local_day, last, day_before, now):
     previous = (NotificationSettings.last_digest_at.is_(None) if last is None
                 else NotificationSettings.last_digest_at == last)
     taken = db.session.execute(
-        update(NotificationSettings).where(NotificationSettings.client_id == client_id, previous)
+        update(NotificationSettings).where(owned_by(NotificationSettings, client_id), previous)
         .values(last_digest_at=now), execution_options={"synchronize_session": False})
     if taken.rowcount != 1:
         return 0
     since = last or day_before
     items = [messages.AlertItem(*row) for row in db.session.execute(
-        select(Product.name, Category.name, StockAlertLog.stock_level, StockAlertLog.threshold_level)
+        for_shop(StockAlertLog, client_id, Product.name, Category.name, StockAlertLog.stock_level,
+                 StockAlertLog.threshold_level)
         .join(Product, Product.id == StockAlertLog.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
-        .where(StockAlertLog.client_id == client_id, StockAlertLog.created_at > since,
+        .where(StockAlertLog.created_at > since,
                StockAlertLog.created_at <= now)
     )]
     if not items:
         return 0
-    settings = db.session.execute(
-        select(NotificationSettings).where(NotificationSettings.client_id == client_id)).scalar_one()
+    settings = db.session.execute(for_shop(NotificationSettings, client_id)).scalar_one()
     message = messages.digest_message(settings.client.name, items, local_day, current_app.config["PUBLIC_URL"])
     key = f"digest:{client_id}:{local_day.isoformat()}"
     rows = [message_row(client_id, key, channel, recipient, message, now)

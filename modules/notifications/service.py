@@ -6,6 +6,7 @@ from ..alerts import rules
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import User
+from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..extensions import db
 from ..retail import rules as stock_rules
@@ -46,7 +47,7 @@ def notify_users(sender, alerts, now, user_id=None):
 
 
 def _mine(user):
-    return select(Notification).where(Notification.user_id == user.id, Notification.client_id == user.client_id)
+    return for_shop(Notification, user.client_id).where(Notification.user_id == user.id)
 
 
 def list_notifications(user, unread_only=False, limit=20, before_id=None):

@@ -7,6 +7,7 @@ from ..dialect import insert
 from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..auth.settings import shop_threshold
+from ..auth.tenancy import for_shop, owned_by
 from .rules import effective_threshold, sql_effective_threshold, stock_status
 from .signals import announce_stock_change
 from ..timeutil import utcnow
@@ -33,14 +34,14 @@ def category_by_name(client_id, name):
     (client_id, lower(name)) decides, also between two requests creating it at once."""
     db.session.execute(insert(Category).values(client_id=client_id, name=name).on_conflict_do_nothing())
     return db.session.execute(
-        select(Category).where(Category.client_id == client_id, func.lower(Category.name) == name.lower())
+        for_shop(Category, client_id).where(func.lower(Category.name) == name.lower())
     ).scalar_one()
 
 
 def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20):
     """One page of the shop's active products and the total that match."""
     threshold = sql_effective_threshold(Product.low_stock_threshold, shop_threshold(client_id))
-    stmt = select(Product).where(Product.client_id == client_id, Product.active.is_(True))
+    stmt = for_shop(Product, client_id).where(Product.active.is_(True))
     if stock == "low":
         stmt = stmt.where(Product.stock <= threshold)
     elif stock == "out":
@@ -104,7 +105,7 @@ def change_stock(product, user_id, reason, delta=None, quantity=None):
         delta = quantity - product.stock
     stmt = (
         update(Product)
-        .where(Product.id == product.id, Product.client_id == product.client_id)
+        .where(Product.id == product.id, owned_by(Product, product.client_id))
         .values(stock=Product.stock + delta, updated_at=utcnow())
         .returning(Product.stock)
     )
