@@ -7,6 +7,7 @@ DEFAULTS = {
     "low_stock_enabled": True, "low_stock_threshold": 5, "timezone": "UTC", "email_enabled": False,
     "email_recipients": [], "whatsapp_enabled": False, "whatsapp_numbers": [], "sms_enabled": False,
     "sms_numbers": [], "delivery_mode": "instant", "digest_time": "09:00",
+    "forecast_days": 0, "forecast_window_days": 28, "notify_restocked": False,
 }
 
 

@@ -4,19 +4,21 @@ from ..timeutil import isoformat, utcnow
 
 
 class StockAlertLog(db.Model):
-    """One row per product per shop-local day: the database decides what is new."""
+    """One row per product, kind and shop-local day: the database decides what is new."""
 
     __tablename__ = "stock_alert_log"
     __table_args__ = (
-        db.UniqueConstraint("client_id", "product_id", "alert_date", name="uq_stock_alert_log_day"),
+        db.UniqueConstraint("client_id", "product_id", "kind", "alert_date", name="uq_stock_alert_log_kind_day"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    kind = db.Column(db.String(16), nullable=False, default="low", server_default="low")
     alert_date = db.Column(db.Date, nullable=False)
     stock_level = db.Column(db.Integer, nullable=False)
     threshold_level = db.Column(db.Integer, nullable=False)
+    days_left = db.Column(db.Integer, nullable=True)  # the forecast's, when the kind is "forecast"
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
 

@@ -86,6 +86,9 @@ class NotificationSettings(db.Model):
     delivery_mode = db.Column(db.String(16), nullable=False, default="instant")
     digest_time = db.Column(db.String(5), nullable=False, default="09:00")
     last_digest_at = db.Column(db.DateTime, nullable=True)
+    forecast_days = db.Column(db.Integer, nullable=False, default=0, server_default="0")  # 0: off
+    forecast_window_days = db.Column(db.Integer, nullable=False, default=28, server_default="28")
+    notify_restocked = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     client = db.relationship("Client", lazy="joined")
@@ -109,5 +112,8 @@ class NotificationSettings(db.Model):
             "sms_numbers": list(self.sms_numbers or []),
             "delivery_mode": self.delivery_mode,
             "digest_time": self.digest_time,
+            "forecast_days": self.forecast_days,
+            "forecast_window_days": self.forecast_window_days,
+            "notify_restocked": self.notify_restocked,
             "updated_at": isoformat(self.updated_at),
         }

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..auth.models import Client
 from ..extensions import db
@@ -13,7 +13,9 @@ from ..retail.models import Category, Product
 from . import messages
 from ..alerts.models import StockAlertLog
 from ..auth.models import NotificationSettings
+from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
+from ..retail import rules as stock_rules
 from .models import CHANNELS
 from .outbox import any_channel_enabled, message_row, add_deliveries
 
@@ -64,15 +66,7 @@ def _digest_shop(client_id, local_day, last, day_before, now):
         .values(last_digest_at=now), execution_options={"synchronize_session": False})
     if taken.rowcount != 1:
         return 0
-    since = last or day_before
-    items = [messages.AlertItem(*row) for row in db.session.execute(
-        for_shop(StockAlertLog, client_id, Product.name, Category.name, StockAlertLog.stock_level,
-                 StockAlertLog.threshold_level)
-        .join(Product, Product.id == StockAlertLog.product_id)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(StockAlertLog.created_at > since,
-               StockAlertLog.created_at <= now)
-    )]
+    items = digest_items(client_id, last or day_before, now)
     if not items:
         return 0
     settings = db.session.execute(for_shop(NotificationSettings, client_id)).scalar_one()
@@ -86,4 +80,32 @@ def _digest_shop(client_id, local_day, last, day_before, now):
     return queued
 
 
-__all__ = ["digest_instant", "enqueue_due_digests"]
+def digest_items(client_id, since, now):
+    """One item per product that alerted in (since, now], as it stands now: out or low with its
+    current stock; else, when its last alert was a forecast, that forecast; else back in stock.
+    Archived, snoozed and muted products are left out."""
+    latest = (for_shop(StockAlertLog, client_id, func.max(StockAlertLog.id).label("id"))
+              .where(StockAlertLog.created_at > since, StockAlertLog.created_at <= now)
+              .group_by(StockAlertLog.product_id).subquery())
+    shop_default = shop_threshold(client_id)
+    rows = db.session.execute(
+        select(Product.name, Category.name, Product.stock, Product.low_stock_threshold, Category.low_stock_threshold,
+               StockAlertLog.kind, StockAlertLog.days_left)
+        .select_from(latest)
+        .join(StockAlertLog, StockAlertLog.id == latest.c.id)
+        .join(Product, Product.id == StockAlertLog.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.active.is_(True), stock_rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
+    ).all()
+    items = []
+    for name, category, stock, own, category_threshold, kind, days_left in rows:
+        threshold = stock_rules.effective_threshold(own, category_threshold, shop_default)
+        if stock_rules.stock_status(stock, threshold) != "ok":
+            kind, days_left = "low", None
+        elif kind != "forecast":
+            kind, days_left = "restocked", None
+        items.append(messages.AlertItem(name, category, stock, threshold, kind, days_left))
+    return items
+
+
+__all__ = ["digest_instant", "digest_items", "enqueue_due_digests"]

@@ -4,9 +4,10 @@ from dataclasses import dataclass
 
 from markupsafe import escape
 
-from ..alerts import rules
+from ..alerts import kinds, rules
 
 PRODUCTS_PATH = "/retail/products"
+STATES = {"out": "Out of stock", "low": "Low stock", "warning": "Running low", "ok": "Back in stock"}
 
 
 @dataclass(frozen=True)
@@ -17,14 +18,16 @@ class AlertItem:
     category: str | None
     stock: int
     threshold: int
+    kind: str = "low"
+    days_left: int | None = None
 
     @property
     def level(self):
-        return "out" if self.stock <= 0 else "low"
+        return kinds.level(self.kind, self.stock)
 
     @property
     def headline(self):
-        return rules.alert_message(self.product, self.stock, self.category)
+        return kinds.message(self.kind, self.product, self.stock, self.category, self.days_left)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def _html(title, paragraphs, rows=None, link=None):
 def alert_message(shop, item: AlertItem, public_url) -> Message:
     """One product that just went low or out, for one shop."""
     link = products_link(public_url, item.level)
-    state = "Out of stock" if item.level == "out" else "Low stock"
+    state = STATES[item.level]
     subject = f"{state}: {item.product} at {shop}"
     category = item.category or rules.UNCATEGORIZED
     facts = [f"Product: {item.product}", f"Category: {category}", f"Stock: {item.stock}",
@@ -73,8 +76,9 @@ def alert_message(shop, item: AlertItem, public_url) -> Message:
 
 
 def ordered(items):
-    """Out of stock first, then the lowest stock, then by name."""
-    return sorted(items, key=lambda i: (i.level != "out", i.stock, i.product.lower()))
+    """Out of stock first, then low, running low and back in stock; the lowest stock first, then by name."""
+    rank = {level: n for n, level in enumerate(STATES)}
+    return sorted(items, key=lambda i: (rank.get(i.level, len(rank)), i.stock, i.product.lower()))
 
 
 def digest_message(shop, items, local_date, public_url) -> Message:

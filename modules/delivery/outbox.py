@@ -86,7 +86,8 @@ def enqueue_alert_deliveries(new_alerts, now):
         settings, shop_name = shops[alert.client_id]
         product, category = details[alert.log_id]
         message = messages.alert_message(
-            shop_name, messages.AlertItem(product, category, alert.stock, alert.threshold), public_url)
+            shop_name, messages.AlertItem(product, category, alert.stock, alert.threshold, alert.kind, alert.days_left),
+            public_url)
         for channel in CHANNELS:
             for recipient in settings.recipients(channel):
                 rows.append(message_row(alert.client_id, f"alert:{alert.log_id}", channel, recipient, message, now,

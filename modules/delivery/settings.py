@@ -16,7 +16,9 @@ _DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 SETTINGS_FIELDS = (
     "low_stock_enabled", "low_stock_threshold", "timezone", "email_enabled", "email_recipients",
     "whatsapp_enabled", "whatsapp_numbers", "sms_enabled", "sms_numbers", "delivery_mode", "digest_time",
+    "forecast_days", "forecast_window_days", "notify_restocked",
 )
+CHECKBOXES = tuple(f for f in SETTINGS_FIELDS if f.endswith("_enabled") or f == "notify_restocked")
 MAX_RECIPIENTS = 20
 
 
@@ -68,12 +70,18 @@ def read_settings(fields, current, form=False):
     """The settings present in the input, validated against `current` (the shop's settings as a
     dict). A form sends every field (an absent checkbox is false); JSON sends any subset."""
     changes = {}
-    present = SETTINGS_FIELDS if form else [f for f in SETTINGS_FIELDS if fields.has(f)]
+    # A form sends its checkboxes only when checked: an absent one is false. Other fields keep
+    # their value when absent.
+    present = [f for f in SETTINGS_FIELDS if fields.has(f) or (form and f in CHECKBOXES)]
     for name in present:
-        if name.endswith("_enabled"):
+        if name in CHECKBOXES:
             changes[name] = fields.boolean(name)
         elif name == "low_stock_threshold":
             changes[name] = fields.integer(name, required=True, minimum=0, maximum=1_000_000)
+        elif name == "forecast_days":  # 0: off
+            changes[name] = fields.integer(name, required=True, minimum=0, maximum=365)
+        elif name == "forecast_window_days":
+            changes[name] = fields.integer(name, required=True, minimum=1, maximum=365)
         elif name == "timezone":
             changes[name] = fields.text(name, required=True, max_length=64)
             if changes[name] is not None and not is_timezone(changes[name]):

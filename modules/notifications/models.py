@@ -11,6 +11,7 @@ class Notification(db.Model):
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
     type = db.Column(db.String(16), nullable=False, default="alert")
+    kind = db.Column(db.String(16), nullable=False, default="low", server_default="low")
     level = db.Column(db.String(8), nullable=False, default="low")
     message = db.Column(db.String(500), nullable=False)
     action_url = db.Column(db.String(255), nullable=True)
@@ -18,14 +19,17 @@ class Notification(db.Model):
     read_at = db.Column(db.DateTime, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     alert_log_id = db.Column(db.Integer, db.ForeignKey("stock_alert_log.id"), nullable=True)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=True)
 
     def to_dict(self):
         return {
             "id": self.id,
             "type": self.type,
+            "kind": self.kind,
             "level": self.level,
             "message": self.message,
             "action_url": self.action_url,
+            "product_id": self.product_id,
             "is_read": self.is_read,
             "created_at": isoformat(self.created_at),
         }

@@ -2,14 +2,13 @@
 per active user of the shop, written in the alert's transaction (a listener of `alerts_raised`)."""
 from sqlalchemy import and_, func, insert, literal, select, update
 
-from ..alerts import rules
+from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import User
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..extensions import db
-from ..retail import rules as stock_rules
 from ..retail.models import Category, Product
 from ..timeutil import utcnow
 from .models import Notification
@@ -21,12 +20,12 @@ def notify_users(sender, alerts, now, user_id=None):
     for `user_id` for the first alert (JSON-ready), or None."""
     if not alerts:
         return None
-    level = stock_rules.sql_level(StockAlertLog.stock_level)
+    kind, stock = StockAlertLog.kind, StockAlertLog.stock_level
     source = (
         select(
-            StockAlertLog.client_id, User.id, literal("alert"), level,
-            rules.sql_alert_message(Product.name, StockAlertLog.stock_level, Category.name),
-            rules.sql_products_url(StockAlertLog.stock_level), literal(False), literal(now), StockAlertLog.id,
+            StockAlertLog.client_id, User.id, literal("alert"), kind, kinds.sql_level(kind, stock),
+            kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
+            kinds.sql_action_url(kind, Product.id, stock), literal(False), literal(now), StockAlertLog.id, Product.id,
         )
         .join(Product, Product.id == StockAlertLog.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
@@ -36,8 +35,8 @@ def notify_users(sender, alerts, now, user_id=None):
     # The plain INSERT (no ON CONFLICT here): SQLAlchemy caches its compiled form, while the
     # dialects' ON CONFLICT inserts are compiled again on every execution.
     db.session.execute(insert(Notification).from_select(
-        ["client_id", "user_id", "type", "level", "message", "action_url", "is_read", "created_at",
-         "alert_log_id"], source))
+        ["client_id", "user_id", "type", "kind", "level", "message", "action_url", "is_read", "created_at",
+         "alert_log_id", "product_id"], source))
     if user_id is None:
         return None
     shown = db.session.execute(

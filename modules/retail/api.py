@@ -6,7 +6,6 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
 from ..errors import ApiError
 from ..extensions import db
-from ..auth.settings import shop_threshold
 from ..validation import Fields, QueryArgs, json_body
 from . import bp, service
 from .forms import read_product, read_stock_change
@@ -28,7 +27,7 @@ def read_list_args(default_per_page=20):
 
 
 def _product_json(product):
-    return service.product_dict(product, shop_threshold(product.client_id))
+    return service.product_dict(product)
 
 
 @bp.get("/api/products")
@@ -36,8 +35,7 @@ def _product_json(product):
 def api_products():
     args = read_list_args()
     items, total = service.list_products(current_client_id(), **args)
-    default = shop_threshold(current_client_id())
-    return jsonify({"items": [service.product_dict(p, default) for p in items], "total": total,
+    return jsonify({"items": service.product_dicts(current_client_id(), items), "total": total,
                     "page": args["page"], "per_page": args["per_page"]})
 
 

@@ -15,6 +15,7 @@ class Category(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     name = db.Column(db.String(80), nullable=False)
+    low_stock_threshold = db.Column(db.Integer, nullable=True)  # null: the shop's threshold
 
     def to_dict(self):
         return {"id": self.id, "name": self.name}
@@ -35,6 +36,8 @@ class Product(db.Model):
     stock = db.Column(db.Integer, nullable=False, default=0)
     low_stock_threshold = db.Column(db.Integer, nullable=True)  # null: the shop's threshold
     active = db.Column(db.Boolean, nullable=False, default=True)
+    snoozed_until = db.Column(db.DateTime, nullable=True)  # no alert of any kind before this instant
+    muted = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -44,7 +47,11 @@ class Product(db.Model):
 
 class StockMovement(db.Model):
     __tablename__ = "stock_movements"
-    __table_args__ = (db.Index("ix_stock_movements_product", "client_id", "product_id", "id"),)
+    __table_args__ = (
+        db.Index("ix_stock_movements_product", "client_id", "product_id", "id"),
+        db.Index("ix_stock_movements_sales", "client_id", "created_at", "product_id", "delta",
+                 sqlite_where=db.text("reason = 'sale'"), postgresql_where=db.text("reason = 'sale'")),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)

@@ -1,13 +1,27 @@
-"""The stock rule: a product's effective threshold and its status ("ok", "low", "out"). Pure
-functions, with their SQL twins beside them so that the set-based scan and a single product
-always agree."""
-from sqlalchemy import and_, case, func, literal
+"""The stock rule: a product's effective threshold (its own, else its category's, else the
+shop's), its status ("ok", "low", "out"), whether it is snoozed, and its days left at its own
+rate of sales. Pure functions, with their SQL twins beside them so that the set-based scan and
+a single product always agree."""
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_
 
 from ..auth.models import DEFAULT_THRESHOLD
 
 
-def effective_threshold(product_threshold, shop_threshold=DEFAULT_THRESHOLD):
-    return product_threshold if product_threshold is not None else shop_threshold
+def effective_threshold(product_threshold, category_threshold=None, shop_threshold=DEFAULT_THRESHOLD):
+    for value in (product_threshold, category_threshold, shop_threshold):
+        if value is not None:
+            return value
+    return DEFAULT_THRESHOLD
+
+
+def threshold_source(product_threshold, category_threshold=None):
+    """Where the effective threshold comes from: "product", "category" or "shop"."""
+    if product_threshold is not None:
+        return "product"
+    return "category" if category_threshold is not None else "shop"
 
 
 def stock_status(stock, threshold, active=True):
@@ -19,8 +33,31 @@ def stock_status(stock, threshold, active=True):
     return "ok"
 
 
-def sql_effective_threshold(product_threshold_col, shop_threshold_col):
-    return func.coalesce(product_threshold_col, shop_threshold_col, DEFAULT_THRESHOLD)
+def is_snoozed(snoozed_until, muted, now):
+    return bool(muted) or (snoozed_until is not None and snoozed_until > now)
+
+
+def days_left(stock, units_sold, window_days):
+    """floor(stock / daily rate), the rate being the units sold in the window / its days; None
+    without sales in the window."""
+    if not units_sold or units_sold <= 0 or window_days <= 0:
+        return None
+    return max(stock, 0) * window_days // units_sold
+
+
+def sales_window_start(tz_name, window_days, now):
+    """The naive-UTC instant the forecast window starts: shop-local midnight `window_days - 1`
+    days before today, so the window is today and the days before it."""
+    zone = ZoneInfo(tz_name)
+    today = now.replace(tzinfo=timezone.utc).astimezone(zone).date()
+    start = datetime.combine(today - timedelta(days=window_days - 1), time(0), tzinfo=zone)
+    return start.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+# --- the same rule as SQL expressions ---------------------------------------------------------
+
+def sql_effective_threshold(product_threshold_col, category_threshold_col, shop_threshold_col):
+    return func.coalesce(product_threshold_col, category_threshold_col, shop_threshold_col, DEFAULT_THRESHOLD)
 
 
 def sql_is_low(active_col, stock_col, threshold_expr):
@@ -29,3 +66,12 @@ def sql_is_low(active_col, stock_col, threshold_expr):
 
 def sql_level(stock_col):
     return case((stock_col <= 0, literal("out")), else_=literal("low"))
+
+
+def sql_not_snoozed(snoozed_until_col, muted_col, now):
+    return and_(muted_col.is_(False), or_(snoozed_until_col.is_(None), snoozed_until_col <= now))
+
+
+def sql_days_left(stock_col, units_col, window_days):
+    """floor(stock * window / units) in 64-bit integers (stock * 365 overflows 32 bits)."""
+    return cast(stock_col, BigInteger) * window_days // cast(units_col, BigInteger)

@@ -3,30 +3,51 @@ and the tests call these. Callers pass a client_id they already trust."""
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..auth.models import Client
+from ..auth.settings import shop_threshold
+from ..auth.tenancy import for_shop, owned_by
 from ..dialect import insert
 from ..errors import ApiError, ValidationError
 from ..extensions import db
-from ..auth.settings import shop_threshold
-from ..auth.tenancy import for_shop, owned_by
-from .rules import effective_threshold, sql_effective_threshold, stock_status
-from .signals import announce_stock_change
-from ..timeutil import utcnow
+from ..timeutil import isoformat, utcnow
+from . import rules, sales
 from .models import Category, Product, StockMovement
+from .rules import effective_threshold, sql_effective_threshold, stock_status, threshold_source
+from .signals import announce_stock_change
 
 
-def product_dict(product, shop_default):
-    threshold = effective_threshold(product.low_stock_threshold, shop_default)
-    return {
-        "id": product.id,
-        "name": product.name,
-        "sku": product.sku,
-        "category": product.category.to_dict() if product.category else None,
-        "stock": product.stock,
-        "low_stock_threshold": product.low_stock_threshold,
-        "effective_threshold": threshold,
-        "status": stock_status(product.stock, threshold, product.active),
-        "active": product.active,
-    }
+def product_dicts(client_id, products, now=None):
+    """The products as the API shows them: effective threshold and its source, status, snooze,
+    and days left at their own rate of sales (one query for all of them)."""
+    now = now or utcnow()
+    shop_default = shop_threshold(client_id)
+    timezone = db.session.execute(select(Client.timezone).where(Client.id == client_id)).scalar_one()
+    days = sales.days_left_of(client_id, timezone, products, now)
+    out = []
+    for product in products:
+        category_threshold = product.category.low_stock_threshold if product.category else None
+        threshold = effective_threshold(product.low_stock_threshold, category_threshold, shop_default)
+        snoozed = rules.is_snoozed(product.snoozed_until, product.muted, now)
+        out.append({
+            "id": product.id,
+            "name": product.name,
+            "sku": product.sku,
+            "category": product.category.to_dict() if product.category else None,
+            "stock": product.stock,
+            "low_stock_threshold": product.low_stock_threshold,
+            "effective_threshold": threshold,
+            "threshold_source": threshold_source(product.low_stock_threshold, category_threshold),
+            "status": stock_status(product.stock, threshold, product.active),
+            "active": product.active,
+            "snoozed_until": isoformat(product.snoozed_until) if snoozed and not product.muted else None,
+            "muted": product.muted,
+            "days_left": days.get(product.id),
+        })
+    return out
+
+
+def product_dict(product, now=None):
+    return product_dicts(product.client_id, [product], now)[0]
 
 
 def category_by_name(client_id, name):
@@ -40,8 +61,10 @@ def category_by_name(client_id, name):
 
 def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20):
     """One page of the shop's active products and the total that match."""
-    threshold = sql_effective_threshold(Product.low_stock_threshold, shop_threshold(client_id))
-    stmt = for_shop(Product, client_id).where(Product.active.is_(True))
+    threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
+                                        shop_threshold(client_id))
+    stmt = (for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id)
+            .where(Product.active.is_(True)))
     if stock == "low":
         stmt = stmt.where(Product.stock <= threshold)
     elif stock == "out":

@@ -6,7 +6,6 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
 from ..errors import ApiError, ValidationError
 from ..extensions import db
-from ..auth.settings import shop_threshold
 from ..validation import Fields
 from . import bp, service
 from .api import read_list_args
@@ -27,9 +26,8 @@ def products():
         flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
         return redirect(url_for("retail.products"))
     items, total = service.list_products(current_client_id(), **args)
-    default = shop_threshold(current_client_id())
     pages = max(1, -(-total // args["per_page"]))
-    return render_template("retail/products.html", products=[service.product_dict(p, default) for p in items],
+    return render_template("retail/products.html", products=service.product_dicts(current_client_id(), items),
                            total=total, pages=pages, args=args, categories=_categories())
 
 
@@ -43,7 +41,7 @@ def _render_form(product, form, errors, status=200, stock_errors=None):
     return render_template("retail/product_form.html", product=product, form=form, errors=errors,
                            categories=_categories(), reasons=REASONS, movements=movements,
                            stock_errors=stock_errors or {}, stock_form=request.form if stock_errors else {},
-                           view=service.product_dict(product, shop_threshold(product.client_id)) if product else None,
+                           view=service.product_dict(product) if product else None,
                            ), status
 
 
