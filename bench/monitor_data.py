@@ -1,11 +1,13 @@
 """The monitor_scan bench's data: the shape of a run, the migrated template databases (a SQLite file,
-a throwaway PostgreSQL cluster) it copies for each load, the bulk load itself and the reset between runs.
+a throwaway PostgreSQL cluster) it copies for each load, the bulk load itself (products and their
+sale movements), the forecast switch and the reset between runs.
 """
 import logging
 import math
 import shutil
 import sqlite3
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -19,6 +21,10 @@ from tests.support.postgres import TemporaryCluster
 
 CATEGORIES_PER_SHOP = 5
 WRITTEN_BY_CYCLE = ("notifications", "deliveries", "stock_alerts", "stock_alert_log")  # children first
+SALES_SPAN = timedelta(days=26)  # inside a 28-day window even when a run crosses shop-local midnight
+FORECAST_WINDOW_DAYS = 28  # notification_settings.forecast_window_days' default
+OWN_SETTINGS = "{client_id} % 2 = 1"  # the shops load() gives a settings row; the rest run on defaults
+FAST_SALES_PER_STOCK = 10  # a fast seller sold ten times its stock in the window: 28 // 10 = 2 days left
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,24 @@ class Shape:
     shops: int
     products: int  # per shop
     low_every: int  # every n-th product of a shop is low (20: 5%)
+    movements: int = 0  # sale movements per product over the last 26 days (0: no sales, no forecast)
+    fast_every: int = 10  # every n-th product of a shop (k % n == 1) sells fast
+    forecast_days: int = 3  # the forecast's setting when it is on
+
+    def stock(self, k):
+        """The stock of a shop's k-th product (0-based), as load() writes it."""
+        return (k // self.low_every) % 6 if self.is_low(k) else 10 + k % 90
+
+    def is_low(self, k):
+        return k % self.low_every == 0
+
+    def is_fast(self, k):
+        return k % self.fast_every == 1 % self.fast_every and not self.is_low(k)
+
+    def units_sold(self, k):
+        """Units sold in the window by the k-th product: ten times its stock for a fast seller,
+        one a movement for the rest."""
+        return FAST_SALES_PER_STOCK * self.stock(k) if self.is_fast(k) else self.movements
 
     @property
     def low_per_shop(self):
@@ -35,8 +59,29 @@ class Shape:
     def expected_alerts(self):
         return self.shops * self.low_per_shop
 
+    @property
+    def forecast_per_shop(self):
+        """Products of a shop the forecast alerts on: not low, sold in the window, and
+        stock * window // units <= forecast_days (worked out here, apart from the app's rule)."""
+        if not self.movements:
+            return 0
+        return sum(1 for k in range(self.products) if not self.is_low(k)
+                   and self.stock(k) * FORECAST_WINDOW_DAYS // self.units_sold(k) <= self.forecast_days)
+
+    @property
+    def expected_forecast_alerts(self):
+        return self.shops * self.forecast_per_shop
+
+    @property
+    def sale_movements(self):
+        return self.shops * self.products * self.movements
+
     def __str__(self):
-        return f"{self.shops:,} shops x {self.products:,} products ({self.expected_alerts:,} low)"
+        text = f"{self.shops:,} shops x {self.products:,} products ({self.expected_alerts:,} low)"
+        if self.movements:
+            text += (f", {self.movements} sales per product ({self.sale_movements:,} movements; "
+                     f"{self.expected_forecast_alerts:,} forecast at forecast_days = {self.forecast_days})")
+        return text
 
 
 # --- databases -------------------------------------------------------------------------------
@@ -124,7 +169,8 @@ def series_cte(dialect, n):
 
 def load(shape):
     """Shops, their owner, settings for every other shop (the rest run on defaults), five
-    categories each (a seventh of the products uncategorized) and the products; in one transaction."""
+    categories each (a seventh of the products uncategorized), the products and their sale
+    movements; in one transaction. The forecast is off (forecast_days = 0) until set_forecast()."""
     dialect = db.engine.dialect.name
     shops, per_shop, every = shape.shops, shape.products, shape.low_every
     now = bindparam("now", utcnow(), type_=DateTime)
@@ -140,7 +186,7 @@ def load(shape):
             email_enabled, email_recipients, whatsapp_enabled, whatsapp_numbers, sms_enabled, sms_numbers,
             delivery_mode, digest_time, updated_at)
         SELECT i, TRUE, {DEFAULT_THRESHOLD}, FALSE, '[]', FALSE, '[]', FALSE, '[]', 'instant', '09:00', :now
-        FROM series WHERE i % 2 = 1""",
+        FROM series WHERE {OWN_SETTINGS.format(client_id="i")}""",
         f"""{series_cte(dialect, shops * CATEGORIES_PER_SHOP)}
         INSERT INTO categories (id, client_id, name)
         SELECT i, (i - 1) / {CATEGORIES_PER_SHOP} + 1, 'Category ' || ((i - 1) % {CATEGORIES_PER_SHOP})
@@ -163,6 +209,8 @@ def load(shape):
             if ":now" in sql:
                 stmt = stmt.bindparams(now)
             conn.execute(stmt)
+        if shape.movements:
+            load_sales(conn, shape)
         if dialect == "postgresql":  # explicit ids leave the serial sequences behind
             for table in ("clients", "users", "notification_settings", "categories", "products"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -170,6 +218,71 @@ def load(shape):
     if dialect == "postgresql":  # what autovacuum would have done by the time the monitor runs
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
+
+
+def _movement_indexes(conn):
+    """(name, CREATE INDEX statement) of stock_movements' secondary indexes, as the migrations made them."""
+    if conn.dialect.name == "postgresql":
+        return conn.execute(text("""
+            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index AS i
+            WHERE i.indrelid = 'stock_movements'::regclass AND NOT i.indisprimary
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)""")).all()
+    return conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'stock_movements' AND sql IS NOT NULL")).all()
+
+
+def load_sales(conn, shape):
+    """`shape.movements` sale movements per product, at evenly spaced instants over the last
+    SALES_SPAN, one INSERT ... SELECT over products per instant (so the table is in time order,
+    as a live one is). A product sells `shape.units_sold(k)` units in all, split into near-equal
+    movements: delta_j = -((units + j) / movements) for j = 0..movements-1 adds up to exactly units.
+
+    A bulk load's usual way: the secondary indexes are dropped and built again afterwards, and on
+    PostgreSQL the foreign-key triggers are off for this transaction (every id is valid by construction)."""
+    m, per_shop = shape.movements, shape.products
+    k = f"((p.id - 1) % {per_shop})"
+    units = (f"CASE WHEN {k} % {shape.fast_every} = {1 % shape.fast_every} AND {k} % {shape.low_every} <> 0 "
+             f"THEN {FAST_SALES_PER_STOCK} * p.stock ELSE {m} END")
+    indexes = _movement_indexes(conn)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+    for name, _ in indexes:
+        conn.execute(text(f"DROP INDEX {name}"))
+    newest = utcnow() - timedelta(minutes=1)
+    for j in range(m):
+        at = newest - SALES_SPAN * (m - 1 - j) / max(m - 1, 1)
+        conn.execute(text(f"""
+            INSERT INTO stock_movements (client_id, product_id, delta, stock_after, reason, user_id, created_at)
+            SELECT p.client_id, p.id, -(({units} + {j}) / {m}), p.stock + ({m - 1 - j} * ({units})) / {m},
+                   'sale', NULL, :at
+            FROM products AS p""").bindparams(bindparam("at", at, type_=DateTime)))
+    for _, create in indexes:
+        conn.execute(text(create))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = DEFAULT"))
+
+
+def set_forecast(shape, on):
+    """The forecast on (forecast_days = shape.forecast_days in every shop: the shops that run on
+    defaults get a settings row for it) or off (forecast_days = 0, and those rows gone again)."""
+    now = bindparam("now", utcnow(), type_=DateTime)
+    with db.engine.begin() as conn:
+        if on:
+            conn.execute(text(f"""
+                INSERT INTO notification_settings (client_id, low_stock_enabled, low_stock_threshold,
+                    email_enabled, email_recipients, whatsapp_enabled, whatsapp_numbers, sms_enabled, sms_numbers,
+                    delivery_mode, digest_time, updated_at)
+                SELECT c.id, TRUE, {DEFAULT_THRESHOLD}, FALSE, '[]', FALSE, '[]', FALSE, '[]', 'instant', '09:00', :now
+                FROM clients AS c WHERE NOT ({OWN_SETTINGS.format(client_id="c.id")})""").bindparams(now))
+        else:
+            conn.execute(text(f"DELETE FROM notification_settings "
+                              f"WHERE NOT ({OWN_SETTINGS.format(client_id='client_id')})"))
+        conn.execute(text("UPDATE notification_settings SET forecast_days = :days"),
+                     {"days": shape.forecast_days if on else 0})
+    if db.engine.dialect.name == "postgresql":  # the planner sees the settings as they now are
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE notification_settings"))
 
 
 def reset():

@@ -25,7 +25,20 @@ def create_app(config=None):
     register_errorhandlers(app)
     register_commands(app)
     register_request_log(app)
+    register_template_filters(app)
     return app
+
+
+def register_template_filters(app):
+    from flask_login import current_user
+
+    from .timeutil import shop_time
+
+    @app.template_filter("shop_time")
+    def _shop_time(value):
+        """An instant (ISO string or naive UTC) in the signed-in shop's time zone."""
+        tz = current_user.client.timezone if current_user.is_authenticated else "UTC"
+        return shop_time(value, tz)
 
 
 def configure_logging(app):

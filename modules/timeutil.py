@@ -24,6 +24,18 @@ def is_timezone(name) -> bool:
     return True
 
 
+def shop_time(value, tz_name, fmt="%Y-%m-%d %H:%M"):
+    """An instant (naive UTC, or ISO 8601 with an offset) as the shop's local time, zone named."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    local = value.astimezone(ZoneInfo(tz_name))
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
 def local_date(tz_name: str, now: datetime):
     """The shop-local calendar date at the naive-UTC instant `now`."""
     return now.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz_name)).date()

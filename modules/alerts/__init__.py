@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("alerts", __name__)
 
-from . import api, service  # noqa: E402,F401  (service listens to retail's stock_changed)
+from . import api, service, views  # noqa: E402,F401  (service listens to retail's stock_changed)

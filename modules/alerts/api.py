@@ -1,12 +1,17 @@
-"""/api/alerts: a shop's alert episodes, their stats, resolving one, and the manual check."""
+"""/api/alerts: a shop's alert episodes, their stats, resolving one, the manual check; and
+snoozing a product (/api/products/<id>/snooze)."""
 from flask import jsonify, request
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
+from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager, scoped
 from ..errors import ApiError
 from ..extensions import db
-from ..validation import QueryArgs, empty_body
-from . import bp, service, stats
+from ..retail.models import Product
+from ..retail.service import product_dict
+from ..timeutil import utcnow
+from ..validation import Fields, QueryArgs, empty_body, json_body
+from . import bp, service, snooze, stats
+from .forms import SNOOZE_FIELDS, read_snooze
 from .models import StockAlert
 
 
@@ -51,3 +56,28 @@ def api_trigger_check():
     result = stats.check_shop(current_client_id())
     db.session.commit()
     return jsonify(result)
+
+
+# --- snooze -------------------------------------------------------------------------------------
+
+@bp.post("/api/products/<int:product_id>/snooze")
+@login_required
+@require_manager
+def api_snooze(product_id):
+    product = get_owned_or_404(Product, product_id)
+    fields = Fields(json_body(SNOOZE_FIELDS))
+    until, muted = read_snooze(fields, current_user.client.timezone, utcnow())
+    fields.check()
+    snooze.snooze(product, until, muted)
+    db.session.commit()
+    return jsonify(product_dict(product))
+
+
+@bp.delete("/api/products/<int:product_id>/snooze")
+@login_required
+@require_manager
+def api_lift_snooze(product_id):
+    product = get_owned_or_404(Product, product_id)
+    snooze.lift(product, utcnow())
+    db.session.commit()
+    return jsonify(product_dict(product))

@@ -1,14 +1,13 @@
 """/api/products and /api/categories: thin routes over retail.service."""
 from flask import jsonify, request
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
+from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
 from ..errors import ApiError
 from ..extensions import db
 from ..validation import Fields, QueryArgs, json_body
 from . import bp, service
-from .forms import read_product, read_stock_change
+from .forms import read_category, read_product, read_stock_change
 from .models import Category, Product
 
 STOCK_FILTERS = ("all", "low", "out")
@@ -93,20 +92,35 @@ def api_change_stock(product_id):
 @bp.get("/api/categories")
 @login_required
 def api_categories():
-    rows = db.session.execute(scoped(Category).order_by(Category.name)).scalars()
-    return jsonify({"items": [c.to_dict() for c in rows]})
+    return jsonify({"items": service.category_dicts(current_client_id())})
+
+
+def _category_json(category):
+    return next(c for c in service.category_dicts(category.client_id) if c["id"] == category.id)
+
+
+def _read_category(creating):
+    fields = Fields(json_body({"name", "low_stock_threshold"}))
+    changes = read_category(fields, creating)
+    fields.check()
+    if "low_stock_threshold" in changes and not current_user.can_manage:
+        raise ApiError(403, "Only owners and managers can set a threshold.")
+    return changes
 
 
 @bp.post("/api/categories")
 @login_required
 def api_create_category():
-    fields = Fields(json_body({"name"}))
-    name = fields.text("name", required=True, max_length=80)
-    fields.check()
-    category = Category(client_id=current_client_id(), name=name)
-    db.session.add(category)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        raise ApiError(409, "This shop already has a category of that name.", {"name": "Already exists."})
-    return jsonify(category.to_dict()), 201
+    category, _ = service.save_category(current_client_id(), current_user.id, _read_category(creating=True))
+    db.session.commit()
+    return jsonify(_category_json(category)), 201
+
+
+@bp.patch("/api/categories/<int:category_id>")
+@login_required
+@require_manager
+def api_update_category(category_id):
+    category = get_owned_or_404(Category, category_id)
+    service.save_category(category.client_id, current_user.id, _read_category(creating=False), category)
+    db.session.commit()
+    return jsonify(_category_json(category))

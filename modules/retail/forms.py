@@ -28,6 +28,17 @@ def read_product(fields: Fields, creating: bool):
     return out
 
 
+def read_category(fields: Fields, creating: bool):
+    """The category fields present in the input: name and its threshold (null: the shop's)."""
+    out = {}
+    if creating or fields.has("name"):
+        out["name"] = fields.text("name", required=True, max_length=80)
+    if fields.has("low_stock_threshold"):
+        out["low_stock_threshold"] = fields.integer("low_stock_threshold", minimum=0, maximum=MAX_THRESHOLD,
+                                                    nullable=True)
+    return out
+
+
 def read_stock_change(fields: Fields):
     """(reason, delta, quantity): exactly one of delta and quantity."""
     reason = fields.choice("reason", REASONS, required=True)

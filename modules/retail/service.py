@@ -59,6 +59,41 @@ def category_by_name(client_id, name):
     ).scalar_one()
 
 
+def category_dicts(client_id):
+    """The shop's categories with their threshold and how many active products each has."""
+    counts = dict(db.session.execute(
+        for_shop(Product, client_id, Product.category_id, func.count()).where(Product.active.is_(True))
+        .group_by(Product.category_id)).all())
+    rows = db.session.execute(for_shop(Category, client_id).order_by(func.lower(Category.name))).scalars()
+    return [{"id": c.id, "name": c.name, "low_stock_threshold": c.low_stock_threshold,
+             "products": counts.get(c.id, 0)} for c in rows]
+
+
+def _category_conflict():
+    return ApiError(409, "This shop already has a category of that name.", {"name": "Already exists."})
+
+
+def save_category(client_id, user_id, changes, category=None):
+    """Create a category (`category` None) or change one; a new threshold is checked against its
+    products at once. Returns (category, the alert it raised for `user_id` or None)."""
+    if category is None:
+        category = Category(client_id=client_id)
+        db.session.add(category)
+    for key, value in changes.items():
+        setattr(category, key, value)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise _category_conflict()
+    alert = None
+    if "low_stock_threshold" in changes:
+        ids = db.session.execute(for_shop(Product, client_id, Product.id).where(
+            Product.category_id == category.id, Product.active.is_(True))).scalars().all()
+        if ids:
+            alert = announce_stock_change(client_id, ids, user_id)
+    return category, alert
+
+
 def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20):
     """One page of the shop's active products and the total that match."""
     threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,

@@ -1,7 +1,6 @@
 """The /retail pages: product list, add, edit, adjust stock, archive; categories."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
 from ..errors import ApiError, ValidationError
@@ -9,7 +8,7 @@ from ..extensions import db
 from ..validation import Fields
 from . import bp, service
 from .api import read_list_args
-from .forms import REASONS, read_product, read_stock_change
+from .forms import REASONS, read_category, read_product, read_stock_change
 from .models import Category, Product, StockMovement
 
 
@@ -127,22 +126,55 @@ def archive_product(product_id):
     return redirect(url_for("retail.products"), code=303)
 
 
+def _categories_page(errors=None, status=200, failed_id=None):
+    return render_template("retail/categories.html", categories=service.category_dicts(current_client_id()),
+                           errors=errors or {}, failed_id=failed_id, form=request.form), status
+
+
+def _page_error(e):
+    """A refused category form: its errors by field, re-rendered with 400 (403 for a role)."""
+    if e.status == 409:
+        return {"name": e.message}, 400
+    return e.details or {"name": e.message}, 403 if e.status == 403 else 400
+
+
 @bp.route("/retail/categories", methods=["GET", "POST"])
 @login_required
 def categories():
-    errors, status = {}, 200
-    if request.method == "POST":
-        fields = Fields(request.form, form=True)
-        name = fields.text("name", required=True, max_length=80)
-        if not fields.errors:
-            db.session.add(Category(client_id=current_client_id(), name=name))
-            try:
-                db.session.commit()
-                flash(f"Added category {name}.", "success")
-                return redirect(url_for("retail.categories"), code=303)
-            except IntegrityError:
-                db.session.rollback()
-                fields.error("name", "This shop already has a category of that name.")
-        errors, status = fields.errors, 400
-    return render_template("retail/categories.html", categories=_categories(), errors=errors,
-                           form=request.form), status
+    if request.method == "GET":
+        return _categories_page()
+    fields = Fields({k: v for k, v in request.form.items() if k in ("name", "low_stock_threshold")}, form=True)
+    try:
+        changes = read_category(fields, creating=True)
+        fields.check()
+        if changes.get("low_stock_threshold") is not None and not current_user.can_manage:
+            raise ApiError(403, "Only owners and managers can set a threshold.", {"low_stock_threshold": "Owners and managers only."})
+        category, _ = service.save_category(current_client_id(), current_user.id, changes)
+        db.session.commit()
+    except ApiError as e:
+        db.session.rollback()
+        return _categories_page(*_page_error(e))
+    flash(f"Added category {category.name}.", "success")
+    return redirect(url_for("retail.categories"), code=303)
+
+
+@bp.post("/retail/categories/<int:category_id>")
+@login_required
+def update_category(category_id):
+    category = get_owned_or_404(Category, category_id)
+    if not current_user.can_manage:
+        return _categories_page({"low_stock_threshold": "Only owners and managers can change a category."}, 403,
+                                category_id)
+    fields = Fields({k: v for k, v in request.form.items() if k in ("name", "low_stock_threshold")}, form=True)
+    try:
+        changes = read_category(fields, creating=False)
+        fields.check()
+        _, alert = service.save_category(category.client_id, current_user.id, changes, category)
+        db.session.commit()
+    except ApiError as e:
+        db.session.rollback()
+        return _categories_page(*_page_error(e), category_id)
+    flash(f"Saved category {category.name}.", "success")
+    if alert:
+        flash(alert["message"], "warning")
+    return redirect(url_for("retail.categories"), code=303)

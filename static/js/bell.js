@@ -15,12 +15,16 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var timer = null;
 
-  function request(method, url) {
+  var canSnooze = bell.getAttribute("data-can-snooze") === "1";
+  var LEVELS = { out: "Out", low: "Low", warning: "Soon", ok: "Back" };
+  var SNOOZES = [["Snooze 1 day", { days: 1 }], ["1 week", { days: 7 }], ["Mute", { forever: true }]];
+
+  function request(method, url, body) {
     var init = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
     if (method !== "GET") {
       init.headers["X-CSRFToken"] = csrf;
       init.headers["Content-Type"] = "application/json";
-      init.body = "{}";
+      init.body = JSON.stringify(body || {});
     }
     return fetch(url, init).then(function (r) {
       if (r.status === 401) { window.location.reload(); throw new Error("signed out"); }
@@ -70,7 +74,7 @@
       link.href = item.action_url || "/notifications";
       var level = document.createElement("span");
       level.className = "badge badge-" + item.level;
-      level.textContent = item.level === "out" ? "Out" : item.level === "low" ? "Low" : item.level;
+      level.textContent = LEVELS[item.level] || item.level;
       var text = document.createElement("span");
       text.className = "bell-text";
       text.textContent = item.message; // textContent: product names are never parsed as HTML
@@ -82,8 +86,28 @@
       link.appendChild(when);
       link.addEventListener("click", function (e) { e.preventDefault(); open(item); });
       li.appendChild(link);
+      if (canSnooze && item.product_id) li.appendChild(snoozeControls(item));
       list.appendChild(li);
     });
+  }
+
+  function snoozeControls(item) {
+    var box = document.createElement("div");
+    box.className = "snooze bell-snooze";
+    SNOOZES.forEach(function (choice) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "link";
+      b.textContent = choice[0];
+      b.addEventListener("click", function (e) {
+        e.stopPropagation();
+        request("POST", "/api/products/" + item.product_id + "/snooze", choice[1]).then(function (p) {
+          box.textContent = p.muted ? "Muted" : "Snoozed until " + new Date(p.snoozed_until).toLocaleString();
+        }, function () { box.textContent = "Could not snooze; try again."; });
+      });
+      box.appendChild(b);
+    });
+    return box;
   }
 
   function loadList() {
