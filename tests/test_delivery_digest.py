@@ -95,3 +95,32 @@ def test_switching_to_digest_does_not_repeat_what_went_out_instantly(app, tokyo_
     worker.run_once(now=due + timedelta(seconds=30))
     digest = smtp_server.messages()[-1].part("text/plain")
     assert "Rye Bread" in digest and "Oat Milk" not in digest
+
+
+def test_the_digest_lists_each_product_once_as_it_stands_now(app, tokyo_shop, smtp_server):
+    from modules.alerts.models import StockAlertLog
+    from modules.extensions import db
+
+    digest_time, due = next_digest_at()
+    configure(tokyo_shop, email_enabled=True, email_recipients=[MAIL], delivery_mode="digest",
+              digest_time=digest_time)
+    oat = make_low(tokyo_shop, "Oat Milk", stock=10, delta=-8)["product"]
+    # Oat Milk alerted yesterday too (the daily reminder): two log rows, one product.
+    db.session.add(StockAlertLog(client_id=tokyo_shop.client["id"], product_id=oat["id"], kind="low",
+                                 alert_date=(due - timedelta(days=1)).date(), stock_level=3, threshold_level=5,
+                                 created_at=due - timedelta(hours=20)))
+    db.session.commit()
+    tokyo_shop.post(f"/api/products/{oat['id']}/stock", json={"delta": -1, "reason": "sale"})  # now 1
+    rye = make_low(tokyo_shop, "Rye Bread", stock=10, delta=-10)["product"]
+    assert tokyo_shop.delete(f"/api/products/{rye['id']}").status_code == 200  # archived: not listed
+    jam = make_low(tokyo_shop, "Jam", stock=10, delta=-7)["product"]
+    tokyo_shop.post(f"/api/products/{jam['id']}/stock", json={"delta": 27, "reason": "delivery"})  # back: 30
+
+    dispatcher(app).run_once(now=due + timedelta(seconds=30))
+    [mail] = smtp_server.messages()
+    assert "2 products" in mail.subject and "out of stock" not in mail.subject
+    text = mail.part("text/plain")
+    assert text.count("Oat Milk") == 1 and "Low Stock Alert: Oat Milk - Only 1 remaining" in text
+    assert "Rye Bread" not in text
+    assert "Back in Stock: Jam - 30 in stock (Uncategorized)" in text
+    assert text.index("Oat Milk") < text.index("Jam")

@@ -14,7 +14,20 @@ branch_labels = None
 depends_on = None
 
 
+def _without_sqlite_foreign_keys():
+    """SQLite changes a constraint by copying the table; notifications and deliveries point at
+    stock_alert_log, so its DROP must not check them (their ids are copied unchanged)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("PRAGMA foreign_keys=OFF")
+
+
+def _with_sqlite_foreign_keys():
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade():
+    _without_sqlite_foreign_keys()
     with op.batch_alter_table('stock_alert_log', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=16), nullable=False, server_default='low'))
         batch_op.add_column(sa.Column('days_left', sa.Integer(), nullable=True))
@@ -26,6 +39,7 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_notifications_product_id_products'), 'products', ['product_id'], ['id'])
     op.execute("UPDATE notifications SET product_id = (SELECT product_id FROM stock_alert_log "
                "WHERE stock_alert_log.id = notifications.alert_log_id) WHERE alert_log_id IS NOT NULL")
+    _with_sqlite_foreign_keys()
     # Plain ADD COLUMN (no table copy on SQLite, which would drop categories' expression index).
     op.add_column('categories', sa.Column('low_stock_threshold', sa.Integer(), nullable=True))
     op.add_column('products', sa.Column('snoozed_until', sa.DateTime(), nullable=True))
@@ -49,9 +63,7 @@ def downgrade():
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_column('muted')
         batch_op.drop_column('snoozed_until')
-    with op.batch_alter_table('categories', schema=None) as batch_op:
-        batch_op.drop_column('low_stock_threshold')
-    op.create_index('uq_categories_client_lower_name', 'categories', ['client_id', sa.text('lower(name)')], unique=True)
+    op.drop_column('categories', 'low_stock_threshold')  # plain DROP COLUMN: no table copy on SQLite
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_notifications_product_id_products'), type_='foreignkey')
         batch_op.drop_column('product_id')
@@ -59,6 +71,7 @@ def downgrade():
     for table in ('notifications', 'deliveries'):
         op.execute(f"DELETE FROM {table} WHERE alert_log_id IN (SELECT id FROM stock_alert_log WHERE kind <> 'low')")
     op.execute("DELETE FROM stock_alert_log WHERE kind <> 'low'")
+    _without_sqlite_foreign_keys()
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_column('kind')
     with op.batch_alter_table('stock_alert_log', schema=None) as batch_op:
@@ -66,3 +79,4 @@ def downgrade():
         batch_op.create_unique_constraint('uq_stock_alert_log_day', ['client_id', 'product_id', 'alert_date'])
         batch_op.drop_column('days_left')
         batch_op.drop_column('kind')
+    _with_sqlite_foreign_keys()

@@ -1,0 +1,71 @@
+"""Migration 0003 on a database that already has alerts: every existing log row and notification
+becomes kind "low", and the new key lets another kind alert the same product the same day."""
+import itertools
+import os
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from modules import create_app
+from modules.extensions import db
+from tests.conftest import base_config
+
+_names = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"migrate_{os.getpid()}_{next(_names)}"
+    cluster.execute(f"CREATE DATABASE {name}")
+    return cluster.url(name)
+
+
+def test_existing_alerts_become_kind_low(empty_database):
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0002")
+        for statement in (
+            "INSERT INTO clients (id, name, timezone, allow_negative_stock, created_at) "
+            "VALUES (1, 'Old Shop', 'UTC', false, '2026-11-01 08:00:00')",
+            "INSERT INTO users (id, client_id, email, password_hash, role, active, created_at) "
+            "VALUES (1, 1, 'o@example.com', 'x', 'owner', true, '2026-11-01 08:00:00')",
+            "INSERT INTO products (id, client_id, name, stock, active, created_at, updated_at) "
+            "VALUES (1, 1, 'Milk', 2, true, '2026-11-01 08:00:00', '2026-11-01 08:00:00')",
+            "INSERT INTO stock_alert_log (id, client_id, product_id, alert_date, stock_level, threshold_level, "
+            "created_at) VALUES (1, 1, 1, '2026-11-01', 2, 5, '2026-11-01 08:00:00')",
+            "INSERT INTO notifications (client_id, user_id, type, level, message, is_read, created_at, alert_log_id) "
+            "VALUES (1, 1, 'alert', 'low', 'Low Stock Alert: Milk - Only 2 remaining (Uncategorized)', false, "
+            "'2026-11-01 08:00:00', 1)",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+        upgrade()
+        assert db.session.execute(text("SELECT kind FROM stock_alert_log")).scalars().all() == ["low"]
+        assert db.session.execute(text("SELECT kind, product_id FROM notifications")).all() == [("low", 1)]
+        # Another kind, same product, same day: allowed. The same kind again: refused by the database.
+        db.session.execute(text("INSERT INTO stock_alert_log (id, client_id, product_id, kind, alert_date, stock_level, "
+                                "threshold_level, created_at) VALUES (2, 1, 1, 'restocked', '2026-11-01', 30, 5, "
+                                "'2026-11-01 09:00:00')"))
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            db.session.execute(text("INSERT INTO stock_alert_log (id, client_id, product_id, kind, alert_date, "
+                                    "stock_level, threshold_level, created_at) VALUES (3, 1, 1, 'low', '2026-11-01', "
+                                    "1, 5, '2026-11-01 10:00:00')"))
+            db.session.commit()
+        db.session.rollback()
+        # Category names stay unique in any case after the upgrade (the expression index survived).
+        db.session.execute(text("INSERT INTO categories (id, client_id, name) VALUES (1, 1, 'Dairy')"))
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            db.session.execute(text("INSERT INTO categories (id, client_id, name) VALUES (2, 1, 'DAIRY')"))
+            db.session.commit()
+        db.session.rollback()
+        downgrade(revision="0002")
+        assert db.session.execute(text("SELECT count(*) FROM stock_alert_log")).scalar_one() == 1
+        db.session.remove()
+        db.engine.dispose()
