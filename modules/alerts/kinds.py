@@ -56,6 +56,8 @@ def forecast_rule(scan):
 def restocked_rule(scan):
     """An open low episode whose product rose above its effective threshold (and above the
     stock it alerted at): the scan closes that episode right after, so this rings once."""
+    if not scan.any_shop(NotificationSettings.notify_restocked.is_(True)):
+        return []  # one indexed look-up instead of a scan when no shop in scope wants it
     threshold = scan.threshold
     rose = exists().where(StockAlert.product_id == Product.id, StockAlert.resolved_at.is_(None),
                           Product.stock > StockAlert.stock_at_alert)

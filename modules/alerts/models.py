@@ -54,6 +54,7 @@ class StockAlert(db.Model):
         return {
             "id": self.id,
             "product": {"id": self.product.id, "name": self.product.name},
+            "kind": "low",  # an episode is a low-stock one; the other kinds are single notices
             "level": self.level,
             "stock_at_alert": self.stock_at_alert,
             "threshold": self.threshold,

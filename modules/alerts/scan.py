@@ -67,6 +67,10 @@ class Scan:
             stmt = stmt.where(owned_by(NotificationSettings, self.client_id))
         return stmt
 
+    def any_shop(self, condition):
+        """Whether a shop in scope meets `condition` (on its settings)."""
+        return db.session.execute(self.shops().where(condition).limit(1)).first() is not None
+
     def forecast_windows(self):
         """The window lengths of the shops in scope with the forecast on (executed: a few ints)."""
         stmt = (self.shops().with_only_columns(NotificationSettings.forecast_window_days).distinct()
