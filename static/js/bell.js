@@ -91,6 +91,12 @@
     });
   }
 
+  function shopTime(iso) {  // in the shop's time zone, like the pages, not the browser's
+    var zone = bell.getAttribute("data-timezone") || "UTC";
+    return new Date(iso).toLocaleString(undefined, { timeZone: zone, dateStyle: "medium", timeStyle: "short" }) +
+      " (" + zone + ")";
+  }
+
   function snoozeControls(item) {
     var box = document.createElement("div");
     box.className = "snooze bell-snooze";
@@ -102,7 +108,7 @@
       b.addEventListener("click", function (e) {
         e.stopPropagation();
         request("POST", "/api/products/" + item.product_id + "/snooze", choice[1]).then(function (p) {
-          box.textContent = p.muted ? "Muted" : "Snoozed until " + new Date(p.snoozed_until).toLocaleString();
+          box.textContent = p.muted ? "Muted" : "Snoozed until " + shopTime(p.snoozed_until);
         }, function () { box.textContent = "Could not snooze; try again."; });
       });
       box.appendChild(b);
