@@ -1,5 +1,6 @@
 """The stock monitor's scan against its floor: `run_cycle()` timed beside one hand-written
-INSERT ... SELECT ... ON CONFLICT DO NOTHING over the same tables, on SQLite and PostgreSQL.
+INSERT ... SELECT ... ON CONFLICT DO NOTHING over the same tables, on SQLite and PostgreSQL, and
+the cycle with the forecast on beside the cycle with it off.
 
     python bench/monitor_scan.py                       # 1,000 shops x 1,000 products, both databases
     python bench/monitor_scan.py --quick --db sqlite   # 50 shops x 200 products, a few seconds
@@ -7,11 +8,15 @@ INSERT ... SELECT ... ON CONFLICT DO NOTHING over the same tables, on SQLite and
 Schemas are built by the migrations, rows are bulk-loaded with INSERT ... SELECT over a number
 series (generate_series on PostgreSQL, a recursive CTE on SQLite), PostgreSQL runs in a
 throwaway cluster that the bench starts and removes. Every shop is on UTC with one active user;
-every `--low-every`th product of a shop is at or below the default threshold of 5.
+every `--low-every`th product of a shop is at or below the default threshold of 5. Every product
+has `--movements` sale movements over the last 26 days: one unit each, except every
+`--fast-every`th product, which sold ten times its stock (2 days left, so the forecast alerts).
 
 Each round times the floor, floor+ (the cycle's writes, hand-written) and the cycle, each once on
-an empty log ("first") and once more ("repeat"), emptying what they wrote in between; the best
-round is shown. Then the tracemalloc peak of one cycle at three sizes: what grows with what.
+an empty log ("first") and once more ("repeat"), emptying what they wrote in between; then the
+cycle with the forecast on (`--forecast-days` in every shop), and the `low` and `forecast` rules
+alone (each one INSERT ... SELECT into the log, as the cycle runs it). The best round is shown.
+Then the tracemalloc peak of one cycle (forecast off) at three sizes: what grows with what.
 
 This module measures and reports; the schema and the bulk load are in monitor_data.py, the
 hand-written floor and floor+ in monitor_floor.py.
@@ -22,7 +27,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +37,20 @@ if str(ROOT) not in sys.path:  # `python bench/monitor_scan.py` puts bench/, not
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.monitor_data import PostgresDatabases, Shape, SqliteDatabases, bench_config, load, reset  # noqa: E402
+from bench.monitor_data import (PostgresDatabases, Shape, SqliteDatabases, bench_config, load, reset,  # noqa: E402
+                                 set_forecast)
 from bench.monitor_floor import time_floor, time_full_floor, written  # noqa: E402
 from modules import create_app  # noqa: E402
+from modules.dialect import insert  # noqa: E402
 from modules.extensions import db  # noqa: E402
+from modules.alerts.kinds import KINDS  # noqa: E402
+from modules.alerts.models import StockAlertLog  # noqa: E402
 from modules.alerts.monitor import run_cycle  # noqa: E402
+from modules.alerts.scan import LOG_COLUMNS, Scan  # noqa: E402
+from modules.timeutil import local_date, utcnow  # noqa: E402
 from tests.support.postgres import find_bindir  # noqa: E402
+
+FORECAST_TARGET = 2.0  # the whole cycle with the forecast on, at most this times the cycle with it off
 
 
 @dataclass
@@ -50,6 +64,12 @@ class Timing:
     floor_rows: list = field(default_factory=list)
     cycle_writes: dict = field(default_factory=dict)  # rows per table after the cycle's phase
     full_writes: dict = field(default_factory=dict)  # the same after floor+
+    on_seconds: list = field(default_factory=list)  # the cycle with the forecast on
+    on_alerts: list = field(default_factory=list)  # {kind: new alerts} of each cycle with the forecast on
+    low_rule_seconds: list = field(default_factory=list)  # the low rule alone: one INSERT into the log
+    low_rule_rows: list = field(default_factory=list)
+    forecast_rule_seconds: list = field(default_factory=list)  # the forecast rule alone
+    forecast_rule_rows: list = field(default_factory=list)
 
     # Best of the rounds: on a shared machine the minimum is the figure least disturbed by others.
     @property
@@ -72,6 +92,22 @@ class Timing:
     def full_ratio(self):
         return self.cycle / self.full if self.full else float("inf")
 
+    @property
+    def cycle_on(self):
+        return min(self.on_seconds)
+
+    @property
+    def on_off_ratio(self):
+        return self.cycle_on / self.cycle if self.cycle else float("inf")
+
+    @property
+    def low_rule(self):
+        return min(self.low_rule_seconds)
+
+    @property
+    def forecast_rule(self):
+        return min(self.forecast_rule_seconds)
+
 
 @dataclass
 class MemoryPeak:
@@ -86,14 +122,35 @@ class MemoryPeak:
 # --- what is measured ------------------------------------------------------------------------
 
 def time_cycle():
-    """The monitor's cycle as the thread runs it: raise_alerts() and its commit."""
+    """The monitor's cycle as the thread runs it: raise_alerts() and its commit.
+    Returns (seconds, {kind: new alerts})."""
     started = time.perf_counter()
     new = run_cycle()
     elapsed = time.perf_counter() - started
     db.session.remove()
     if new is None:
         raise RuntimeError("run_cycle() skipped: another process holds the scan lock")
-    return elapsed, len(new)
+    return elapsed, dict(Counter(alert.kind for alert in new))
+
+
+def time_rule(kind):
+    """One kind's rule alone, as the cycle runs it (modules/alerts/service.py, _log_new): its
+    INSERT ... SELECT into the daily log, ON CONFLICT DO NOTHING RETURNING the new rows, committed.
+    Every shop is on UTC, so this is the whole scan for that kind. Returns (seconds, new rows)."""
+    now = utcnow()
+    started = time.perf_counter()
+    rows = 0
+    scan = Scan("UTC", local_date("UTC", now), now).of(kind)
+    for source in KINDS[kind].rule(scan):
+        stmt = (insert(StockAlertLog).from_select(LOG_COLUMNS, source)
+                .on_conflict_do_nothing(index_elements=["client_id", "product_id", "kind", "alert_date"])
+                .returning(StockAlertLog.id, StockAlertLog.client_id, StockAlertLog.product_id, StockAlertLog.kind,
+                           StockAlertLog.stock_level, StockAlertLog.threshold_level, StockAlertLog.days_left))
+        rows += len(db.session.connection().execute(stmt).all())
+    db.session.commit()
+    elapsed = time.perf_counter() - started
+    db.session.remove()
+    return elapsed, rows
 
 
 def traced_cycle():
@@ -109,15 +166,17 @@ def traced_cycle():
 
 
 def warm_up():
-    """Connect, and read the products once, so that neither measurement pays for a cold cache."""
+    """Connect, and read the products and the sales once, so that no measurement pays for a cold cache."""
     with db.engine.connect() as conn:
         conn.execute(text("SELECT count(*), sum(stock) FROM products")).one()
+        conn.execute(text("SELECT count(*), sum(delta) FROM stock_movements WHERE reason = 'sale'")).one()
     db.session.execute(text("SELECT 1"))
     db.session.remove()
 
 
-def measure_timings(label, rounds):
-    """Floor, floor+ and cycle, first and repeat, `rounds` times (alternating the order)."""
+def measure_timings(label, shape, rounds):
+    """Floor, floor+, the cycle with the forecast off and on, and the low and forecast rules
+    alone, first and repeat, `rounds` times (alternating the order)."""
     first, repeat = Timing(label, "first"), Timing(label, "repeat")
 
     def floor():
@@ -137,13 +196,33 @@ def measure_timings(label, rounds):
         for timing in (first, repeat):
             seconds, created = time_cycle()
             timing.cycle_seconds.append(seconds)
-            timing.new_alerts.append(created)
+            timing.new_alerts.append(sum(created.values()))
             timing.cycle_writes = written()
         reset()
 
+    def cycle_forecast_on():
+        set_forecast(shape, on=True)
+        for timing in (first, repeat):
+            seconds, created = time_cycle()
+            timing.on_seconds.append(seconds)
+            timing.on_alerts.append(created)
+        reset()
+        set_forecast(shape, on=False)
+
+    def rules_alone():
+        set_forecast(shape, on=True)
+        for kind, seconds_of, rows_of in (("low", "low_rule_seconds", "low_rule_rows"),
+                                          ("forecast", "forecast_rule_seconds", "forecast_rule_rows")):
+            for timing in (first, repeat):
+                seconds, rows = time_rule(kind)
+                getattr(timing, seconds_of).append(seconds)
+                getattr(timing, rows_of).append(rows)
+        reset()
+        set_forecast(shape, on=False)
+
     warm_up()
     for round_no in range(rounds):
-        steps = (floor, full_floor, cycle)
+        steps = (floor, full_floor, cycle, cycle_forecast_on, rules_alone)
         for step in (steps if round_no % 2 == 0 else reversed(steps)):
             step()
     return [first, repeat]
@@ -166,7 +245,7 @@ def run_database(databases, shape, memory_shapes, rounds, out):
             load(use)
             out(f"  {databases.name}: loaded {use} in {time.perf_counter() - started:.1f}s")
             if use == shape:
-                timings = measure_timings(databases.name, rounds)
+                timings = measure_timings(databases.name, shape, rounds)
             else:  # compile caches warm, as they are for the timed shape, so only the cycle is traced
                 time_cycle()
                 time_cycle()
@@ -188,10 +267,21 @@ def parse_args(argv):
     parser.add_argument("--products", type=int, help="products per shop (default 1,000; 200 with --quick)")
     parser.add_argument("--low-every", type=int, default=20,
                         help="every n-th product of a shop is low (default 20, i.e. 5%%)")
+    parser.add_argument("--movements", type=int, default=30,
+                        help="sale movements per product over the last 26 days (default 30; 0: no sales)")
+    parser.add_argument("--fast-every", type=int, default=10,
+                        help="every n-th product of a shop sells fast enough for the forecast to alert "
+                             "(default 10, i.e. 10%%)")
+    parser.add_argument("--forecast-days", type=int, default=3,
+                        help="forecast_days in every shop when the forecast is on (default 3)")
     parser.add_argument("--rounds", type=int, help="timed rounds, the best is shown (default 5; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a small run: 50 shops x 200 products, one round")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
     args = parser.parse_args(argv)
+    if not 0 <= args.movements <= 100:  # a fast seller sells 10 x stock >= 100 units: every delta below 0
+        parser.error("--movements must be between 0 and 100")
+    if args.fast_every < 1 or args.low_every < 1 or args.forecast_days < 1:
+        parser.error("--fast-every, --low-every and --forecast-days must be at least 1")
     args.shops = args.shops or (50 if args.quick else 1000)
     args.products = args.products or (200 if args.quick else 1000)
     args.rounds = args.rounds or (1 if args.quick else 5)
@@ -200,15 +290,40 @@ def parse_args(argv):
 
 def memory_shapes_for(shape):
     """A tenth of the products with the same share low; the same products with a tenth as many
-    low (as many alerts as the first); and the full shape: what grows with what."""
+    low (as many alerts as the first); and the full shape: what grows with what. The cycle is
+    traced with the forecast off, so the two extra shapes are loaded without sales."""
     return [
-        Shape(shape.shops, max(1, shape.products // 10), shape.low_every),
-        Shape(shape.shops, shape.products, shape.low_every * 10),
+        replace(shape, products=max(1, shape.products // 10), movements=0),
+        replace(shape, low_every=shape.low_every * 10, movements=0),
         shape,
     ]
 
 
-def report(timings, peaks, out):
+def report_forecast(timings, shape, out):
+    out("")
+    out(f"forecast: forecast_days = {shape.forecast_days} in every shop, 28-day window, "
+        f"{shape.movements} sales per product ({shape.sale_movements:,} movements)")
+    out(f"{'database':<10} {'phase':<7} {'cycle off s':>11} {'cycle on s':>11} {'on/off':>7} {'low rule s':>11} "
+        f"{'forecast s':>11} {'new: off':>9} {'on: low':>8} {'on: forecast':>13}   "
+        "every round: off / on / low rule / forecast rule s")
+    for t in timings:
+        on = t.on_alerts[0]
+        out(f"{t.database:<10} {t.phase:<7} {t.cycle:>11.3f} {t.cycle_on:>11.3f} {t.on_off_ratio:>6.2f}x "
+            f"{t.low_rule:>11.3f} {t.forecast_rule:>11.3f} {t.new_alerts[0]:>9,} {on.get('low', 0):>8,} "
+            f"{on.get('forecast', 0):>13,}   "
+            + "  ".join(f"{a:.3f}/{b:.3f}/{c:.3f}/{d:.3f}" for a, b, c, d in
+                        zip(t.cycle_seconds, t.on_seconds, t.low_rule_seconds, t.forecast_rule_seconds)))
+        if t.forecast_rule_rows[0] != on.get("forecast", 0):
+            out(f"  ! {t.database} {t.phase}: the forecast rule alone logged {t.forecast_rule_rows[0]:,}, "
+                f"the cycle {on.get('forecast', 0):,}")
+    out("cycle off / on: run_cycle() with forecast_days = 0 / > 0; low rule, forecast rule: that kind's "
+        "INSERT ... SELECT into the log alone (forecast on); best of each.")
+    out(f"forecast on/off (target <= {FORECAST_TARGET:.0f}x): "
+        + ", ".join(f"{t.database} {t.phase} {t.on_off_ratio:.2f}x "
+                    f"({'met' if t.on_off_ratio <= FORECAST_TARGET else 'missed'})" for t in timings))
+
+
+def report(timings, peaks, shape, out):
     out("")
     out(f"{'database':<10} {'phase':<7} {'cycle s':>8} {'floor s':>8} {'ratio':>7} {'floor+ s':>9} "
         f"{'ratio+':>7} {'new alerts':>11} {'floor rows':>11}   every round: cycle / floor / floor+ s")
@@ -221,6 +336,7 @@ def report(timings, peaks, out):
             out(f"  ! {t.database} {t.phase}: the cycle wrote {t.cycle_writes}, floor+ {t.full_writes}")
     out("floor: one INSERT ... SELECT ... ON CONFLICT DO NOTHING (the log rows only); floor+: the same "
         "rows as the cycle (log, notifications, episodes, resolved episodes), hand-written; best of each.")
+    report_forecast(timings, shape, out)
     if peaks:
         out("")
         out("peak Python memory of one cycle (tracemalloc)")
@@ -234,7 +350,7 @@ def report(timings, peaks, out):
 def main(argv=None, out=print):
     """Run the bench; returns {"shape", "timings", "peaks"} for the caller (and the smoke test)."""
     args = parse_args(argv)
-    shape = Shape(args.shops, args.products, args.low_every)
+    shape = Shape(args.shops, args.products, args.low_every, args.movements, args.fast_every, args.forecast_days)
     memory_shapes = [] if args.no_memory else memory_shapes_for(shape)
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     out(f"monitor scan bench: {shape}, {args.rounds} round(s), Python {platform.python_version()}")
@@ -255,8 +371,9 @@ def main(argv=None, out=print):
                 databases.close()
             timings += t
             peaks += p
-    report(timings, peaks, out)
-    out(f"\ntarget: cycle within 1.5x the floor; total bench time {time.perf_counter() - started:.0f}s")
+    report(timings, peaks, shape, out)
+    out(f"\ntarget: cycle within 1.5x the floor; cycle with the forecast on within {FORECAST_TARGET:.0f}x the cycle "
+        f"with it off; total bench time {time.perf_counter() - started:.0f}s")
     return {"shape": shape, "timings": timings, "peaks": peaks}
 
 

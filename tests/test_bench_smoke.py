@@ -5,16 +5,39 @@ from bench.monitor_scan import main
 def test_monitor_bench_quick_run_counts_the_alerts_it_should():
     lines = []
     result = main(["--quick", "--db", "sqlite"], out=lines.append)
+    report = "\n".join(lines)
     shape = result["shape"]
     assert shape.expected_alerts == 50 * 10  # 50 shops, every 20th of 200 products low
     first, repeat = result["timings"]
     assert (first.phase, repeat.phase) == ("first", "repeat")
-    assert first.new_alerts == [shape.expected_alerts], "\n".join(lines)
-    assert first.floor_rows == [shape.expected_alerts], "\n".join(lines)
-    assert repeat.new_alerts == [0] and repeat.floor_rows == [0], "\n".join(lines)
+    assert first.new_alerts == [shape.expected_alerts], report
+    assert first.floor_rows == [shape.expected_alerts], report
+    assert repeat.new_alerts == [0] and repeat.floor_rows == [0], report
     assert first.cycle_writes == first.full_writes  # floor+ still writes what the cycle writes
     assert first.cycle > 0 and first.floor > 0
     peaks = result["peaks"]
     assert [p.first_new for p in peaks] == [p.shape.expected_alerts for p in peaks]
     assert all(p.repeat_new == 0 and p.first_peak > 0 for p in peaks)
     assert any("ratio" in line for line in lines)
+
+
+def test_monitor_bench_quick_run_counts_the_forecast_alerts_it_should():
+    lines = []
+    result = main(["--quick", "--db", "sqlite", "--no-memory"], out=lines.append)
+    report = "\n".join(lines)
+    shape = result["shape"]
+    # Every 10th of a shop's 200 products (k % 10 == 1, never one of the low k % 20 == 0) sold ten
+    # times its stock in the window: 28 // 10 = 2 days left <= 3. The rest sold 30 units: 9+ days.
+    assert shape.sale_movements == 50 * 200 * 30
+    assert shape.expected_forecast_alerts == 50 * 20
+    first, repeat = result["timings"]
+    assert first.on_alerts == [{"low": 50 * 10, "forecast": 50 * 20}], report
+    assert repeat.on_alerts == [{}], report  # everything already logged today, whatever the kind
+    assert first.forecast_rule_rows == [50 * 20] and repeat.forecast_rule_rows == [0], report
+    assert first.low_rule_rows == [50 * 10] and repeat.low_rule_rows == [0], report
+    assert first.new_alerts == [50 * 10], report  # with the forecast off, the low alerts only
+    assert first.cycle_on > 0 and first.forecast_rule > 0
+    ratio_lines = [line for line in lines if line.startswith("forecast on/off")]
+    assert len(ratio_lines) == 1, report
+    for timing in (first, repeat):
+        assert f"sqlite {timing.phase} {timing.cycle_on / timing.cycle:.2f}x" in ratio_lines[0], report
