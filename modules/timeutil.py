@@ -1,5 +1,5 @@
 """Time helpers: the app stores naive UTC datetimes and shows ISO 8601 with an offset."""
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -34,6 +34,14 @@ def shop_time(value, tz_name, fmt="%Y-%m-%d %H:%M"):
         value = value.replace(tzinfo=timezone.utc)
     local = value.astimezone(ZoneInfo(tz_name))
     return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+def local_midnight(tz_name: str, now: datetime, days: int = 0) -> datetime:
+    """The naive-UTC instant of shop-local midnight `days` days after the shop's today at `now`
+    (0: today's start, negative: earlier)."""
+    zone = ZoneInfo(tz_name)
+    day = local_date(tz_name, now) + timedelta(days=days)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def local_date(tz_name: str, now: datetime):

@@ -1,20 +1,12 @@
 """Reading a snooze out of a JSON body or a form: `{days}`, `{until}` or `{forever: true}`."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from ..timeutil import local_midnight
 from ..validation import Fields
 
 MAX_SNOOZE_DAYS = 365
 SNOOZE_FIELDS = ("days", "until", "forever")
-
-
-def local_midnight_after(tz_name, days, now):
-    """The naive-UTC instant of shop-local midnight `days` days after today: "1 day" ends when
-    tomorrow starts in the shop, whatever the time of day now."""
-    zone = ZoneInfo(tz_name)
-    today = now.replace(tzinfo=timezone.utc).astimezone(zone).date()
-    end = datetime.combine(today + timedelta(days=days), time(0), tzinfo=zone)
-    return end.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _parse_until(fields, tz_name, now):
@@ -46,7 +38,8 @@ def read_snooze(fields: Fields, tz_name, now):
         return None, False
     if given == ["days"]:
         days = fields.integer("days", required=True, minimum=1, maximum=MAX_SNOOZE_DAYS)
-        return (local_midnight_after(tz_name, days, now) if days else None), False
+        # "1 day" ends when tomorrow starts in the shop, whatever the time of day now.
+        return (local_midnight(tz_name, now, days) if days else None), False
     if given == ["until"]:
         return _parse_until(fields, tz_name, now), False
     forever = fields.boolean("forever")

@@ -22,8 +22,7 @@ class Kind:
     sql_message: Callable  # the same over columns
     level: Callable  # (stock) -> str
     sql_level: Callable  # the same over a column
-    action_url: Callable  # (product_id, stock) -> str
-    sql_action_url: Callable
+    sql_action_url: Callable  # (product_id, stock) -> where the notification leads
 
 
 # --- the rules: each extends Scan.candidates(), the products that may alert in this scan ------
@@ -87,10 +86,6 @@ def sql_restocked_message(name, stock, category, days_left):
             + func.coalesce(category, rules.UNCATEGORIZED) + literal(")"))
 
 
-def product_url(product_id, stock=None):
-    return f"/retail/products/{product_id}/edit"
-
-
 def sql_product_url(product_id, stock=None):
     return literal("/retail/products/") + cast(product_id, String) + literal("/edit")
 
@@ -100,14 +95,12 @@ KINDS = {kind.name: kind for kind in (
          lambda name, stock, category, days_left=None: rules.alert_message(name, stock, category),
          lambda name, stock, category, days_left: rules.sql_alert_message(name, stock, category),
          lambda stock: "out" if stock <= 0 else "low", stock_rules.sql_level,
-         lambda product_id, stock: rules.products_url("out" if stock <= 0 else "low"),
          lambda product_id, stock: rules.sql_products_url(stock)),
     Kind("forecast", forecast_rule, forecast_message, sql_forecast_message,
-         lambda stock: "warning", lambda stock: literal("warning"), product_url, sql_product_url),
+         lambda stock: "warning", lambda stock: literal("warning"), sql_product_url),
     Kind("restocked", restocked_rule, restocked_message, sql_restocked_message,
-         lambda stock: "ok", lambda stock: literal("ok"), product_url, sql_product_url),
+         lambda stock: "ok", lambda stock: literal("ok"), sql_product_url),
 )}
-NAMES = tuple(KINDS)
 
 
 def message(kind, name, stock, category, days_left=None):

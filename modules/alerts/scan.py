@@ -21,6 +21,18 @@ def shops_enabled(settings=NotificationSettings):
     return func.coalesce(settings.low_stock_enabled, True).is_(True)
 
 
+def sql_product_threshold():
+    """The effective threshold of `products` joined (outer) with its category and its shop's settings."""
+    return stock_rules.sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
+                                               NotificationSettings.low_stock_threshold)
+
+
+def with_thresholds(stmt):
+    """`stmt` over products, joined to what the effective threshold reads."""
+    return (stmt.outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
+            .outerjoin(Category, Category.id == Product.category_id))
+
+
 @dataclass(frozen=True)
 class Scan:
     timezone: str
@@ -35,20 +47,16 @@ class Scan:
 
     @property
     def threshold(self):
-        return stock_rules.sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
-                                                   NotificationSettings.low_stock_threshold)
+        return sql_product_threshold()
 
     def candidates(self, stock, threshold, days_left):
         """SELECT LOG_COLUMNS for this kind over the products that may alert."""
-        stmt = (
+        stmt = with_thresholds(
             select(Product.client_id, Product.id, literal(self.alert_date), literal(self.kind), stock, threshold,
                    days_left, literal(self.now))
             .join(Client, Client.id == Product.client_id)
-            .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
-            .outerjoin(Category, Category.id == Product.category_id)
-            .where(Client.timezone == self.timezone, shops_enabled(), Product.active.is_(True),
+        ).where(Client.timezone == self.timezone, shops_enabled(), Product.active.is_(True),
                    stock_rules.sql_not_snoozed(Product.snoozed_until, Product.muted, self.now))
-        )
         return self.scoped(stmt)
 
     def scoped(self, stmt):

@@ -15,12 +15,12 @@ from ..auth.tenancy import owned_by
 from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail import rules as stock_rules
-from ..retail.models import Category, Product
+from ..retail.models import Product
 from ..retail.signals import stock_changed
 from ..timeutil import local_date, utcnow
 from . import kinds
 from .models import StockAlert, StockAlertLog
-from .scan import LOG_COLUMNS, Scan, shops_enabled
+from .scan import LOG_COLUMNS, Scan, shops_enabled, sql_product_threshold, with_thresholds
 from .signals import announce
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,15 @@ class NewAlert:
         return kinds.level(self.kind, self.stock)
 
 
-def _timezones(client_id):
+def _scans(client_id, product_ids, now):
+    """One Scan per time zone of the enabled shops in scope (one query)."""
     stmt = (select(Client.timezone).distinct()
             .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
             .where(shops_enabled()))
     if client_id is not None:
         stmt = stmt.where(Client.id == client_id)
-    return db.session.execute(stmt).scalars().all()
+    return [Scan(timezone, local_date(timezone, now), now, client_id, product_ids)
+            for timezone in db.session.execute(stmt).scalars().all()]
 
 
 def _log_new(scan):
@@ -68,11 +70,11 @@ def _log_new(scan):
     return new
 
 
-def _raise(client_id, product_ids, now, user_id=None):
+def _raise(scans, client_id, product_ids, now, user_id=None):
     """(new alerts, the notification shown to `user_id` for the first of them, or None)."""
     new = []
-    for timezone in _timezones(client_id):
-        new += _log_new(Scan(timezone, local_date(timezone, now), now, client_id, product_ids))
+    for scan in scans:
+        new += _log_new(scan)
     answer = None
     for start in range(0, len(new), CHUNK):
         chunk = new[start:start + CHUNK]
@@ -90,7 +92,8 @@ def raise_alerts(client_id=None, product_ids=None, now=None) -> list[NewAlert]:
     of its products) and write what follows from the new ones. Returns the new alerts; commits
     nothing."""
     ids = tuple(product_ids) if product_ids is not None else None
-    return _raise(client_id, ids, now or utcnow())[0]
+    now = now or utcnow()
+    return _raise(_scans(client_id, ids, now), client_id, ids, now)[0]
 
 
 def _open_episodes(ids, now):
@@ -114,11 +117,10 @@ def _open_episodes(ids, now):
     db.session.execute(stmt)
 
 
-def _track_episodes(client_id, product_ids, now):
+def _track_episodes(scans, now):
     """Keep the changed products' episodes in step with their stock between daily alerts: open
     one when a product goes low again the same day (no new notification), and follow its level."""
-    for timezone in _timezones(client_id):
-        scan = Scan(timezone, local_date(timezone, now), now, client_id, product_ids)
+    for scan in scans:
         threshold = scan.threshold
         source = scan.candidates(Product.stock, threshold, literal(None)).where(Product.stock <= threshold)
         source = source.with_only_columns(Product.client_id, Product.id, stock_rules.sql_level(Product.stock),
@@ -132,15 +134,9 @@ def _track_episodes(client_id, product_ids, now):
 
 def _resolve_restocked(client_id, product_ids, now):
     """Close the open episodes of products that are no longer low (restocked or archived)."""
-    threshold = stock_rules.sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
-                                                    NotificationSettings.low_stock_threshold)
-    not_low = (
-        select(Product.id)
-        .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(Product.id == StockAlert.product_id,
-               not_(stock_rules.sql_is_low(Product.active, Product.stock, threshold)))
-    )
+    not_low = with_thresholds(select(Product.id)).where(
+        Product.id == StockAlert.product_id,
+        not_(stock_rules.sql_is_low(Product.active, Product.stock, sql_product_threshold())))
     stmt = update(StockAlert).where(StockAlert.resolved_at.is_(None), not_low.exists())
     if client_id is not None:
         stmt = stmt.where(owned_by(StockAlert, client_id))
@@ -155,8 +151,9 @@ def on_stock_change(sender, client_id, product_ids, user_id=None):
     at once; returns the bell notification raised for `user_id` (JSON-ready), or None."""
     now = utcnow()
     ids = tuple(product_ids)
-    _, answer = _raise(client_id, ids, now, user_id)
-    _track_episodes(client_id, ids, now)
+    scans = _scans(client_id, ids, now)
+    _, answer = _raise(scans, client_id, ids, now, user_id)
+    _track_episodes(scans, now)
     return answer
 
 

@@ -1,27 +1,23 @@
 """Read-side summaries of a shop's alerts, for /api/alerts/stats and the manual check."""
-from sqlalchemy import func, select
+from sqlalchemy import func
 
-from ..extensions import db
-from ..retail.models import Category, Product
-from ..auth.models import NotificationSettings
 from ..auth.tenancy import for_shop
+from ..extensions import db
 from ..retail import rules
+from ..retail.models import Product
 from . import service as alerts
 from .models import StockAlert
+from .scan import sql_product_threshold, with_thresholds
 
 
 def alert_stats(client_id) -> dict:
     total, active = db.session.execute(
         for_shop(StockAlert, client_id, func.count(), func.count(StockAlert.id).filter(StockAlert.resolved_at.is_(None)))
     ).one()
-    threshold = rules.sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
-                                              NotificationSettings.low_stock_threshold)
     low, out = db.session.execute(
-        for_shop(Product, client_id, func.count(Product.id).filter(Product.stock > 0),
-                 func.count(Product.id).filter(Product.stock <= 0))
-        .outerjoin(NotificationSettings, NotificationSettings.client_id == Product.client_id)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(rules.sql_is_low(Product.active, Product.stock, threshold))
+        with_thresholds(for_shop(Product, client_id, func.count(Product.id).filter(Product.stock > 0),
+                                 func.count(Product.id).filter(Product.stock <= 0)))
+        .where(rules.sql_is_low(Product.active, Product.stock, sql_product_threshold()))
     ).one()
     return {"total": total, "active": active, "resolved": total - active,
             "low_stock_products": low, "out_of_stock_products": out}

@@ -2,12 +2,10 @@
 shop's), its status ("ok", "low", "out"), whether it is snoozed, and its days left at its own
 rate of sales. Pure functions, with their SQL twins beside them so that the set-based scan and
 a single product always agree."""
-from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
-
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_
 
 from ..auth.models import DEFAULT_THRESHOLD
+from ..timeutil import local_midnight
 
 
 def effective_threshold(product_threshold, category_threshold=None, shop_threshold=DEFAULT_THRESHOLD):
@@ -48,10 +46,7 @@ def days_left(stock, units_sold, window_days):
 def sales_window_start(tz_name, window_days, now):
     """The naive-UTC instant the forecast window starts: shop-local midnight `window_days - 1`
     days before today, so the window is today and the days before it."""
-    zone = ZoneInfo(tz_name)
-    today = now.replace(tzinfo=timezone.utc).astimezone(zone).date()
-    start = datetime.combine(today - timedelta(days=window_days - 1), time(0), tzinfo=zone)
-    return start.astimezone(timezone.utc).replace(tzinfo=None)
+    return local_midnight(tz_name, now, -(window_days - 1))
 
 
 # --- the same rule as SQL expressions ---------------------------------------------------------

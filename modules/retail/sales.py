@@ -2,15 +2,13 @@
 an instant, per product, in one statement for any number of products."""
 from sqlalchemy import func, literal_column, select
 
-from ..auth.models import NotificationSettings
-from ..auth.tenancy import for_shop
 from ..extensions import db
 from ..timeutil import utcnow
 from . import rules
 from .models import StockMovement
 
-# Spelled as a literal so that SQLite and PostgreSQL both use the partial index on sales.
 DEFAULT_WINDOW_DAYS = 28
+# Spelled as a literal so that SQLite and PostgreSQL both use the partial index on sales.
 IS_SALE = StockMovement.reason == literal_column("'sale'")
 
 
@@ -27,14 +25,11 @@ def units_sold(since, client_filter, product_ids=None):
     return stmt.subquery("sales")
 
 
-def days_left_of(client_id, timezone, products, now=None):
+def days_left_of(client_id, timezone, window, products, now=None):
     """{product id: days left or None} for some of one shop's products, in one query."""
     products = list(products)
     if not products:
         return {}
-    window = db.session.execute(
-        for_shop(NotificationSettings, client_id, NotificationSettings.forecast_window_days)).scalar_one_or_none()
-    window = window or DEFAULT_WINDOW_DAYS
     since = rules.sales_window_start(timezone, window, now or utcnow())
     sales = units_sold(since, StockMovement.client_id == client_id, [p.id for p in products])
     units = dict(db.session.execute(select(sales.c.product_id, sales.c.units)).all())

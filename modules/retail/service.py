@@ -3,7 +3,7 @@ and the tests call these. Callers pass a client_id they already trust."""
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..auth.models import Client
+from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
 from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
 from ..dialect import insert
@@ -20,9 +20,12 @@ def product_dicts(client_id, products, now=None):
     """The products as the API shows them: effective threshold and its source, status, snooze,
     and days left at their own rate of sales (one query for all of them)."""
     now = now or utcnow()
-    shop_default = shop_threshold(client_id)
-    timezone = db.session.execute(select(Client.timezone).where(Client.id == client_id)).scalar_one()
-    days = sales.days_left_of(client_id, timezone, products, now)
+    timezone, shop_default, window = db.session.execute(
+        select(Client.timezone, NotificationSettings.low_stock_threshold, NotificationSettings.forecast_window_days)
+        .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
+        .where(Client.id == client_id)).one()
+    shop_default = DEFAULT_THRESHOLD if shop_default is None else shop_default
+    days = sales.days_left_of(client_id, timezone, window or sales.DEFAULT_WINDOW_DAYS, products, now)
     out = []
     for product in products:
         category_threshold = product.category.low_stock_threshold if product.category else None
