@@ -67,7 +67,8 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME"),
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD"),
-        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "stockbell@localhost"),
+        # Unset: "Stockbell <stockbell@<PUBLIC_URL's host>>" (see delivery/channels/email.py).
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER"),
         "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", 10),
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
@@ -80,6 +81,12 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "DELIVERY_BACKOFF_SECONDS": _float("DELIVERY_BACKOFF_SECONDS", 30),
         "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 5),
         "DELIVERY_ENABLED": _bool("DELIVERY_ENABLED", True),
+        "DELIVERY_COALESCE_SECONDS": _float("DELIVERY_COALESCE_SECONDS", 60),
+        "SHOP_DAILY_MESSAGE_CAP": _int("SHOP_DAILY_MESSAGE_CAP", 500),
+        "TELEGRAM_BOT_TOKEN": os.environ.get("TELEGRAM_BOT_TOKEN"),
+        "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),
+        "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
+        "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 10),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # Fixed, not from the environment.
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,

@@ -58,13 +58,31 @@ def test_twilio_sdk_goes_to_the_configured_base_url(app, shop, twilio):
     worker = dispatcher(app)
     assert worker.run_once()["failed"] == 1
     assert twilio.requests == []
-    assert "ConnectionError" in deliveries(shop)[0]["last_error"]
+    assert deliveries(shop)[0]["last_error"] == "Twilio could not be reached; the message will be tried again."
 
 
-def test_missing_twilio_settings_show_on_the_delivery(app, shop):
-    app.config["TWILIO_SMS_FROM"] = None
+def test_twilio_settings_removed_after_enabling_show_plainly_on_the_delivery(app, shop):
     configure(shop, sms_enabled=True, sms_numbers=["+14155552671"])
+    app.config["TWILIO_SMS_FROM"] = None  # the administrator took the setting away later
     make_low(shop, "Oat Milk")
     dispatcher(app).run_once()
     [failed] = deliveries(shop)
-    assert failed["status"] == "failed" and "TWILIO_SMS_FROM" in failed["last_error"]
+    assert failed["status"] == "failed"
+    assert failed["last_error"] == "Twilio is not configured on this server: ask your administrator."
+
+
+def test_a_channel_the_server_is_not_configured_for_cannot_be_enabled(app, shop):
+    app.config["TWILIO_SMS_FROM"] = None
+    app.config["TELEGRAM_BOT_TOKEN"] = None
+    for body, field in (({"sms_enabled": True, "sms_numbers": ["+14155552671"]}, "sms_enabled"),
+                        ({"telegram_enabled": True, "telegram_chat_ids": ["-1001234567890"]}, "telegram_enabled")):
+        response = shop.post("/api/notifications/settings", json=body)
+        assert response.status_code == 400
+        assert "not configured on this server" in response.get_json()["details"][field]
+    settings = shop.get("/api/notifications/settings").get_json()
+    assert settings["sms_enabled"] is False and settings["sms_numbers"] == []
+    assert settings["channels"]["sms"] == {
+        "available": False, "reason": "Twilio is not configured on this server: ask your administrator."}
+    assert settings["channels"]["email"]["available"] is True
+    page = shop.get("/settings/notifications").get_data(as_text=True)
+    assert page.count("Not configured on this server: ask your administrator.") == 2  # SMS and Telegram

@@ -3,6 +3,13 @@ E.164; one bad entry refuses the whole request and saves nothing."""
 import pytest
 
 
+@pytest.fixture
+def app_config():
+    """Credentials for every channel (nothing is sent here): channels can be turned on."""
+    return {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "test-token", "TWILIO_SMS_FROM": "+15005550006",
+            "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886", "TELEGRAM_BOT_TOKEN": "123456:test"}
+
+
 def settings(shop):
     return shop.get("/api/notifications/settings").get_json()
 

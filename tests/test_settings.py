@@ -3,21 +3,32 @@ import re
 
 import pytest
 
+
+@pytest.fixture
+def app_config():
+    """Credentials for every channel (nothing is sent here): channels can be turned on."""
+    return {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "test-token", "TWILIO_SMS_FROM": "+15005550006",
+            "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886", "TELEGRAM_BOT_TOKEN": "123456:test"}
+
 DEFAULTS = {
     "low_stock_enabled": True, "low_stock_threshold": 5, "timezone": "UTC", "email_enabled": False,
     "email_recipients": [], "whatsapp_enabled": False, "whatsapp_numbers": [], "sms_enabled": False,
     "sms_numbers": [], "delivery_mode": "instant", "digest_time": "09:00",
     "forecast_days": 0, "forecast_window_days": 28, "notify_restocked": False,
+    "slack_enabled": False, "slack_webhook_url": None, "telegram_enabled": False, "telegram_chat_ids": [],
+    "webhook_enabled": False, "webhook_url": None,
 }
 
 
 def without_time(settings):
-    return {k: v for k, v in settings.items() if k != "updated_at"}
+    return {k: v for k, v in settings.items() if k not in ("updated_at", "channels")}
 
 
 def test_defaults_on_first_read(shop):
     settings = shop.get("/api/notifications/settings").get_json()
     assert without_time(settings) == DEFAULTS and settings["updated_at"]
+    assert {name: state["available"] for name, state in settings["channels"].items()} == {
+        "email": True, "whatsapp": True, "sms": True, "slack": True, "telegram": True, "webhook": True}
 
 
 def test_partial_update_keeps_the_rest(shop):

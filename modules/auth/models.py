@@ -77,12 +77,6 @@ class NotificationSettings(db.Model):
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False, unique=True)
     low_stock_enabled = db.Column(db.Boolean, nullable=False, default=True)
     low_stock_threshold = db.Column(db.Integer, nullable=False, default=DEFAULT_THRESHOLD)
-    email_enabled = db.Column(db.Boolean, nullable=False, default=False)
-    email_recipients = db.Column(db.JSON, nullable=False, default=list)
-    whatsapp_enabled = db.Column(db.Boolean, nullable=False, default=False)
-    whatsapp_numbers = db.Column(db.JSON, nullable=False, default=list)
-    sms_enabled = db.Column(db.Boolean, nullable=False, default=False)
-    sms_numbers = db.Column(db.JSON, nullable=False, default=list)
     delivery_mode = db.Column(db.String(16), nullable=False, default="instant")
     digest_time = db.Column(db.String(5), nullable=False, default="09:00")
     last_digest_at = db.Column(db.DateTime, nullable=True)
@@ -93,23 +87,11 @@ class NotificationSettings(db.Model):
 
     client = db.relationship("Client", lazy="joined")
 
-    def recipients(self, channel):
-        """The enabled recipients of one channel, or [] when the channel is off."""
-        if not getattr(self, f"{channel}_enabled"):
-            return []
-        return list(getattr(self, "email_recipients" if channel == "email" else f"{channel}_numbers") or [])
-
     def to_dict(self):
         return {
             "low_stock_enabled": self.low_stock_enabled,
             "low_stock_threshold": self.low_stock_threshold,
             "timezone": self.client.timezone,
-            "email_enabled": self.email_enabled,
-            "email_recipients": list(self.email_recipients or []),
-            "whatsapp_enabled": self.whatsapp_enabled,
-            "whatsapp_numbers": list(self.whatsapp_numbers or []),
-            "sms_enabled": self.sms_enabled,
-            "sms_numbers": list(self.sms_numbers or []),
             "delivery_mode": self.delivery_mode,
             "digest_time": self.digest_time,
             "forecast_days": self.forecast_days,

@@ -9,9 +9,8 @@ def get_settings(client_id) -> NotificationSettings:
     settings = db.session.execute(for_shop(NotificationSettings, client_id)).scalar_one_or_none()
     if settings is None:
         # Two first reads at once must not both insert: the UNIQUE client_id decides.
-        db.session.execute(insert(NotificationSettings).values(
-            client_id=client_id, email_recipients=[], whatsapp_numbers=[], sms_numbers=[],
-        ).on_conflict_do_nothing(index_elements=["client_id"]))
+        db.session.execute(insert(NotificationSettings).values(client_id=client_id)
+                           .on_conflict_do_nothing(index_elements=["client_id"]))
         settings = db.session.execute(for_shop(NotificationSettings, client_id)).scalar_one()
     return settings
 

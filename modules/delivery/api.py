@@ -1,15 +1,23 @@
-"""/api/notifications/settings, /api/notifications/deliveries and test messages."""
-from flask import jsonify, request
-from flask_login import login_required
+"""/api/notifications/settings, deliveries, test messages, each person's preferences, and
+Twilio's status callback."""
+import logging
 
-from ..auth.settings import get_settings
+from flask import current_app, jsonify, request
+from flask_login import current_user, login_required
+from twilio.request_validator import RequestValidator
+
 from ..auth.tenancy import current_client_id, require_manager, scoped
-from ..errors import ValidationError
-from ..extensions import db
+from ..errors import ApiError, ValidationError
+from ..extensions import csrf, db
+from ..timeutil import utcnow
 from ..validation import Fields, QueryArgs, json_body
-from . import bp, outbox
-from .models import CHANNELS, DELIVERY_STATUSES, Delivery
-from .settings import SETTINGS_FIELDS, read_settings, save_settings
+from . import bp, limits, outbox, preferences, receipts
+from .channels import names
+from .channels.messaging import STATUS_CALLBACK_PATH
+from .models import DELIVERY_STATUSES, Delivery
+from .settings import read_settings, save_settings, settings_dict, settings_fields
+
+log = logging.getLogger(__name__)
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -17,20 +25,26 @@ from .settings import SETTINGS_FIELDS, read_settings, save_settings
 @bp.get("/api/notifications/settings")
 @login_required
 def api_settings():
-    settings = get_settings(current_client_id())
+    # Staff see the rule and which channels are on, not who receives them.
+    answer = settings_dict(current_client_id(), current_app.config, with_addresses=current_user.can_manage)
     db.session.commit()
-    return jsonify(settings.to_dict())
+    return jsonify(answer)
 
 
 @bp.post("/api/notifications/settings")
 @login_required
 @require_manager
 def api_save_settings():
-    fields = Fields(json_body(SETTINGS_FIELDS))
-    current = get_settings(current_client_id()).to_dict()
-    changes = read_settings(fields, current)
+    fields = Fields(json_body(settings_fields()))
+    current = settings_dict(current_client_id(), current_app.config)
+    changes = read_settings(fields, current, current_app.config)
     fields.check()
-    return jsonify(save_settings(current_client_id(), changes).to_dict())
+    secret = save_settings(current_client_id(), changes)
+    answer = settings_dict(current_client_id(), current_app.config)
+    if secret:
+        answer["webhook_secret"] = secret  # shown this once
+    db.session.commit()
+    return jsonify(answer)
 
 
 # --- deliveries ---------------------------------------------------------------------------------
@@ -41,11 +55,14 @@ def api_deliveries():
     args = QueryArgs(request.args)
     status = args.choice("status", DELIVERY_STATUSES)
     limit = args.integer("limit", 100, 1, 500)
+    before_id = args.integer("before_id", None, 1, 2**31 - 1)
     args.check()
     stmt = scoped(Delivery)
     if status:
         # "failed" is every message that did not go out: waiting to retry, or given up (dead).
         stmt = stmt.where(Delivery.status.in_(("failed", "dead") if status == "failed" else (status,)))
+    if before_id is not None:
+        stmt = stmt.where(Delivery.id < before_id)
     rows = db.session.execute(stmt.order_by(Delivery.id.desc()).limit(limit)).scalars()
     return jsonify({"items": [d.to_dict() for d in rows]})
 
@@ -55,11 +72,60 @@ def api_deliveries():
 @require_manager
 def api_test_message():
     fields = Fields(json_body({"channel"}))
-    channel = fields.choice("channel", CHANNELS, required=True)
+    channel = fields.choice("channel", names(), required=True)
     fields.check()
+    allowed, retry_after = limits.take_test(current_client_id(), channel, utcnow())
+    if not allowed:
+        db.session.rollback()
+        response = jsonify({"error": f"At most {limits.TESTS_PER_HOUR} test messages per channel and hour; "
+                                     "try again later.", "details": {}})
+        response.headers["Retry-After"] = str(retry_after)
+        return response, 429
     queued = outbox.enqueue_test(current_client_id(), channel)
     if not queued:
         raise ValidationError({"channel": f"No {channel} recipients are set up and enabled."},
                               "There is nobody to send a test message to.")
     db.session.commit()
     return jsonify({"queued": queued}), 202
+
+
+# --- each person's preferences -----------------------------------------------------------------
+
+@bp.get("/api/me/preferences")
+@login_required
+def api_preferences():
+    answer = preferences.get_preferences(current_user)
+    db.session.commit()
+    return jsonify(answer)
+
+
+@bp.patch("/api/me/preferences")
+@login_required
+def api_save_preferences():
+    fields = Fields(json_body(preferences.FIELDS))
+    current = preferences.get_preferences(current_user)
+    changes = preferences.read_preferences(fields, current_app.config)
+    preferences.check_enabled_has_address(fields, changes, current)
+    fields.check()
+    preferences.save_preferences(current_user, changes, current)
+    answer = preferences.get_preferences(current_user)
+    db.session.commit()
+    return jsonify(answer)
+
+
+# --- Twilio's receipts --------------------------------------------------------------------------
+
+@bp.post(STATUS_CALLBACK_PATH)
+@csrf.exempt
+def api_twilio_status():
+    """Twilio's status callback: signed with the account's auth token over PUBLIC_URL + path."""
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    url = current_app.config["PUBLIC_URL"].rstrip("/") + STATUS_CALLBACK_PATH
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
+        log.warning("Twilio status callback with a bad signature from %s", request.remote_addr)
+        raise ApiError(403, "The signature is not valid.")
+    receipts.record_status(request.form.get("MessageSid", ""), request.form.get("MessageStatus", ""),
+                           request.form.get("ErrorCode"), utcnow())
+    db.session.commit()
+    return "", 204

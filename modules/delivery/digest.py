@@ -16,8 +16,10 @@ from ..auth.models import NotificationSettings
 from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
 from ..retail import rules as stock_rules
-from .models import CHANNELS
-from .outbox import any_channel_enabled, message_row, add_deliveries
+from ..timeutil import isoformat
+from . import recipients
+from .models import Recipient
+from .outbox import add_deliveries, message_row
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +36,14 @@ def digest_instant(tz_name, digest_time, now):
 def enqueue_due_digests(now):
     """Queue today's digest of every digest-mode shop whose digest time has passed and that has
     not had it yet. Each shop is its own transaction (committed here). Returns the shops done."""
+    digest_readers = (select(Recipient.client_id).where(
+        Recipient.enabled.is_(True), Recipient.opted_out_at.is_(None),
+        func.coalesce(Recipient.mode, NotificationSettings.delivery_mode) == "digest"))
     candidates = db.session.execute(
         select(NotificationSettings.client_id, Client.timezone, NotificationSettings.digest_time,
                NotificationSettings.last_digest_at)
         .join(Client, Client.id == NotificationSettings.client_id)
-        .where(NotificationSettings.delivery_mode == "digest", any_channel_enabled())
+        .where(NotificationSettings.client_id.in_(digest_readers))
     ).all()
     db.session.rollback()  # end the read; each shop below is its own transaction
     done = 0
@@ -69,11 +74,15 @@ def _digest_shop(client_id, local_day, last, day_before, now):
     items = digest_items(client_id, last or day_before, now)
     if not items:
         return 0
-    settings = db.session.execute(for_shop(NotificationSettings, client_id)).scalar_one()
-    message = messages.digest_message(settings.client.name, items, local_day, current_app.config["PUBLIC_URL"])
+    shop = db.session.execute(select(Client.name).where(Client.id == client_id)).scalar_one()
     key = f"digest:{client_id}:{local_day.isoformat()}"
-    rows = [message_row(client_id, key, channel, recipient, message, now)
-            for channel in CHANNELS for recipient in settings.recipients(channel)]
+    rows = []
+    for target in recipients.targets([client_id], mode="digest").get(client_id, []):
+        wanted = tuple(i for i in items if target.wants(i.kind))
+        if wanted:
+            notice = messages.Notice("digest", client_id, shop, wanted, date=local_day.isoformat(),
+                                     created_at=isoformat(now))
+            rows.append(message_row(client_id, key, target.channel, target.address, notice, now))
     queued = add_deliveries(rows)
     log.info("queued the %s digest of shop %s: %d product(s), %d message(s)", local_day, client_id,
              len(items), queued)
@@ -90,7 +99,7 @@ def digest_items(client_id, since, now):
     shop_default = shop_threshold(client_id)
     rows = db.session.execute(
         select(Product.name, Category.name, Product.stock, Product.low_stock_threshold, Category.low_stock_threshold,
-               StockAlertLog.kind, StockAlertLog.days_left)
+               StockAlertLog.kind, StockAlertLog.days_left, Product.id, Product.sku)
         .select_from(latest)
         .join(StockAlertLog, StockAlertLog.id == latest.c.id)
         .join(Product, Product.id == StockAlertLog.product_id)
@@ -98,13 +107,13 @@ def digest_items(client_id, since, now):
         .where(Product.active.is_(True), stock_rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
     ).all()
     items = []
-    for name, category, stock, own, category_threshold, kind, days_left in rows:
+    for name, category, stock, own, category_threshold, kind, days_left, product_id, sku in rows:
         threshold = stock_rules.effective_threshold(own, category_threshold, shop_default)
         if stock_rules.stock_status(stock, threshold) != "ok":
             kind, days_left = "low", None
         elif kind != "forecast":
             kind, days_left = "restocked", None
-        items.append(messages.AlertItem(name, category, stock, threshold, kind, days_left))
+        items.append(messages.AlertItem(name, category, stock, threshold, kind, days_left, product_id, sku))
     return items
 
 

@@ -1,99 +1,166 @@
-"""The delivery worker: claims due outbox rows, sends them outside any transaction, and records
-each one's fate (sent, failed with a next attempt after backoff, or dead). Also queues digests."""
-import dataclasses
+"""The delivery worker: claims due outbox rows, gathers a burst to one recipient into one message,
+sends outside any transaction, and records each message's fate on its rows as soon as it is
+known (sent; failed with a next attempt after backoff; dead). Also queues digests."""
 import logging
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 
+from ..auth.models import Client
 from ..dialect import name as dialect_name
 from ..extensions import db
 from ..periodic import PeriodicWorker
-from ..timeutil import utcnow
-from . import outbox
-from .channels import Outgoing, Result, get_channel
+from ..timeutil import local_midnight, utcnow
+from . import limits, outbox, recipients
+from .channels import Outgoing, Result, channel_class, get_channel, names
 from .digest import enqueue_due_digests
+from .messages import Notice
 from .models import Delivery
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 200  # rows per claim: one SMTP connection (and one Twilio session) per channel per batch
 LEASE_SECONDS = 300  # a claim not finished by then (the process died) is taken again
-_CLAIMED = (Delivery.id, Delivery.client_id, Delivery.alert_log_id, Delivery.channel, Delivery.recipient,
-            Delivery.subject, Delivery.body, Delivery.html_body, Delivery.attempts)
+_CLAIMED = (Delivery.id, Delivery.client_id, Delivery.channel, Delivery.recipient, Delivery.attempts,
+            Delivery.dedupe_key, Delivery.payload, Delivery.subject, Delivery.body, Delivery.html_body)
+Claimed = namedtuple("Claimed", [c.key for c in _CLAIMED])
 
 
-def claim(limit, now, lease_seconds=LEASE_SECONDS):
+def _take(where, limit, now, lease_seconds):
+    """Mark up to `limit` rows matching `where` as claimed by this sender and return them."""
+    candidates = select(Delivery.id).where(where).order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+    stmt = (update(Delivery).where(Delivery.id.in_(candidates.with_for_update(skip_locked=True)), where)
+            .values(status="sending", attempts=Delivery.attempts + 1,
+                    claimed_until=now + timedelta(seconds=lease_seconds))
+            .returning(*_CLAIMED))
+    return [Claimed(*row) for row in db.session.execute(stmt, execution_options={"synchronize_session": False})]
+
+
+def _gathers(row):
+    return row.dedupe_key.startswith("alert:") and row.channel in names() and channel_class(row.channel).coalesce
+
+
+def claim(limit, now, lease_seconds=LEASE_SECONDS, gather=True):
     """Take up to `limit` due rows and commit the claim: status "sending", one attempt more, a
-    lease until now + lease_seconds. On PostgreSQL, FOR UPDATE SKIP LOCKED gives concurrent
+    lease until now + lease_seconds; with them, the alerts still waiting for the same recipients
+    (a burst goes as one message). On PostgreSQL, FOR UPDATE SKIP LOCKED gives concurrent
     dispatchers disjoint rows; on SQLite, BEGIN IMMEDIATE makes this the only writer, and the
     UPDATE re-checks that each row is still due (compare-and-set) on both."""
     db.session.commit()  # BEGIN IMMEDIATE must open the transaction, not join one
     if dialect_name() == "sqlite":
         db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-    due = outbox.due_clause(now)
-    candidates = (select(Delivery.id).where(due).order_by(Delivery.next_attempt_at, Delivery.id)
-                  .limit(limit).with_for_update(skip_locked=True))
-    stmt = (update(Delivery).where(Delivery.id.in_(candidates), due)
-            .values(status="sending", attempts=Delivery.attempts + 1,
-                    claimed_until=now + timedelta(seconds=lease_seconds))
-            .returning(*_CLAIMED))
     try:
-        rows = db.session.execute(stmt, execution_options={"synchronize_session": False}).all()
+        rows = _take(outbox.due_clause(now), limit, now, lease_seconds)
+        bursts = sorted({(r.client_id, r.channel, r.recipient) for r in rows if gather and _gathers(r)})
+        if bursts:
+            waiting = and_(Delivery.status == "pending", Delivery.dedupe_key.like("alert:%"),
+                           tuple_(Delivery.client_id, Delivery.channel, Delivery.recipient).in_(bursts))
+            rows += _take(waiting, limit, now, lease_seconds)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return sorted((Outgoing(*row) for row in rows), key=lambda d: d.id)
+    return sorted(rows, key=lambda d: d.id)
 
 
-def send(batch, config):
-    """Send a claimed batch, channel by channel; returns one Result per row. No transaction is
-    open meanwhile, so a slow server holds no lock."""
+def _notice(row):
+    if row.payload:
+        return row.payload
+    # Queued before payloads existed (revision 0004): it says what its columns say.
+    return {"type": "legacy", "shop": {"id": row.client_id, "name": ""}, "subject": row.subject,
+            "body": row.body, "html_body": row.html_body}
+
+
+def messages_of(rows, gather=True):
+    """One Outgoing per message: the alert rows to one recipient on a gathering channel together
+    (unless `gather` is off), every other row alone."""
+    groups = {}
+    for row in rows:
+        key = (row.client_id, row.channel, row.recipient) if gather and _gathers(row) else ("row", row.id)
+        groups.setdefault(key, []).append(row)
+    hooks = [r for r in rows if r.channel == "webhook"]
+    keys = recipients.secrets_of({r.client_id for r in hooks}, "webhook") if hooks else {}
+    out = []
+    for group in groups.values():
+        first = group[0]
+        out.append(Outgoing(ids=tuple(r.id for r in group), client_id=first.client_id, channel=first.channel,
+                            recipient=first.recipient, notice=Notice.from_payloads([_notice(r) for r in group]),
+                            secret=keys.get((first.client_id, first.recipient))))
+    return out
+
+
+def within_cap(outgoing, now, cap):
+    """(messages to send now, messages over their shop's daily cap). Commits the counts."""
+    zones = dict(db.session.execute(select(Client.id, Client.timezone).where(
+        Client.id.in_(bindparam("ids", sorted({m.client_id for m in outgoing}), expanding=True)))).all())
+    ready, held = [], []
+    for message in outgoing:
+        zone = zones.get(message.client_id, "UTC")
+        (ready if limits.take_message(message.client_id, zone, now, cap) else held).append((message, zone))
+    db.session.commit()
+    return [m for m, _ in ready], held
+
+
+def send(outgoing, config, on_result):
+    """Send messages channel by channel, calling `on_result` for each as soon as it is known. No
+    transaction is open meanwhile, so a slow server holds no lock."""
     by_channel = defaultdict(list)
-    for delivery in batch:
-        by_channel[delivery.channel].append(delivery)
-    if by_channel.get("whatsapp") and config.get("TWILIO_WHATSAPP_CONTENT_SID"):
-        variables = outbox.template_variables(by_channel["whatsapp"])
-        db.session.commit()
-        by_channel["whatsapp"] = [dataclasses.replace(d, variables=variables[d.id]) for d in by_channel["whatsapp"]]
-    results = []
-    for channel, deliveries in by_channel.items():
+    for message in outgoing:
+        by_channel[message.channel].append(message)
+    for channel, batch in by_channel.items():
+        done = set()
         try:
-            results += get_channel(channel, config).send(deliveries)
+            if channel not in names():
+                raise LookupError(f"no channel named {channel!r} on this server")
+            for result in get_channel(channel, config).send(batch):
+                done.add(result.message.ids)
+                on_result(result)
         except Exception as e:  # a bug in a channel must not leave its rows "sending" until the lease ends
             log.exception("channel %s failed", channel)
-            results += [Result.failed(d, f"{type(e).__name__}: {e}") for d in deliveries]
-    return results
+            for message in batch:
+                if message.ids not in done:
+                    on_result(Result.failed(message, f"The {channel} channel failed ({type(e).__name__}).",
+                                            retry=not isinstance(e, LookupError)))
 
 
-def record(batch, results, now, max_attempts, backoff_seconds):
-    """Write each row's fate, only if this sender still holds its claim (same status and attempt
-    count). Returns a Counter of the statuses written."""
-    table = Delivery.__table__
-    attempts = {d.id: d.attempts for d in batch}
-    sent, failed, outcome = [], [], Counter()
-    for result in results:
-        tries = attempts[result.delivery_id]
-        if result.ok:
-            sent.append({"b_id": result.delivery_id, "b_attempts": tries, "b_provider": result.provider_id})
-            outcome["sent"] += 1
-            continue
-        status = "dead" if not result.retry or tries >= max_attempts else "failed"
-        failed.append({"b_id": result.delivery_id, "b_attempts": tries, "b_status": status,
-                       "b_error": result.error,
-                       "b_next": now if status == "dead" else now + outbox.backoff_delay(tries, backoff_seconds)})
-        outcome[status] += 1
-    held = (table.c.id == bindparam("b_id"), table.c.status == "sending", table.c.attempts == bindparam("b_attempts"))
-    if sent:
-        db.session.execute(update(table).where(*held).values(
-            status="sent", provider_id=bindparam("b_provider"), sent_at=now, claimed_until=None, last_error=None), sent)
-    if failed:
-        db.session.execute(update(table).where(*held).values(
-            status=bindparam("b_status"), last_error=bindparam("b_error"), next_attempt_at=bindparam("b_next"),
-            claimed_until=None), failed)
-    db.session.commit()
-    return outcome
+class Recorder:
+    """Writes each message's fate to its rows at once (one commit per message), only where this
+    sender still holds the claim (same status and attempt count)."""
+
+    def __init__(self, batch, now, max_attempts, backoff_seconds):
+        self.attempts = {row.id: row.attempts for row in batch}
+        self.now, self.max_attempts, self.backoff_seconds = now, max_attempts, backoff_seconds
+        self.outcome = Counter()
+
+    def __call__(self, result):
+        table = Delivery.__table__
+        for row_id in result.message.ids:
+            tries = self.attempts[row_id]
+            held = (table.c.id == row_id, table.c.status == "sending", table.c.attempts == tries)
+            if result.ok:
+                values = dict(status="sent", provider_id=result.provider_id, sent_at=self.now, claimed_until=None,
+                              last_error=None)
+                self.outcome["sent"] += 1
+            else:
+                status = "dead" if not result.retry or tries >= self.max_attempts else "failed"
+                values = dict(status=status, last_error=result.error, claimed_until=None,
+                              next_attempt_at=self.now if status == "dead"
+                              else self.now + outbox.backoff_delay(tries, self.backoff_seconds))
+                self.outcome[status] += 1
+            db.session.execute(update(table).where(*held).values(**values))
+        db.session.commit()
+
+    def hold(self, message, zone, cap):
+        """Over the shop's daily cap: back to pending until the shop's next midnight, no attempt spent."""
+        table = Delivery.__table__
+        for row_id in message.ids:
+            db.session.execute(update(table).where(
+                table.c.id == row_id, table.c.status == "sending", table.c.attempts == self.attempts[row_id]).values(
+                status="pending", attempts=table.c.attempts - 1, claimed_until=None,
+                next_attempt_at=local_midnight(zone, self.now, 1),
+                last_error=f"The shop's daily limit of {cap} messages is reached; this waits for tomorrow."))
+            self.outcome["held"] += 1
+        db.session.commit()
 
 
 class Dispatcher(PeriodicWorker):
@@ -113,14 +180,22 @@ class Dispatcher(PeriodicWorker):
         the clock, for tests; by default the wall clock."""
         config = self.app.config
         counts = Counter(digests=enqueue_due_digests(now or utcnow()))
-        batch = claim(self.batch_size, now or utcnow(), self.lease_seconds)
+        limits.prune(now or utcnow())
+        db.session.commit()
+        gather = float(config.get("DELIVERY_COALESCE_SECONDS") or 0) > 0  # 0: each alert on its own, at once
+        batch = claim(self.batch_size, now or utcnow(), self.lease_seconds, gather)
         counts["claimed"] = len(batch)
         if batch:
-            results = send(batch, config)
-            counts.update(record(batch, results, now or utcnow(), config["DELIVERY_MAX_ATTEMPTS"],
-                                 config["DELIVERY_BACKOFF_SECONDS"]))
-            log.info("deliveries: %d claimed, %d sent, %d failed, %d dead", len(batch), counts["sent"],
-                     counts["failed"], counts["dead"])
+            recorder = Recorder(batch, now or utcnow(), config["DELIVERY_MAX_ATTEMPTS"],
+                                config["DELIVERY_BACKOFF_SECONDS"])
+            cap = config["SHOP_DAILY_MESSAGE_CAP"]
+            ready, held = within_cap(messages_of(batch, gather), now or utcnow(), cap)
+            for message, zone in held:
+                recorder.hold(message, zone, cap)
+            send(ready, config, recorder)
+            counts.update(recorder.outcome)
+            log.info("deliveries: %d claimed, %d sent, %d failed, %d dead, %d held", len(batch), counts["sent"],
+                     counts["failed"], counts["dead"], counts["held"])
         self.totals.update({k: v for k, v in counts.items() if k != "claimed"})
         return dict(counts)
 

@@ -1,13 +1,21 @@
-"""What an outgoing message says: subjects, plain and HTML bodies of alerts, digests and tests.
-Pure functions, no I/O; the outbox fills them from the alert's rows."""
-from dataclasses import dataclass
+"""What an outgoing message says. An outbox row carries a payload (an alert, a digest, a test);
+`Notice` is one message built from one or more payloads (a burst of alerts goes as one), and
+each channel renders it: mail from the Jinja templates under templates/delivery/messages/, text
+channels as one short line."""
+from dataclasses import asdict, dataclass, field
 
+from flask import current_app
 from markupsafe import escape
 
 from ..alerts import kinds, rules
 
 PRODUCTS_PATH = "/retail/products"
 STATES = {"out": "Out of stock", "low": "Low stock", "warning": "Running low", "ok": "Back in stock"}
+
+
+def one_line(text):
+    """A header or a short message: no CR, LF or other control characters, spaces collapsed."""
+    return " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
 
 
 @dataclass(frozen=True)
@@ -20,59 +28,34 @@ class AlertItem:
     threshold: int
     kind: str = "low"
     days_left: int | None = None
+    product_id: int | None = None
+    sku: str | None = None
 
     @property
     def level(self):
         return kinds.level(self.kind, self.stock)
 
     @property
+    def state(self):
+        return STATES[self.level]
+
+    @property
+    def category_name(self):
+        return self.category or rules.UNCATEGORIZED
+
+    @property
     def headline(self):
         return kinds.message(self.kind, self.product, self.stock, self.category, self.days_left)
 
+    def url(self, public_url):
+        """Straight to the product when known, else the list of products in its state."""
+        base = public_url.rstrip("/")
+        if self.product_id:
+            return f"{base}{PRODUCTS_PATH}/{self.product_id}/edit"
+        return base + rules.products_url(self.level)
 
-@dataclass(frozen=True)
-class Message:
-    subject: str
-    body: str
-    html_body: str | None = None
-    short: str = ""  # the text of a WhatsApp or SMS message
-
-
-def products_link(public_url, level="low"):
-    return public_url.rstrip("/") + rules.products_url(level)
-
-
-def _html(title, paragraphs, rows=None, link=None):
-    parts = [f"<h2>{escape(title)}</h2>"]
-    parts += [f"<p>{escape(p)}</p>" for p in paragraphs]
-    if rows:
-        parts.append('<table cellpadding="4" style="border-collapse:collapse">'
-                     "<tr><th align=left>Product</th><th align=left>Category</th>"
-                     "<th align=right>Stock</th><th align=right>Threshold</th></tr>")
-        for item in rows:
-            colour = "#b00020" if item.level == "out" else "#8a5a00"
-            parts.append(
-                f'<tr style="color:{colour}"><td>{escape(item.product)}</td>'
-                f"<td>{escape(item.category or rules.UNCATEGORIZED)}</td>"
-                f"<td align=right>{item.stock}</td><td align=right>{item.threshold}</td></tr>")
-        parts.append("</table>")
-    if link:
-        parts.append(f'<p><a href="{escape(link)}">Open the products in Stockbell</a></p>')
-    return "<html><body>" + "\n".join(parts) + "</body></html>"
-
-
-def alert_message(shop, item: AlertItem, public_url) -> Message:
-    """One product that just went low or out, for one shop."""
-    link = products_link(public_url, item.level)
-    state = STATES[item.level]
-    subject = f"{state}: {item.product} at {shop}"
-    category = item.category or rules.UNCATEGORIZED
-    facts = [f"Product: {item.product}", f"Category: {category}", f"Stock: {item.stock}",
-             f"Threshold: {item.threshold}"]
-    body = "\n".join([item.headline, "", *facts, "", f"Shop: {shop}", f"Products: {link}", ""])
-    html = _html(subject, [item.headline, f"Shop: {shop}"], rows=[item], link=link)
-    short = f"Stockbell, {shop}: {item.headline}. Threshold {item.threshold}. {link}"
-    return Message(subject, body, html, short)
+    def to_json(self):
+        return asdict(self)
 
 
 def ordered(items):
@@ -81,28 +64,88 @@ def ordered(items):
     return sorted(items, key=lambda i: (rank.get(i.level, len(rank)), i.stock, i.product.lower()))
 
 
-def digest_message(shop, items, local_date, public_url) -> Message:
-    """Every product of one shop that alerted since its last digest, in one message."""
-    items = ordered(items)
-    out = sum(1 for i in items if i.level == "out")
-    count = f"{len(items)} product" + ("" if len(items) == 1 else "s")
-    subject = f"Stock digest for {shop}, {local_date.isoformat()}: {count}"
-    if out:
-        subject += f" ({out} out of stock)"
-    link = products_link(public_url)
-    lines = [f"- {i.headline}; stock {i.stock}, threshold {i.threshold}" for i in items]
-    body = "\n".join([f"Products that ran low at {shop} since the last digest:", "", *lines, "",
-                      f"Products: {link}", ""])
-    html = _html(subject, [f"Products that ran low at {shop} since the last digest:"], rows=items, link=link)
-    names = ", ".join(i.product for i in items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-    short = f"Stockbell, {shop}: {count} ran low ({out} out of stock): {names}. {link}"
-    return Message(subject, body, html, short)
+@dataclass(frozen=True)
+class Notice:
+    """One message: "alerts" (one or a burst), "digest" (a day's products) or "test"."""
+
+    type: str
+    shop_id: int
+    shop: str
+    items: tuple = field(default_factory=tuple)
+    date: str | None = None  # the digest's shop-local date
+    channel: str | None = None  # what a test message tests
+    created_at: str | None = None
+    log_id: int | None = None  # the alert, when this is one alert
+    legacy: dict | None = None  # a row queued before payloads: its subject, body and html_body
+
+    @classmethod
+    def from_payloads(cls, payloads):
+        """The message for one or more rows to one recipient (several only for alerts)."""
+        first = payloads[0]
+        items = ordered(AlertItem(**i) for p in payloads for i in p.get("items", ()))
+        return cls(type=first["type"], shop_id=first["shop"]["id"], shop=first["shop"]["name"], items=tuple(items),
+                   date=first.get("date"), channel=first.get("channel"), created_at=first.get("created_at"),
+                   log_id=first.get("log_id") if len(payloads) == 1 else None,
+                   legacy={k: first.get(k) for k in ("subject", "body", "html_body")} if first["type"] == "legacy" else None)
+
+    def payload(self):
+        out = {"type": self.type, "shop": {"id": self.shop_id, "name": self.shop},
+               "items": [i.to_json() for i in self.items], "created_at": self.created_at}
+        for key in ("date", "channel", "log_id"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+    @property
+    def out_count(self):
+        return sum(1 for i in self.items if i.level == "out")
+
+    @property
+    def subject(self):
+        shop, items = one_line(self.shop), self.items
+        if self.legacy:
+            return one_line(self.legacy["subject"] or "Stockbell")
+        if self.type == "test":
+            return f"Stockbell test message for {shop}"
+        count = f"{len(items)} product" + ("" if len(items) == 1 else "s")
+        out = f" ({self.out_count} out of stock)" if self.out_count else ""
+        if self.type == "digest":
+            return f"Stock digest for {shop}, {self.date}: {count}{out}"
+        if len(items) == 1:
+            return one_line(f"{items[0].state}: {items[0].product} at {shop}")
+        return f"{count} need attention at {shop}{out}"
+
+    def link(self, public_url):
+        if self.type == "alerts" and len(self.items) == 1:
+            return self.items[0].url(public_url)
+        level = "out" if self.out_count else "low"
+        return public_url.rstrip("/") + (rules.products_url(level) if self.items else PRODUCTS_PATH)
 
 
-def test_message(shop, channel, public_url) -> Message:
-    subject = f"Stockbell test message for {shop}"
-    text = (f"This is a test {channel} message from Stockbell for {shop}. "
-            "Low-stock alerts will reach this address.")
-    link = public_url.rstrip("/") + PRODUCTS_PATH
-    body = f"{text}\n\nProducts: {link}\n"
-    return Message(subject, body, _html(subject, [text], link=link), f"{text} {link}")
+def email_bodies(notice, public_url, recipient, unsubscribe_url=None):
+    """(plain text, HTML) of an email, from the templates."""
+    if notice.legacy:
+        return notice.legacy["body"] or "", notice.legacy["html_body"] or str(escape(notice.legacy["body"] or ""))
+    context = {"notice": notice, "public_url": public_url.rstrip("/"), "link": notice.link(public_url),
+               "recipient": recipient, "unsubscribe_url": unsubscribe_url}
+    # The app's Jinja environment without its context processors: no request here (the dispatcher).
+    env = current_app.jinja_env
+    return (env.get_template("delivery/messages/email.txt").render(**context),
+            env.get_template("delivery/messages/email.html").render(**context))
+
+
+def short_text(notice, public_url):
+    """A WhatsApp, SMS, Slack or Telegram message: one line, the headline(s) and a link."""
+    shop, link = one_line(notice.shop), notice.link(public_url)
+    if notice.legacy:
+        return one_line(notice.legacy["body"] or notice.subject)[:600]
+    if notice.type == "test":
+        return (f"This is a test {notice.channel} message from Stockbell for {shop}. "
+                f"Low-stock alerts will reach this address. {link}")
+    items = notice.items
+    if notice.type == "alerts" and len(items) == 1:
+        item = items[0]
+        return one_line(f"Stockbell, {shop}: {item.headline}. Threshold {item.threshold}. {link}")
+    names = ", ".join(one_line(i.product) for i in items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+    what = "ran low" if notice.type == "digest" else "need attention"
+    return f"Stockbell, {shop}: {len(items)} products {what} ({notice.out_count} out of stock): {names}. {link}"

@@ -10,29 +10,27 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, bindparam, func, or_, select
 
+from ..alerts.models import StockAlertLog
+from ..alerts.signals import alerts_raised
 from ..auth.models import Client
 from ..dialect import insert
 from ..extensions import db
 from ..retail.models import Category, Product
-from ..timeutil import utcnow
-from . import messages
-from ..alerts.models import StockAlertLog
-from ..alerts.signals import alerts_raised
-from ..auth.models import NotificationSettings
-from ..auth.settings import get_settings
-from .models import CHANNELS, Delivery
+from ..timeutil import isoformat, utcnow
+from . import messages, recipients
+from .channels import channel_class
+from .models import Delivery
 
 log = logging.getLogger(__name__)
-TEXT_CHANNELS = ("whatsapp", "sms")  # short bodies, no subject or HTML on the wire
 
 
-def message_row(client_id, key, channel, recipient, message, now, alert_log_id=None):
-    short = channel in TEXT_CHANNELS
+def message_row(client_id, key, channel, address, notice, now, alert_log_id=None, due_at=None):
+    """One outbox row; `notice` is what it says (its payload), rendered by the channel when sent."""
     return {
         "client_id": client_id, "alert_log_id": alert_log_id, "dedupe_key": key, "channel": channel,
-        "recipient": recipient, "subject": message.subject[:255],
-        "body": message.short if short else message.body, "html_body": None if short else message.html_body,
-        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "recipient": address, "subject": messages.one_line(notice.subject)[:255], "body": "", "html_body": None,
+        "payload": notice.payload(),
+        "status": "pending", "attempts": 0, "next_attempt_at": due_at or now, "created_at": now,
     }
 
 
@@ -45,66 +43,62 @@ def add_deliveries(rows):
     return len(rows)
 
 
-def any_channel_enabled():
-    return or_(NotificationSettings.email_enabled.is_(True), NotificationSettings.whatsapp_enabled.is_(True),
-               NotificationSettings.sms_enabled.is_(True))
-
-
 @alerts_raised.connect
 def on_alerts_raised(sender, alerts, now, user_id=None):
     enqueue_alert_deliveries(alerts, now)
 
 
+def _shop_names(client_ids):
+    return dict(db.session.execute(
+        select(Client.id, Client.name).where(Client.id.in_(bindparam("ids", list(client_ids), expanding=True)))).all())
+
+
 def enqueue_alert_deliveries(new_alerts, now):
-    """Queue email/WhatsApp/SMS messages for new alerts of shops in instant mode: one row per
-    alert, channel and recipient. Two queries and one INSERT per chunk of alerts."""
-    client_ids = sorted({a.client_id for a in new_alerts})
-    if not client_ids:
-        return 0
-    shops = {
-        s.client_id: (s, name) for s, name in db.session.execute(
-            select(NotificationSettings, Client.name)
-            .join(Client, Client.id == NotificationSettings.client_id)
-            .where(NotificationSettings.client_id.in_(bindparam("ids", client_ids, expanding=True)),
-                   NotificationSettings.delivery_mode == "instant", any_channel_enabled())
-        ).all()
-    }
-    wanted = [a.log_id for a in new_alerts if a.client_id in shops]
+    """Queue a row per new alert and instant-mode address that wants its kind. Rows on channels
+    that gather a burst wait DELIVERY_COALESCE_SECONDS, so that the alerts that follow within
+    that time go with them as one message. Three queries and one INSERT per call."""
+    by_shop = recipients.targets({a.client_id for a in new_alerts}, mode="instant")
+    wanted = [a.log_id for a in new_alerts if a.client_id in by_shop]
     if not wanted:
         return 0
-    details = dict((row[0], row[1:]) for row in db.session.execute(
-        select(StockAlertLog.id, Product.name, Category.name)
+    details = {row[0]: row[1:] for row in db.session.execute(
+        select(StockAlertLog.id, Product.name, Product.sku, Category.name)
         .join(Product, Product.id == StockAlertLog.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .where(StockAlertLog.id.in_(bindparam("log_ids", wanted, expanding=True)))
-    ))
-    public_url = current_app.config["PUBLIC_URL"]
+    )}
+    shops = _shop_names(by_shop)
+    wait = timedelta(seconds=float(current_app.config.get("DELIVERY_COALESCE_SECONDS") or 0))
     rows = []
     for alert in new_alerts:
-        if alert.client_id not in shops or alert.log_id not in details:
+        if alert.log_id not in details:
             continue
-        settings, shop_name = shops[alert.client_id]
-        product, category = details[alert.log_id]
-        message = messages.alert_message(
-            shop_name, messages.AlertItem(product, category, alert.stock, alert.threshold, alert.kind, alert.days_left),
-            public_url)
-        for channel in CHANNELS:
-            for recipient in settings.recipients(channel):
-                rows.append(message_row(alert.client_id, f"alert:{alert.log_id}", channel, recipient, message, now,
-                                 alert_log_id=alert.log_id))
+        product, sku, category = details[alert.log_id]
+        item = messages.AlertItem(product, category, alert.stock, alert.threshold, alert.kind, alert.days_left,
+                                  alert.product_id, sku)
+        notice = messages.Notice("alerts", alert.client_id, shops[alert.client_id], (item,),
+                                 created_at=isoformat(now), log_id=alert.log_id)
+        for target in by_shop[alert.client_id]:
+            if not target.wants(alert.kind):
+                continue
+            due = now + wait if channel_class(target.channel).coalesce else now
+            rows.append(message_row(alert.client_id, f"alert:{alert.log_id}", target.channel, target.address, notice,
+                                    now, alert_log_id=alert.log_id, due_at=due))
     queued = add_deliveries(rows)
     if queued:
-        log.info("queued %d alert message(s) for %d shop(s)", queued, len(shops))
+        log.info("queued %d alert message(s) for %d shop(s)", queued, len(by_shop))
     return queued
 
 
 def enqueue_test(client_id, channel, now=None):
-    """Queue a test message to the shop's recipients of one channel; returns how many."""
+    """Queue a test message to the shop's enabled addresses of one channel; returns how many."""
     now = now or utcnow()
-    settings = get_settings(client_id)
-    message = messages.test_message(settings.client.name, channel, current_app.config["PUBLIC_URL"])
+    notice = messages.Notice("test", client_id, _shop_names([client_id])[client_id], channel=channel,
+                             created_at=isoformat(now))
     key = f"test:{uuid.uuid4().hex}"
-    return add_deliveries([message_row(client_id, key, channel, r, message, now) for r in settings.recipients(channel)])
+    rows = [message_row(client_id, key, channel, t.address, notice, now)
+            for t in recipients.targets([client_id]).get(client_id, []) if t.channel == channel and t.user_id is None]
+    return add_deliveries(rows)
 
 
 # --- what the dispatcher and /health read ---------------------------------------------------------
@@ -126,30 +120,6 @@ def counts(now):
                func.count(Delivery.id).filter(Delivery.status == "dead"))
     ).one()
     return {"due": due, "retrying": retrying, "dead": dead}
-
-
-def template_variables(deliveries):
-    """WhatsApp template variables per delivery id: {"1": product, "2": stock, "3": shop}.
-    Digests and tests, which name no single product, put their subject in "1"."""
-    log_ids = sorted({d.alert_log_id for d in deliveries if d.alert_log_id})
-    client_ids = sorted({d.client_id for d in deliveries})
-    alerts = {}
-    if log_ids:
-        alerts = {row[0]: row[1:] for row in db.session.execute(
-            select(StockAlertLog.id, Product.name, StockAlertLog.stock_level)
-            .join(Product, Product.id == StockAlertLog.product_id)
-            .where(StockAlertLog.id.in_(bindparam("log_ids", log_ids, expanding=True))))}
-    shops = dict(db.session.execute(
-        select(Client.id, Client.name).where(Client.id.in_(bindparam("ids", client_ids, expanding=True)))).all())
-    out = {}
-    for d in deliveries:
-        shop = shops.get(d.client_id, "")
-        if d.alert_log_id in alerts:
-            product, stock = alerts[d.alert_log_id]
-            out[d.id] = {"1": product, "2": str(stock), "3": shop}
-        else:
-            out[d.id] = {"1": d.subject, "2": "-", "3": shop}
-    return out
 
 
 def backoff_delay(attempts, base_seconds):

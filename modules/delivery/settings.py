@@ -1,80 +1,101 @@
-"""Reading and saving a shop's notification settings (the alert rule's fields and the channels)."""
+"""Reading and saving a shop's notification settings: the alert rule's fields on the settings row,
+each channel's switch and addresses as recipient rows (the fields come from the channel registry)."""
 import re
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
+from ..auth.settings import get_settings
 from ..extensions import db
 from ..timeutil import is_timezone, utcnow
-from ..auth.settings import get_settings
+from . import recipients
+from .channels import InvalidAddress, all_channels
+from .channels.email import EmailChannel
 
 _DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-
-
-# --- reading changes from the API or the settings form ----------------------------------------
-
-SETTINGS_FIELDS = (
-    "low_stock_enabled", "low_stock_threshold", "timezone", "email_enabled", "email_recipients",
-    "whatsapp_enabled", "whatsapp_numbers", "sms_enabled", "sms_numbers", "delivery_mode", "digest_time",
+MAX_RECIPIENTS = 20
+SHOP_FIELDS = (
+    "low_stock_enabled", "low_stock_threshold", "timezone", "delivery_mode", "digest_time",
     "forecast_days", "forecast_window_days", "notify_restocked",
 )
-CHECKBOXES = tuple(f for f in SETTINGS_FIELDS if f.endswith("_enabled") or f == "notify_restocked")
-MAX_RECIPIENTS = 20
 
 
-def _emails(fields, name):
-    values = fields.string_list(name)
-    if values is None:
-        return None
-    out = []
+def channel_fields():
+    """(channel class, its switch, its addresses field) in the registry's order."""
+    return [(c, f"{c.name}_enabled", c.field) for c in all_channels()]
+
+
+def settings_fields():
+    return SHOP_FIELDS + tuple(f for _, switch, field in channel_fields() for f in (switch, field))
+
+
+def checkboxes():
+    return ("low_stock_enabled", "notify_restocked") + tuple(switch for _, switch, _ in channel_fields())
+
+
+def channel_states(config):
+    """{channel: {"available", "reason"}}: whether this server is configured for each channel."""
+    out = {}
+    for cls, _, _ in channel_fields():
+        available, reason = cls.available(config)
+        out[cls.name] = {"available": available, "reason": reason}
+    return out
+
+
+def settings_dict(client_id, config, with_addresses=True):
+    """The settings as the API shows them; without the addresses for people who may not read them."""
+    settings = get_settings(client_id)
+    out = settings.to_dict()
+    lists = recipients.shop_lists(client_id)
+    for cls, switch, field in channel_fields():
+        entry = lists.get(cls.name, {"enabled": False, "addresses": []})
+        out[switch] = entry["enabled"]
+        if with_addresses:
+            out[field] = (entry["addresses"][0] if entry["addresses"] else None) if cls.single else entry["addresses"]
+    out["channels"] = channel_states(config)
+    return out
+
+
+def opted_out(client_id):
+    """{channel: [addresses that opted out]} of the shop's lists."""
+    return {name: entry["opted_out"] for name, entry in recipients.shop_lists(client_id).items() if entry["opted_out"]}
+
+
+def _addresses(fields, cls, name, config):
+    if cls.single:
+        value = fields.data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return []
+        value = fields.text(name, max_length=500)
+        values = [] if value is None else [value]
+        if value is None:
+            return None
+    else:
+        values = fields.string_list(name)
+        if values is None:
+            return None
+    out, seen = [], set()
     for value in values:
         try:
-            out.append(validate_email(value, check_deliverability=False).normalized)
-        except EmailNotValidError as e:
-            fields.error(name, f"{value!r} is not a valid email address: {e}")
+            address = cls.validate(value, config)
+        except InvalidAddress as e:
+            fields.error(name, str(e))
             return None
-    return _unique_capped(fields, name, out)
-
-
-def _numbers(fields, name):
-    values = fields.string_list(name)
-    if values is None:
-        return None
-    out = []
-    for value in values:
-        try:
-            number = phonenumbers.parse(value.removeprefix("whatsapp:"), None)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
-            fields.error(name, f"{value!r} is not a valid phone number in E.164 form (e.g. +14155550123).")
-            return None
-        out.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-    return _unique_capped(fields, name, out)
-
-
-def _unique_capped(fields, name, values):
-    seen, unique = set(), []
-    for value in values:  # one mailbox or number once, whatever its spelling
-        if value.lower() not in seen:
-            seen.add(value.lower())
-            unique.append(value)
-    values = unique
-    if len(values) > MAX_RECIPIENTS:
+        if address.lower() not in seen:  # one mailbox or number once, whatever its spelling
+            seen.add(address.lower())
+            out.append(address)
+    if len(out) > MAX_RECIPIENTS:
         fields.error(name, f"At most {MAX_RECIPIENTS} entries.")
         return None
-    return values
+    return out
 
 
-def read_settings(fields, current, form=False):
-    """The settings present in the input, validated against `current` (the shop's settings as a
-    dict). A form sends every field (an absent checkbox is false); JSON sends any subset."""
+def read_settings(fields, current, config, form=False):
+    """The settings present in the input, validated against `current` (settings_dict). A form
+    sends every field (an absent checkbox is false); JSON sends any subset."""
     changes = {}
-    # A form sends its checkboxes only when checked: an absent one is false. Other fields keep
-    # their value when absent.
-    present = [f for f in SETTINGS_FIELDS if fields.has(f) or (form and f in CHECKBOXES)]
+    boxes = checkboxes()
+    present = [f for f in settings_fields() if fields.has(f) or (form and f in boxes)]
+    by_field = {field: cls for cls, _, field in channel_fields()}
     for name in present:
-        if name in CHECKBOXES:
+        if name in boxes:
             changes[name] = fields.boolean(name)
         elif name == "low_stock_threshold":
             changes[name] = fields.integer(name, required=True, minimum=0, maximum=1_000_000)
@@ -86,10 +107,8 @@ def read_settings(fields, current, form=False):
             changes[name] = fields.text(name, required=True, max_length=64)
             if changes[name] is not None and not is_timezone(changes[name]):
                 fields.error(name, "Unknown time zone (use an IANA name such as Europe/Berlin).")
-        elif name == "email_recipients":
-            changes[name] = _emails(fields, name)
-        elif name in ("whatsapp_numbers", "sms_numbers"):
-            changes[name] = _numbers(fields, name)
+        elif name in by_field:
+            changes[name] = _addresses(fields, by_field[name], name, config)
         elif name == "delivery_mode":
             changes[name] = fields.choice(name, ("instant", "digest"), required=True)
         elif name == "digest_time":
@@ -97,23 +116,43 @@ def read_settings(fields, current, form=False):
             if value is not None and not _DIGEST_TIME.fullmatch(value):
                 fields.error(name, "Must be a time of day as HH:MM (24-hour), e.g. 09:00.")
             changes[name] = value
-    for channel, recipients in (("email", "email_recipients"), ("whatsapp", "whatsapp_numbers"),
-                                ("sms", "sms_numbers")):
-        merged = {**current, **changes}
-        if merged[f"{channel}_enabled"] and not merged[recipients] and recipients not in fields.errors:
-            fields.error(recipients, f"Add at least one recipient to turn {channel} on.")
+    states = channel_states(config)
+    merged = {**current, **changes}
+    for cls, switch, field in channel_fields():
+        if changes.get(switch) and not states[cls.name]["available"]:
+            fields.error(switch, f"{cls.label} cannot be turned on: not configured on this server. "
+                                 f"{states[cls.name]['reason']}")
+        elif merged.get(switch) and not merged.get(field) and field not in fields.errors:
+            fields.error(field, f"Add at least one recipient to turn {cls.label} on.")
     return changes
 
 
 def save_settings(client_id, changes):
+    """Apply validated changes; the caller commits. Returns a webhook secret made now, or None
+    (it is shown once, in the answer to this save)."""
     settings = get_settings(client_id)
     if changes.get("delivery_mode") == "digest" and settings.delivery_mode != "digest":
         # What went out one by one before the switch is not listed again in the first digest.
         settings.last_digest_at = utcnow()
     if "timezone" in changes:
-        settings.client.timezone = changes.pop("timezone")
-    for key, value in changes.items():
-        setattr(settings, key, value)
+        settings.client.timezone = changes["timezone"]
+    for key in SHOP_FIELDS:
+        if key in changes and key != "timezone":
+            setattr(settings, key, changes[key])
+    made = None
+    lists = recipients.shop_lists(client_id)
+    for cls, switch, field in channel_fields():
+        if switch not in changes and field not in changes:
+            continue
+        enabled = changes.get(switch, lists.get(cls.name, {}).get("enabled", False))
+        secret = recipients.save_shop_list(client_id, cls.name, changes.get(field), enabled,
+                                           signed=cls.name == "webhook")
+        made = made or secret
     settings.updated_at = utcnow()
-    db.session.commit()
-    return settings
+    db.session.flush()
+    return made
+
+
+def smtputf8_addresses(changes):
+    """The email addresses in `changes` that only servers offering SMTPUTF8 accept."""
+    return [a for a in changes.get("email_recipients") or [] if EmailChannel.needs_smtputf8(a)]

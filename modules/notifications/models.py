@@ -33,3 +33,14 @@ class Notification(db.Model):
             "is_read": self.is_read,
             "created_at": isoformat(self.created_at),
         }
+
+
+class UserPreferences(db.Model):
+    """What reaches one person: the alert kinds of their bell and their own channels (null: all)."""
+
+    __tablename__ = "user_preferences"
+
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    kinds = db.Column(db.String(100), nullable=True)  # ",low,forecast,": a LIKE away in SQL; null: every kind
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -1,6 +1,6 @@
 """The bell: each user's notifications and their read state. New alerts become one notification
-per active user of the shop, written in the alert's transaction (a listener of `alerts_raised`)."""
-from sqlalchemy import and_, func, insert, literal, select, update
+per active user of the shop who wants that kind, written in the alert's transaction (a listener of `alerts_raised`)."""
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 
 from ..alerts import kinds
 from ..alerts.models import StockAlertLog
@@ -11,7 +11,7 @@ from ..dialect import id_in
 from ..extensions import db
 from ..retail.models import Category, Product
 from ..timeutil import utcnow
-from .models import Notification
+from .models import Notification, UserPreferences
 
 
 @alerts_raised.connect
@@ -30,7 +30,10 @@ def notify_users(sender, alerts, now, user_id=None):
         .join(Product, Product.id == StockAlertLog.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .join(User, and_(User.client_id == StockAlertLog.client_id, User.active.is_(True)))
-        .where(id_in(StockAlertLog.id, [a.log_id for a in alerts]))
+        .outerjoin(UserPreferences, UserPreferences.user_id == User.id)
+        .where(id_in(StockAlertLog.id, [a.log_id for a in alerts]),
+               # a person who chose kinds hears only those (",low,forecast,")
+               or_(UserPreferences.kinds.is_(None), UserPreferences.kinds.contains("," + kind + ",")))
     )
     # The plain INSERT (no ON CONFLICT here): SQLAlchemy caches its compiled form, while the
     # dialects' ON CONFLICT inserts are compiled again on every execution.

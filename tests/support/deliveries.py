@@ -37,7 +37,9 @@ def delivery_config(smtp_server, twilio, **extra):
         "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
         "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM, "TWILIO_SMS_FROM": SMS_FROM,
         "TWILIO_WHATSAPP_CONTENT_SID": None, "TWILIO_API_BASE": twilio.url, "TWILIO_TIMEOUT": 5,
-        "DELIVERY_MAX_ATTEMPTS": 3, "DELIVERY_BACKOFF_SECONDS": 30, **extra,
+        "DELIVERY_MAX_ATTEMPTS": 3, "DELIVERY_BACKOFF_SECONDS": 30,
+        # Each alert at once unless a test is about bursts (the default gathers for 60 s).
+        "DELIVERY_COALESCE_SECONDS": 0, **extra,
     }
 
 

@@ -1,15 +1,29 @@
-"""Email through Flask-Mail: every due row of a batch over one SMTP connection, with a timeout."""
+"""Email through Flask-Mail's connection (its settings, one SMTP connection per batch, with a
+timeout), each message built here by the standards: quoted-printable bodies, RFC 2047 subjects
+folded on character boundaries, IDNA domains, SMTPUTF8 for non-ASCII mailboxes when the server
+offers it, Auto-Submitted and a one-click List-Unsubscribe. One message's failure is its own."""
 import logging
 import smtplib
-from email.utils import make_msgid
+from email import charset as email_charset
+from email import policy
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from flask_mail import BadHeaderError, Connection, Message
+from flask_mail import Connection
 
-from . import Channel, Result, register
+from .. import messages
+from ..tokens import unsubscribe_token
+from . import Channel, InvalidAddress, Result, register
 
 log = logging.getLogger(__name__)
+_QP = email_charset.Charset("utf-8")
+_QP.body_encoding = email_charset.QP  # lines stay short whatever the text (no 8bit line over 998 bytes)
+_ASCII_POLICY = policy.compat32.clone(linesep="\r\n")  # compat32 keeps email.header.Header's folding
 
 
 class TimedConnection(Connection):
@@ -31,15 +45,11 @@ class TimedConnection(Connection):
                 host.starttls()
             if mail.username and mail.password:
                 host.login(mail.username, mail.password)
+            host.ehlo_or_helo_if_needed()
         except BaseException:
             host.close()
             raise
         return host
-
-
-def connect(timeout):
-    """What `mail.connect()` returns, with the timeout set; use as a context manager."""
-    return TimedConnection(current_app.extensions["mail"], timeout)
 
 
 def _text(value):
@@ -52,42 +62,150 @@ def describe(error):
     return f"{type(error).__name__}: {error}"
 
 
+def envelope_address(address):
+    """(address for RCPT TO, needs SMTPUTF8): the domain IDNA-encoded; the local part as is."""
+    checked = validate_email(address, check_deliverability=False)
+    if checked.ascii_email:
+        return checked.ascii_email, False
+    return f"{checked.local_part}@{checked.ascii_domain}", True
+
+
+class Broken(Exception):
+    """The connection is gone; the message in hand was not accepted."""
+
+
 @register
 class EmailChannel(Channel):
     name = "email"
+    label = "Email"
+    field = "email_recipients"
+    personal = True
+    placeholder = "one address per line"
 
-    def send(self, deliveries):
-        results = []
-        domain = urlsplit(self.config.get("PUBLIC_URL", "")).hostname or "stockbell.localhost"
+    @classmethod
+    def available(cls, config):
+        if not config.get("MAIL_SERVER"):
+            return False, "No mail server is configured on this server (MAIL_SERVER)."
+        return True, None
+
+    @classmethod
+    def validate(cls, address, config):
         try:
-            with connect(self.config.get("MAIL_TIMEOUT", 10)) as connection:
-                for delivery in deliveries:
-                    results.append(self._send_one(connection, delivery, domain))
-        except (smtplib.SMTPException, OSError) as e:
-            # Connecting failed or the connection broke; QUIT then fails too, so name the first cause.
-            cause = e.__context__ if isinstance(e.__context__, (smtplib.SMTPException, OSError)) else e
-            if len(results) < len(deliveries):
-                mail = current_app.extensions["mail"]
-                log.warning("SMTP %s:%s unavailable: %s", mail.server, mail.port, describe(cause))
-            results += [Result.failed(d, describe(cause)) for d in deliveries[len(results):]]
-        return results
+            return validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError as e:
+            raise InvalidAddress(f"{address!r} is not a valid email address: {e}") from None
 
     @staticmethod
-    def _send_one(connection, delivery, domain):
-        """Send one message; a refusal of this message is its result, while a broken connection
-        (disconnected, timed out, reset) is raised and ends the batch."""
-        message = Message(subject=delivery.subject, recipients=[delivery.recipient], body=delivery.body,
-                          html=delivery.html_body)
-        message.msgId = make_msgid(domain=domain)  # not socket.getfqdn(): no DNS look-up per message
+    def needs_smtputf8(address):
         try:
-            connection.send(message)
+            return envelope_address(address)[1]
+        except EmailNotValidError:
+            return False
+
+    def sender(self):
+        public = urlsplit(self.config.get("PUBLIC_URL") or "")
+        configured = self.config.get("MAIL_DEFAULT_SENDER")
+        if isinstance(configured, (tuple, list)):
+            configured = f"{configured[0]} <{configured[1]}>"
+        return configured or f"Stockbell <stockbell@{public.hostname or 'localhost'}>"
+
+    def send(self, outgoing):
+        mail = current_app.extensions["mail"]
+        sender = self.sender()
+        envelope_from = parseaddr(sender)[1]
+        domain = urlsplit(self.config.get("PUBLIC_URL", "")).hostname or "stockbell.localhost"
+        connection = None
+        try:
+            for n, message in enumerate(outgoing):
+                if connection is None:
+                    try:
+                        connection = TimedConnection(mail, self.config.get("MAIL_TIMEOUT", 10)).__enter__()
+                    except (smtplib.SMTPException, OSError) as e:
+                        log.warning("SMTP %s:%s unavailable: %s", mail.server, mail.port, describe(e))
+                        for rest in outgoing[n:]:
+                            yield Result.failed(rest, f"The mail server could not be reached ({describe(e)}).")
+                        return
+                try:
+                    yield self._send_one(connection.host, message, sender, envelope_from, domain)
+                except Broken as e:
+                    yield Result.failed(message, str(e))
+                    self._close(connection)
+                    connection = None
+        finally:
+            if connection is not None:
+                self._close(connection)
+
+    @staticmethod
+    def _close(connection):
+        try:
+            connection.__exit__(None, None, None)
+        except (smtplib.SMTPException, OSError):
+            pass
+
+    def _send_one(self, host, message, sender, envelope_from, domain):
+        """This message's result; raises Broken when the connection is gone."""
+        try:
+            rcpt, utf8 = envelope_address(message.recipient)
+        except EmailNotValidError as e:
+            return Result.failed(message, f"The address is not valid: {e}", retry=False)
+        if utf8 and not host.has_extn("smtputf8"):
+            return Result.failed(message, "The mail server does not accept addresses with non-ASCII characters "
+                                          "(no SMTPUTF8); use another address.", retry=False)
+        try:
+            message_id = make_msgid(domain=domain)  # not socket.getfqdn(): no DNS look-up per message
+            data = self.build(message, sender, rcpt, message_id, utf8)
+        except Exception as e:  # noqa: BLE001 - whatever breaks building one message is that message's
+            log.exception("could not build email delivery %s", message.id)
+            return Result.failed(message, f"The message could not be built ({type(e).__name__}).", retry=False)
+        try:
+            host.sendmail(envelope_from, [rcpt], data, mail_options=["SMTPUTF8"] if utf8 else [])
         except smtplib.SMTPRecipientsRefused as e:
             code, text = next(iter(e.recipients.values()))
-            return Result.failed(delivery, f"SMTP {code}: {_text(text)}", retry=code < 500)
+            return Result.failed(message, f"The mail server refused the address (SMTP {code}: {_text(text)}).",
+                                 retry=code < 500)
         except smtplib.SMTPSenderRefused as e:  # our own MAIL FROM: configuration, worth a retry
-            return Result.failed(delivery, describe(e))
+            return Result.failed(message, f"The mail server refused our sender address ({describe(e)}).")
+        except smtplib.SMTPServerDisconnected as e:
+            raise Broken(f"The mail server closed the connection ({describe(e)}).") from e
         except smtplib.SMTPResponseException as e:
-            return Result.failed(delivery, describe(e), retry=e.smtp_code < 500)
-        except BadHeaderError as e:
-            return Result.failed(delivery, f"bad header: {e}", retry=False)
-        return Result.sent(delivery, message.msgId)
+            self._reset(host)
+            return Result.failed(message, f"The mail server refused the message ({describe(e)}).",
+                                 retry=e.smtp_code < 500)
+        except (smtplib.SMTPException, OSError) as e:
+            raise Broken(f"The connection to the mail server failed ({describe(e)}).") from e
+        except Exception as e:  # noqa: BLE001 - e.g. an encoding smtplib refuses: this message only
+            log.exception("email delivery %s failed", message.id)
+            self._reset(host)
+            return Result.failed(message, f"The message could not be sent ({type(e).__name__}).", retry=False)
+        return Result.sent(message, message_id)
+
+    @staticmethod
+    def _reset(host):
+        try:
+            host.rset()
+        except (smtplib.SMTPException, OSError) as e:
+            raise Broken(f"The connection to the mail server failed ({describe(e)}).") from e
+
+    def build(self, message, sender, rcpt, message_id, utf8):
+        notice = message.notice
+        public_url = self.config.get("PUBLIC_URL", "")
+        unsubscribe = unsubscribe_url(public_url, message.client_id, message.recipient)
+        text, html = messages.email_bodies(notice, public_url, message.recipient, unsubscribe)
+        mime = MIMEMultipart("alternative")
+        subject = messages.one_line(notice.subject)
+        mime["Subject"] = subject if utf8 else Header(subject, "utf-8")
+        mime["From"] = sender
+        mime["To"] = rcpt
+        mime["Date"] = formatdate(usegmt=True)
+        mime["Message-ID"] = message_id
+        mime["Auto-Submitted"] = "auto-generated"
+        mime["X-Auto-Response-Suppress"] = "All"
+        mime["List-Unsubscribe"] = f"<{unsubscribe}>"
+        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        mime.attach(MIMEText(text, "plain", _QP))
+        mime.attach(MIMEText(html, "html", _QP))
+        return mime.as_bytes(policy=policy.SMTPUTF8 if utf8 else _ASCII_POLICY)
+
+
+def unsubscribe_url(public_url, client_id, address):
+    return f"{public_url.rstrip('/')}/unsubscribe/{unsubscribe_token(client_id, 'email', address)}"

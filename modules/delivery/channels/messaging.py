@@ -2,15 +2,18 @@
 import json
 import logging
 
+import phonenumbers
 import requests
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from . import Channel, Result, register
+from .. import messages
+from . import Channel, InvalidAddress, Result, register
 
 log = logging.getLogger(__name__)
 TWILIO_BASE = "https://api.twilio.com"
+STATUS_CALLBACK_PATH = "/api/deliveries/twilio-status"
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -41,61 +44,116 @@ def retryable(status):
 
 
 def describe(error):
+    """The shop owner's sentence for a refused request; the raw one goes to the log."""
     status, code = getattr(error, "status", None), getattr(error, "code", None)
     text = getattr(error, "msg", None) or getattr(error, "detail", None) or getattr(error, "title", None) or error
-    return f"Twilio {status}" + (f" (error {code})" if code and code != status else "") + f": {text}"
+    log.info("Twilio refused a message: %s (error %s): %s", status, code, text)
+    if code in ERROR_TEXTS:
+        return f"{ERROR_TEXTS[code]} (Twilio error {code})"
+    if status == 401:
+        return "Twilio refused this server's credentials: ask your administrator."
+    return f"Twilio refused the message (HTTP {status}" + (f", error {code}" if code and code != status else "") + ")."
+
+
+def read_number(address):
+    """An E.164 number, or InvalidAddress."""
+    try:
+        number = phonenumbers.parse(address.removeprefix("whatsapp:"), None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise InvalidAddress(f"{address!r} is not a valid phone number in E.164 form (e.g. +14155550123).")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Twilio error codes a shop owner can act on, in their words.
+ERROR_TEXTS = {
+    21211: "The number is not a valid phone number.",
+    21408: "Twilio may not send to this region from this account.",
+    21610: "The recipient replied STOP: nothing more is sent to this number until it is entered again.",
+    21614: "The number cannot receive SMS (not a mobile number).",
+    30003: "The phone is unreachable (switched off or out of coverage).",
+    30005: "The number is unknown or no longer in service.",
+    30006: "The number is a landline or cannot receive messages.",
+    30007: "The carrier filtered the message as spam.",
+    63016: "WhatsApp delivers free-form messages only inside a 24-hour session; the server needs an approved "
+           "template (TWILIO_WHATSAPP_CONTENT_SID) to write first.",
+}
 
 
 class TwilioChannel(Channel):
     from_key = None
+    personal = True
+    placeholder = "one number per line, as +14155550123"
+
+    @classmethod
+    def available(cls, config):
+        missing = [k for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", cls.from_key) if not config.get(k)]
+        if missing:
+            return False, "Twilio is not configured on this server: ask your administrator."
+        return True, None
+
+    @classmethod
+    def validate(cls, address, config):
+        return read_number(address)
 
     def address(self, number):
         return number
 
-    def content(self, delivery):
-        return {"body": delivery.body}
+    def content(self, message):
+        return {"body": messages.short_text(message.notice, self.config.get("PUBLIC_URL", ""))}
 
-    def send(self, deliveries):
-        missing = [k for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", self.from_key) if not self.config.get(k)]
-        if missing:
-            error = "Twilio is not configured: set " + ", ".join(missing)
-            return [Result.failed(d, error) for d in deliveries]
+    def send(self, outgoing):
+        ready, why = self.available(self.config)
+        if not ready:
+            for message in outgoing:
+                yield Result.failed(message, why)
+            return
         client = twilio_client(self.config)
-        results = []
-        for delivery in deliveries:
+        callback = self.config.get("PUBLIC_URL", "").rstrip("/") + STATUS_CALLBACK_PATH
+        for n, message in enumerate(outgoing):
             try:
-                message = client.messages.create(to=self.address(delivery.recipient),
-                                                 from_=self.address(self.config[self.from_key]),
-                                                 **self.content(delivery))
-                results.append(Result.sent(delivery, message.sid))
+                sent = client.messages.create(to=self.address(message.recipient),
+                                              from_=self.address(self.config[self.from_key]),
+                                              status_callback=callback, **self.content(message))
+                yield Result.sent(message, sent.sid)
             except TwilioException as e:
-                results.append(Result.failed(delivery, describe(e), retry=retryable(getattr(e, "status", None))))
+                yield Result.failed(message, describe(e), retry=retryable(getattr(e, "status", None)))
             except requests.RequestException as e:
                 # Twilio unreachable: the rest of the batch would only wait out the same timeout.
-                error = f"{type(e).__name__}: {e}"
-                log.warning("Twilio unavailable: %s", error)
-                results += [Result.failed(d, error) for d in deliveries[len(results):]]
-                break
-        return results
+                log.warning("Twilio unavailable: %s: %s", type(e).__name__, e)
+                for rest in outgoing[n:]:
+                    yield Result.failed(rest, "Twilio could not be reached; the message will be tried again.")
+                return
 
 
 @register
 class WhatsAppChannel(TwilioChannel):
     name = "whatsapp"
+    label = "WhatsApp"
+    field = "whatsapp_numbers"
     from_key = "TWILIO_WHATSAPP_FROM"
 
     def address(self, number):
         return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
 
-    def content(self, delivery):
+    def content(self, message):
         # Outside a 24-hour session WhatsApp takes only approved templates.
         content_sid = self.config.get("TWILIO_WHATSAPP_CONTENT_SID")
         if content_sid:
-            return {"content_sid": content_sid, "content_variables": json.dumps(delivery.variables)}
-        return {"body": delivery.body}
+            notice = message.notice
+            if notice.type == "alerts" and len(notice.items) == 1:
+                item = notice.items[0]
+                variables = {"1": item.product, "2": str(item.stock), "3": notice.shop}
+            else:
+                variables = {"1": messages.one_line(notice.subject), "2": "-", "3": notice.shop}
+            return {"content_sid": content_sid, "content_variables": json.dumps(variables)}
+        return super().content(message)
 
 
 @register
 class SmsChannel(TwilioChannel):
     name = "sms"
+    label = "SMS"
+    field = "sms_numbers"
     from_key = "TWILIO_SMS_FROM"

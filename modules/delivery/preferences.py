@@ -1,0 +1,115 @@
+"""Each person's own choices: which alert kinds reach them (their bell and their channels alike),
+and their own email, SMS and WhatsApp, instant or in the digest. Untouched, they hear every kind
+in the bell and nothing on a channel of their own, as before."""
+from sqlalchemy import select
+
+from ..alerts.kinds import KINDS
+from ..extensions import db
+from ..notifications.models import UserPreferences
+from ..timeutil import utcnow
+from . import recipients
+from .channels import InvalidAddress, all_channels
+
+MODES = ("instant", "digest")
+FIELDS = ("kinds",) + tuple(c.name for c in all_channels() if c.personal)
+_ADDRESS_KEY = {"email": "address"}  # the others name theirs "number"
+
+
+def address_key(channel):
+    return _ADDRESS_KEY.get(channel, "number")
+
+
+def personal_channels():
+    return [c for c in all_channels() if c.personal]
+
+
+def get_preferences(user):
+    row = db.session.execute(select(UserPreferences).where(UserPreferences.user_id == user.id)).scalar_one_or_none()
+    kinds = list(KINDS) if row is None or row.kinds is None else [k for k in row.kinds.split(",") if k]
+    out = {"kinds": kinds}
+    mine = recipients.personal(user)
+    for cls in personal_channels():
+        row = mine.get(cls.name)
+        out[cls.name] = {"enabled": bool(row and row.enabled), address_key(cls.name): row.address if row else None,
+                         "mode": (row.mode if row and row.mode else "instant"),
+                         "opted_out": bool(row and row.opted_out_at)}
+    return out
+
+
+def read_preferences(fields, config):
+    """The changes present in a PATCH body ({kinds?, email?: {...}, sms?: {...}, whatsapp?: {...}})."""
+    changes = {}
+    if fields.has("kinds"):
+        kinds = fields.data.get("kinds")
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            fields.error("kinds", "Must be a list of alert kinds.")
+        elif set(kinds) - set(KINDS):
+            fields.error("kinds", "Unknown kind; the kinds are: " + ", ".join(KINDS) + ".")
+        else:
+            changes["kinds"] = [k for k in KINDS if k in kinds]
+    for cls in personal_channels():
+        if not fields.has(cls.name):
+            continue
+        value = fields.data.get(cls.name)
+        key = address_key(cls.name)
+        if not isinstance(value, dict) or set(value) - {"enabled", key, "mode"}:
+            fields.error(cls.name, f"Must be an object with enabled, {key} and mode.")
+            continue
+        entry = {}
+        if "enabled" in value:
+            if not isinstance(value["enabled"], bool):
+                fields.error(cls.name, "enabled must be true or false.")
+                continue
+            entry["enabled"] = value["enabled"]
+        if "mode" in value:
+            if value["mode"] not in MODES:
+                fields.error(cls.name, "mode must be instant or digest.")
+                continue
+            entry["mode"] = value["mode"]
+        if key in value:
+            address = value[key]
+            if address is None or (isinstance(address, str) and not address.strip()):
+                entry["address"] = None
+            elif not isinstance(address, str) or len(address) > 254:
+                fields.error(cls.name, f"{key} must be a string.")
+                continue
+            else:
+                try:
+                    entry["address"] = cls.validate(address.strip(), config)
+                except InvalidAddress as e:
+                    fields.error(cls.name, str(e))
+                    continue
+        if entry.get("enabled"):
+            available, reason = cls.available(config)
+            if not available:
+                fields.error(cls.name, f"{cls.label} cannot be turned on: not configured on this server. {reason}")
+                continue
+        changes[cls.name] = entry
+    return changes
+
+
+def save_preferences(user, changes, current):
+    """Apply validated changes (the caller commits); `current` is get_preferences(user)."""
+    if "kinds" in changes:
+        row = db.session.get(UserPreferences, user.id)
+        if row is None:
+            row = UserPreferences(user_id=user.id, client_id=user.client_id)
+            db.session.add(row)
+        row.kinds = "," + ",".join(changes["kinds"]) + ","
+        row.updated_at = utcnow()
+    for cls in personal_channels():
+        if cls.name not in changes:
+            continue
+        merged = {**current[cls.name], **changes[cls.name]}
+        address = changes[cls.name].get("address", current[cls.name][address_key(cls.name)])
+        recipients.save_personal(user, cls.name, address, merged["enabled"] and address is not None, merged["mode"])
+    db.session.flush()
+
+
+def check_enabled_has_address(fields, changes, current):
+    for cls in personal_channels():
+        if cls.name in changes:
+            merged = {**current[cls.name], **changes[cls.name]}
+            address = changes[cls.name].get("address", current[cls.name][address_key(cls.name)])
+            if merged.get("enabled") and not address:
+                fields.error(cls.name, f"Give your {address_key(cls.name)} to turn {cls.label} on.")
