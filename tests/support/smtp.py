@@ -16,6 +16,8 @@ class Received:
     mail_from: str
     rcpt_tos: list
     message: email.message.EmailMessage
+    raw: bytes = b""
+    mail_options: tuple = ()
 
     @property
     def subject(self):
@@ -43,7 +45,8 @@ class _Handler:
         if self.server.keep:
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             with self.server.lock:
-                self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+                self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message,
+                                                     envelope.original_content or b"", tuple(envelope.mail_options)))
         return "250 Message accepted for delivery"
 
 
@@ -59,8 +62,9 @@ class _CountingController(Controller):
 
 
 class SmtpServer:
-    def __init__(self, port=None, keep=True):
+    def __init__(self, port=None, keep=True, smtputf8=False):
         self.port = port or free_port()
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531) in the EHLO answer
         self.keep = keep  # parse and keep every message (tests); False only counts them (benchmark)
         self.lock = threading.Lock()
         self.received = []
@@ -75,7 +79,8 @@ class SmtpServer:
 
     def start(self):
         if self._controller is None:
-            self._controller = _CountingController(self, hostname="127.0.0.1", port=self.port)
+            self._controller = _CountingController(self, hostname="127.0.0.1", port=self.port,
+                                                   enable_SMTPUTF8=self.smtputf8)
             self._controller.start()
             with self.lock:
                 self.connections -= 1  # the controller's own readiness probe
