@@ -32,11 +32,11 @@ class Target:
 def targets(client_ids, mode=None):
     """Every enabled, not opted-out address of these shops (their lists and their active users'
     own), with its effective mode; only those in `mode` when given."""
-    effective = func.coalesce(Recipient.mode, NotificationSettings.delivery_mode)
+    effective = func.coalesce(Recipient.mode, NotificationSettings.delivery_mode, "instant")
     stmt = (
         select(Recipient.client_id, Recipient.channel, Recipient.address, effective, UserPreferences.kinds,
                Recipient.user_id)
-        .join(NotificationSettings, NotificationSettings.client_id == Recipient.client_id)
+        .outerjoin(NotificationSettings, NotificationSettings.client_id == Recipient.client_id)
         .outerjoin(User, User.id == Recipient.user_id)
         .outerjoin(UserPreferences, UserPreferences.user_id == Recipient.user_id)
         .where(Recipient.client_id.in_(bindparam("ids", list(client_ids), expanding=True)),

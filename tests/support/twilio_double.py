@@ -57,6 +57,22 @@ class TwilioDouble:
             self._server.server_close()
             self._server = None
 
+    def receipt(self, form, status, error_code=None, forge=False):
+        """The status callback Twilio makes for a message it accepted: (path, form, headers),
+        signed with the auth token over the StatusCallback URL it was given (or forged)."""
+        from urllib.parse import urlsplit
+
+        from twilio.request_validator import RequestValidator
+
+        callback = form["StatusCallback"]
+        params = {"MessageSid": form["_sid"], "MessageStatus": status, "AccountSid": self.account_sid,
+                  "To": form["To"], "From": form["From"]}
+        if error_code:
+            params["ErrorCode"] = str(error_code)
+        token = "not-the-token" if forge else self.auth_token
+        signature = RequestValidator(token).compute_signature(callback, params)
+        return urlsplit(callback).path, params, {"X-Twilio-Signature": signature}
+
     def messages(self, to=None):
         with self.lock:
             return [f for f in self.sent if to is None or f["To"] == to]
@@ -84,9 +100,10 @@ class TwilioDouble:
             return self._reply(request, 400, {
                 "code": 21211, "message": f"The 'To' number {form['To']} is not a valid phone number.",
                 "status": 400, "more_info": "https://www.twilio.com/docs/errors/21211"})
+        sid = "SM" + uuid.uuid4().hex
+        form["_sid"] = sid
         with self.lock:
             self.sent.append(form)
-        sid = "SM" + uuid.uuid4().hex
         return self._reply(request, 201, {
             "sid": sid, "account_sid": self.account_sid, "to": form.get("To"), "from": form.get("From"),
             "body": form.get("Body"), "status": "queued", "num_segments": "1", "direction": "outbound-api",
