@@ -183,9 +183,8 @@ def load(shape):
         SELECT i, i, 'owner' || i || '@bench.test', 'not-a-hash', 'owner', TRUE, :now FROM series""",
         f"""{series_cte(dialect, shops)}
         INSERT INTO notification_settings (client_id, low_stock_enabled, low_stock_threshold,
-            email_enabled, email_recipients, whatsapp_enabled, whatsapp_numbers, sms_enabled, sms_numbers,
             delivery_mode, digest_time, updated_at)
-        SELECT i, TRUE, {DEFAULT_THRESHOLD}, FALSE, '[]', FALSE, '[]', FALSE, '[]', 'instant', '09:00', :now
+        SELECT i, TRUE, {DEFAULT_THRESHOLD}, 'instant', '09:00', :now
         FROM series WHERE {OWN_SETTINGS.format(client_id="i")}""",
         f"""{series_cte(dialect, shops * CATEGORIES_PER_SHOP)}
         INSERT INTO categories (id, client_id, name)
@@ -277,9 +276,8 @@ def set_forecast(shape, on):
         if on:
             conn.execute(text(f"""
                 INSERT INTO notification_settings (client_id, low_stock_enabled, low_stock_threshold,
-                    email_enabled, email_recipients, whatsapp_enabled, whatsapp_numbers, sms_enabled, sms_numbers,
                     delivery_mode, digest_time, updated_at)
-                SELECT c.id, TRUE, {DEFAULT_THRESHOLD}, FALSE, '[]', FALSE, '[]', FALSE, '[]', 'instant', '09:00', :now
+                SELECT c.id, TRUE, {DEFAULT_THRESHOLD}, 'instant', '09:00', :now
                 FROM clients AS c WHERE NOT ({OWN_SETTINGS.format(client_id="c.id")})""").bindparams(now))
         else:
             conn.execute(text(f"DELETE FROM notification_settings "
