@@ -1,6 +1,7 @@
 """Migration 0003 on a database that already has alerts: every existing log row and notification
 becomes kind "low", and the new key lets another kind alert the same product the same day."""
 import itertools
+import json
 import os
 
 import pytest
@@ -67,5 +68,39 @@ def test_existing_alerts_become_kind_low(empty_database):
         db.session.rollback()
         downgrade(revision="0002")
         assert db.session.execute(text("SELECT count(*) FROM stock_alert_log")).scalar_one() == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_recipient_lists_become_rows_and_come_back_on_downgrade(empty_database):
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0003")
+        for statement in (
+            "INSERT INTO clients (id, name, timezone, allow_negative_stock, created_at) "
+            "VALUES (1, 'Old Shop', 'UTC', false, '2026-11-01 08:00:00')",
+            "INSERT INTO notification_settings (client_id, low_stock_enabled, low_stock_threshold, email_enabled, "
+            "email_recipients, whatsapp_enabled, whatsapp_numbers, sms_enabled, sms_numbers, delivery_mode, "
+            "digest_time, updated_at) VALUES (1, true, 5, true, '[\"a@old.example\", \"b@old.example\"]', false, "
+            "'[\"+447911123456\"]', false, '[]', 'instant', '09:00', '2026-11-01 08:00:00')",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+        upgrade()
+        rows = db.session.execute(text("SELECT client_id, user_id, channel, address, enabled FROM recipients "
+                                       "ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, None, "email", "a@old.example", True),
+                                            (1, None, "email", "b@old.example", True),
+                                            (1, None, "whatsapp", "+447911123456", False)]
+        db.session.commit()
+        downgrade(revision="0003")
+        email_on, emails, whatsapp_on, numbers = db.session.execute(text(
+            "SELECT email_enabled, email_recipients, whatsapp_enabled, whatsapp_numbers FROM notification_settings"
+        )).one()
+        to_list = (lambda v: json.loads(v) if isinstance(v, str) else v)
+        assert (bool(email_on), to_list(emails), bool(whatsapp_on), to_list(numbers)) == (
+            True, ["a@old.example", "b@old.example"], False, ["+447911123456"])
+        db.session.commit()
+        upgrade()
         db.session.remove()
         db.engine.dispose()

@@ -6,6 +6,7 @@ Revision ID: 0004
 Revises: 0003
 """
 import json
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,6 +19,10 @@ depends_on = None
 # (channel, its enabled flag, its list) on notification_settings before this revision
 _OLD_CHANNELS = (("email", "email_enabled", "email_recipients"), ("whatsapp", "whatsapp_enabled", "whatsapp_numbers"),
                  ("sms", "sms_enabled", "sms_numbers"))
+
+
+def _as_datetime(value):
+    return datetime.fromisoformat(value) if isinstance(value, str) else value  # SQLite's raw text
 
 
 def _as_list(value):
@@ -87,7 +92,7 @@ def upgrade():
             for address in dict.fromkeys(addresses):
                 rows.append({"client_id": row[0], "user_id": None, "channel": channel, "address": address,
                              "enabled": enabled, "mode": None, "secret": None, "opted_out_at": None,
-                             "created_at": row[-1]})
+                             "created_at": _as_datetime(row[-1])})
     if rows:
         op.bulk_insert(recipients, rows)
     with op.batch_alter_table('notification_settings', schema=None) as batch_op:
