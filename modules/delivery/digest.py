@@ -4,7 +4,6 @@ import logging
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..auth.models import Client
