@@ -146,3 +146,15 @@ def test_the_settings_page_warns_on_save_about_an_address_only_smtputf8_servers_
     assert "Notification settings saved." in page
     assert f"{ZOE} has characters outside ASCII before the @" in page
     assert "owner@cornershop.example has characters" not in page
+
+
+def test_a_forecast_alert_names_its_days_left_sku_and_product_link(app):
+    from modules.delivery import messages
+
+    item = messages.AlertItem("Oat Milk", "Dairy", 12, 5, kind="forecast", days_left=3, product_id=7, sku="OAT-1")
+    notice = messages.Notice("alerts", 1, "Corner Shop", (item,))
+    text, html = messages.email_bodies(notice, "http://stockbell.test", "owner@cornershop.example")
+    assert notice.subject == "Running low: Oat Milk at Corner Shop"
+    assert "Running Low: Oat Milk - about 3 days left (Dairy)" in text and "Days left: about 3" in text
+    assert "SKU: OAT-1" in text and "http://stockbell.test/retail/products/7/edit" in text
+    assert '<a href="http://stockbell.test/retail/products/7/edit">Oat Milk</a>' in html

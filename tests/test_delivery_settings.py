@@ -73,3 +73,15 @@ def test_settings_page_has_a_test_button_per_channel(shop):
     page = shop.get("/settings/notifications").get_data(as_text=True)
     for channel in ("email", "whatsapp", "sms"):
         assert f'data-test-channel="{channel}"' in page
+
+
+def test_staff_see_which_channels_are_on_but_not_who_receives(shop):
+    shop.post("/api/notifications/settings", json={"email_enabled": True, "email_recipients": ["boss@corner.example"],
+                                                   "webhook_enabled": False})
+    clerk = shop.add_user("clerk@cornershop.example")
+    seen = clerk.get("/api/notifications/settings").get_json()
+    assert seen["email_enabled"] is True and seen["low_stock_threshold"] == 5
+    assert not {"email_recipients", "sms_numbers", "whatsapp_numbers", "slack_webhook_url", "telegram_chat_ids",
+                "webhook_url"} & set(seen)
+    page = clerk.get("/settings/notifications").get_data(as_text=True)
+    assert "boss@corner.example" not in page
