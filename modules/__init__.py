@@ -45,7 +45,9 @@ def configure_logging(app):
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("stockbell").setLevel(app.config["LOG_LEVEL"])
+    # "stockbell" (the server, the access log) and every module's own logger ("modules.…").
+    for name in ("stockbell", "modules"):
+        logging.getLogger(name).setLevel(app.config["LOG_LEVEL"])
 
 
 def register_extensions(app):

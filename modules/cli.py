@@ -1,4 +1,4 @@
-"""flask --app app create-shop | seed-demo | monitor run-once (and Flask-Migrate's db ...)."""
+"""flask --app app create-shop | seed-demo | monitor run-once | workers run (and Flask-Migrate's db ...)."""
 import click
 from flask.cli import AppGroup
 
@@ -6,6 +6,7 @@ from .errors import ApiError
 from .validation import Fields
 
 monitor_cli = AppGroup("monitor", help="The stock monitor.")
+workers_cli = AppGroup("workers", help="The monitor and the dispatcher, in a process of their own.")
 
 
 @click.command("create-shop")
@@ -57,7 +58,25 @@ def monitor_run_once():
         click.echo(f"  shop {alert.client_id} product {alert.product_id}: {alert.level} (stock {alert.stock})")
 
 
+@workers_cli.command("run")
+@click.option("--monitor/--no-monitor", default=True, show_default=True, help="Run the stock monitor.")
+@click.option("--dispatcher/--no-dispatcher", default=True, show_default=True, help="Run the delivery dispatcher.")
+def workers_run(monitor, dispatcher):
+    """Run the stock monitor and the delivery dispatcher until SIGTERM or Ctrl-C (web processes
+    then run with STOCK_MONITOR_ENABLED=0 DELIVERY_ENABLED=0)."""
+    from flask import current_app
+
+    from .workers import run_until_signalled
+
+    app = current_app._get_current_object()
+    app.config.update(STOCK_MONITOR_ENABLED=monitor, DELIVERY_ENABLED=dispatcher)
+    if not (monitor or dispatcher):
+        raise click.ClickException("nothing to run: both the monitor and the dispatcher are off")
+    run_until_signalled(app)
+
+
 def init_app(app):
     app.cli.add_command(create_shop_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(monitor_cli)
+    app.cli.add_command(workers_cli)
