@@ -54,3 +54,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         # commit per message costs microseconds instead of an fsync.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def begin_write():
+    """Start the session's transaction as a writer: on SQLite BEGIN IMMEDIATE (a transaction that
+    read first could not write after another writer committed); on PostgreSQL nothing (row locks)."""
+    db.session.commit()
+    if name() == "sqlite":
+        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")

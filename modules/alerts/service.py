@@ -15,9 +15,9 @@ from ..auth.tenancy import owned_by
 from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail import rules as stock_rules
-from ..retail.models import Product
+from ..retail.models import Category, Product
 from ..retail.signals import stock_changed
-from ..timeutil import local_date, utcnow
+from ..timeutil import isoformat, local_date, utcnow
 from . import kinds
 from .models import StockAlert, StockAlertLog
 from .scan import LOG_COLUMNS, Scan, shops_enabled, sql_product_threshold, with_thresholds
@@ -146,15 +146,33 @@ def _resolve_restocked(client_id, product_ids, now):
 
 
 @stock_changed.connect
-def on_stock_change(sender, client_id, product_ids, user_id=None):
+def on_stock_change(sender, client_id, product_ids, user_id=None, every=False):
     """Retail's stock change, answered in the same transaction: check the changed products, all
-    at once; returns the bell notification raised for `user_id` (JSON-ready), or None."""
+    at once; returns the bell notification raised for `user_id` (JSON-ready), or None; with
+    `every`, the list of every alert raised (described as a notification is)."""
     now = utcnow()
     ids = tuple(product_ids)
     scans = _scans(client_id, ids, now)
-    _, answer = _raise(scans, client_id, ids, now, user_id)
+    new, answer = _raise(scans, client_id, ids, now, user_id)
     _track_episodes(scans, now)
-    return answer
+    return describe(new) if every else answer
+
+
+def describe(new_alerts):
+    """Each new alert as the bell shows it (type, kind, level, message, action_url), in order."""
+    if not new_alerts:
+        return []
+    kind, stock = StockAlertLog.kind, StockAlertLog.stock_level
+    rows = db.session.execute(
+        select(StockAlertLog.id, kind, kinds.sql_level(kind, stock),
+               kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
+               kinds.sql_action_url(kind, Product.id, stock), Product.id, StockAlertLog.created_at)
+        .join(Product, Product.id == StockAlertLog.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(id_in(StockAlertLog.id, [a.log_id for a in new_alerts])).order_by(StockAlertLog.id)).all()
+    return [{"type": "alert", "kind": k, "level": level, "message": message, "action_url": url,
+             "product_id": product_id, "created_at": isoformat(created)}
+            for _, k, level, message, url, product_id, created in rows]
 
 
 def resolve_alert(alert, user_id, now=None):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import and_, bindparam, select, text, tuple_, update
 
 from ..auth.models import Client
+from ..dialect import begin_write
 from ..dialect import name as dialect_name
 from ..extensions import db
 from ..periodic import PeriodicWorker
@@ -46,9 +47,7 @@ def claim(limit, now, lease_seconds=LEASE_SECONDS, gather=True):
     (a burst goes as one message). On PostgreSQL, FOR UPDATE SKIP LOCKED gives concurrent
     dispatchers disjoint rows; on SQLite, BEGIN IMMEDIATE makes this the only writer, and the
     UPDATE re-checks that each row is still due (compare-and-set) on both."""
-    db.session.commit()  # BEGIN IMMEDIATE must open the transaction, not join one
-    if dialect_name() == "sqlite":
-        db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    begin_write()
     try:
         rows = _take(outbox.due_clause(now), limit, now, lease_seconds)
         bursts = sorted({(r.client_id, r.channel, r.recipient) for r in rows if gather and _gathers(r)})

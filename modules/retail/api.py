@@ -1,12 +1,14 @@
-"""/api/products and /api/categories: thin routes over retail.service."""
+"""/api/products, /api/stock/batch and /api/categories: thin routes over retail's services."""
 from flask import jsonify, request
 from flask_login import current_user, login_required
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
-from ..errors import ApiError
+from ..dialect import begin_write
+from ..errors import ApiError, ValidationError
 from ..extensions import db
+from ..timeutil import utcnow
 from ..validation import Fields, QueryArgs, json_body
-from . import bp, service
+from . import batch, bp, service
 from .forms import read_category, read_product, read_stock_change
 from .models import Category, Product
 
@@ -87,6 +89,29 @@ def api_change_stock(product_id):
     db.session.commit()
     return jsonify({"product": _product_json(product),
                     "alert": notification})
+
+
+@bp.post("/api/stock/batch")
+@login_required
+def api_stock_batch():
+    """A till's batch: all or nothing, alerts checked once, answered once per Idempotency-Key."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 255 and key.isprintable() and key.isascii()):
+        raise ValidationError({"Idempotency-Key": "Must be 1 to 255 printable characters."})
+    body = json_body()
+    changes = batch.read_batch(body)
+    client_id = current_client_id()
+    begin_write()
+    if key is not None:
+        stored = batch.claim_key(client_id, key, batch.body_hash(body), utcnow())
+        if stored is not None:
+            db.session.rollback()
+            return jsonify(stored)
+    answer = batch.apply_batch(client_id, changes, current_user.id, current_user.client.allow_negative_stock)
+    if key is not None:
+        batch.store_answer(client_id, key, answer)
+    db.session.commit()
+    return jsonify(answer)
 
 
 @bp.get("/api/categories")

@@ -72,3 +72,19 @@ class StockMovement(db.Model):
             "user_id": self.user_id,
             "created_at": isoformat(self.created_at),
         }
+
+
+class IdempotencyKey(db.Model):
+    """A request a client may retry (a till's batch): the first answer, kept 24 h per shop and key.
+    The UNIQUE (client_id, key) decides which of two concurrent requests applies."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (db.UniqueConstraint("client_id", "key", name="uq_idempotency_keys_key"),
+                      db.Index("ix_idempotency_keys_created", "created_at"))
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    key = db.Column(db.String(255), nullable=False)
+    body_hash = db.Column(db.String(64), nullable=False)
+    response = db.Column(db.JSON, nullable=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

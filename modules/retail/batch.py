@@ -1,0 +1,153 @@
+"""A till's batch of stock changes: up to 1,000 changes by id or SKU, applied all or none in one
+transaction, checked for alerts once for the whole batch, and answered once per Idempotency-Key
+(the same key and body replay the stored answer; another body is a 409)."""
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import bindparam, delete, or_, select, update
+
+from ..dialect import insert
+from ..errors import ApiError, ValidationError
+from ..extensions import db
+from ..timeutil import utcnow
+from .forms import MAX_STOCK, REASONS
+from .models import IdempotencyKey, Product, StockMovement
+from .signals import announce_stock_change
+
+MAX_CHANGES = 1000
+MAX_ID = 2**31 - 1
+KEEP_KEYS = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Change:
+    index: int
+    product_id: int | None
+    sku: str | None
+    delta: int | None
+    quantity: int | None
+    reason: str
+
+
+def _int(value, low, high):
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def read_batch(body):
+    """The changes of a batch body, or a 400 naming each bad change by its index."""
+    if set(body) - {"changes"}:
+        raise ValidationError({k: "Unknown field." for k in sorted(set(body) - {"changes"})},
+                              "The request has unknown fields.")
+    changes = body.get("changes")
+    if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_CHANGES:
+        raise ValidationError({"changes": f"Must be a list of 1 to {MAX_CHANGES} changes."})
+    errors, out = {}, []
+    for n, change in enumerate(changes):
+        name = f"changes[{n}]"
+        if not isinstance(change, dict):
+            errors[name] = "Must be an object."
+            continue
+        unknown = set(change) - {"product_id", "sku", "delta", "quantity", "reason"}
+        product_id, sku = change.get("product_id"), change.get("sku")
+        delta, quantity, reason = change.get("delta"), change.get("quantity"), change.get("reason")
+        if unknown:
+            errors[name] = "Unknown field: " + ", ".join(sorted(unknown)) + "."
+        elif (product_id is None) == (sku is None):
+            errors[name] = "Give either product_id or sku (one of them)."
+        elif product_id is not None and not _int(product_id, 1, MAX_ID):
+            errors[name] = "product_id must be a product's id."
+        elif sku is not None and not (isinstance(sku, str) and 0 < len(sku.strip()) <= 64 and sku.isprintable()):
+            errors[name] = "sku must be a product's SKU (1 to 64 characters)."
+        elif (delta is None) == (quantity is None):
+            errors[name] = "Give either delta or quantity (one of them)."
+        elif delta is not None and not (_int(delta, -MAX_STOCK, MAX_STOCK) and delta != 0):
+            errors[name] = f"delta must be a whole number from -{MAX_STOCK:,} to {MAX_STOCK:,}, not zero."
+        elif quantity is not None and not _int(quantity, 0, MAX_STOCK):
+            errors[name] = f"quantity must be a whole number from 0 to {MAX_STOCK:,}."
+        elif reason not in REASONS:
+            errors[name] = "reason must be one of: " + ", ".join(REASONS) + "."
+        else:
+            out.append(Change(n, product_id, sku.strip() if sku else None, delta, quantity, reason))
+    if errors:
+        raise ValidationError(errors, "Some changes are invalid; nothing was applied.")
+    return out
+
+
+def body_hash(body):
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def claim_key(client_id, key, digest, now):
+    """Take the key for this request (INSERT ... ON CONFLICT DO NOTHING: of two requests with
+    one key, the database lets one in and the other waits for its commit). Returns None when
+    taken now, else the stored answer; a different body under the key is a 409."""
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.client_id == client_id,
+                                                    IdempotencyKey.created_at < now - KEEP_KEYS))
+    taken = db.session.execute(
+        insert(IdempotencyKey).values(client_id=client_id, key=key, body_hash=digest, created_at=now)
+        .on_conflict_do_nothing(index_elements=["client_id", "key"]).returning(IdempotencyKey.id)).first()
+    if taken is not None:
+        return None
+    stored_hash, response = db.session.execute(
+        select(IdempotencyKey.body_hash, IdempotencyKey.response)
+        .where(IdempotencyKey.client_id == client_id, IdempotencyKey.key == key)).one()
+    if stored_hash != digest:
+        raise ApiError(409, "This Idempotency-Key was used with another request body.")
+    return response
+
+
+def store_answer(client_id, key, answer):
+    db.session.execute(update(IdempotencyKey).where(IdempotencyKey.client_id == client_id, IdempotencyKey.key == key)
+                       .values(response=answer), execution_options={"synchronize_session": False})
+
+
+def _products(client_id, changes):
+    """{id: (id, sku, stock)} and {sku: id} of the shop's products the changes name, locked."""
+    ids = sorted({c.product_id for c in changes if c.product_id is not None}) or [0]
+    skus = sorted({c.sku for c in changes if c.sku is not None}) or [""]
+    # One statement, rows locked in id order: two batches never wait for each other in a circle.
+    found = db.session.execute(
+        select(Product.id, Product.sku, Product.stock)
+        .where(Product.client_id == client_id,
+               or_(Product.id.in_(bindparam("ids", ids, expanding=True)),
+                   Product.sku.in_(bindparam("skus", skus, expanding=True))))
+        .order_by(Product.id).with_for_update()).all()
+    by_id = {row.id: row for row in found}
+    return by_id, {row.sku: row.id for row in found if row.sku}
+
+
+def apply_batch(client_id, changes, user_id, allow_negative):
+    """Apply every change or none; returns the answer (applied, products, alerts). The caller commits."""
+    by_id, by_sku = _products(client_id, changes)
+    stock = {pid: row.stock for pid, row in by_id.items()}
+    errors, movements = {}, []
+    now = utcnow()
+    for change in changes:
+        pid = change.product_id if change.product_id is not None else by_sku.get(change.sku)
+        if pid not in stock:
+            errors[f"changes[{change.index}]"] = ("No product with this id." if change.product_id is not None
+                                                  else "No product with this SKU.")
+            continue
+        delta = change.delta if change.delta is not None else change.quantity - stock[pid]
+        after = stock[pid] + delta
+        if after < 0 and not allow_negative:
+            errors[f"changes[{change.index}]"] = f"Stock cannot go below zero (only {stock[pid]} in stock)."
+            continue
+        if after > MAX_STOCK or after < -MAX_STOCK:
+            errors[f"changes[{change.index}]"] = f"Stock must stay within {MAX_STOCK:,}."
+            continue
+        stock[pid] = after
+        movements.append({"client_id": client_id, "product_id": pid, "delta": delta, "stock_after": after,
+                          "reason": change.reason, "user_id": user_id, "created_at": now})
+    if errors:
+        raise ValidationError(errors, "Some changes cannot be applied; nothing was applied.")
+    changed = sorted({m["product_id"] for m in movements})
+    table = Product.__table__
+    db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
+        stock=bindparam("b_stock"), updated_at=now), [{"b_id": pid, "b_stock": stock[pid]} for pid in changed])
+    db.session.execute(insert(StockMovement), movements)
+    alerts = announce_stock_change(client_id, changed, user_id, every=True) or []
+    return {"applied": len(movements), "products": [{"id": pid, "stock": stock[pid]} for pid in changed],
+            "alerts": alerts}
