@@ -6,7 +6,7 @@ from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
 from ..errors import ApiError
 from ..extensions import db
 from ..validation import Fields, QueryArgs, json_body
-from . import bp, service
+from . import bp, history, service
 from .forms import read_category, read_product, read_stock_change
 from .models import Category, Product
 
@@ -87,6 +87,18 @@ def api_change_stock(product_id):
     db.session.commit()
     return jsonify({"product": _product_json(product),
                     "alert": notification})
+
+
+@bp.get("/api/products/<int:product_id>/movements")
+@login_required
+def api_movements(product_id):
+    product = get_owned_or_404(Product, product_id)
+    args = QueryArgs(request.args)
+    limit = args.integer("limit", 20, 1, 100)
+    before_id = args.integer("before_id", None, 1, 2**31 - 1)
+    args.check()
+    items = history.movement_history(product.client_id, product.id, limit, before_id)
+    return jsonify({"items": items})
 
 
 @bp.get("/api/categories")

@@ -157,10 +157,10 @@ def update_product(product, user_id, changes):
     return announce_stock_change(product.client_id, [product.id], user_id)
 
 
-def change_stock(product, user_id, reason, delta=None, quantity=None):
-    """Change stock by `delta` or to `quantity`, record the movement, and check for an alert,
-    all in the caller's transaction. Returns (product, the alert it raised for `user_id`
-    as a JSON-ready dict, or None)."""
+def change_stock(product, user_id, reason, delta=None, quantity=None, source="app"):
+    """Change stock by `delta` or to `quantity`, record the movement (made through `source`), and
+    check for an alert, all in the caller's transaction. Returns (product, the alert it raised for
+    `user_id` as a JSON-ready dict, or None)."""
     allow_negative = product.client.allow_negative_stock
     if quantity is not None:
         delta = quantity - product.stock
@@ -179,7 +179,9 @@ def change_stock(product, user_id, reason, delta=None, quantity=None):
         raise ValidationError({field: f"Stock cannot go below zero (only {product.stock} in stock)."},
                               "Stock cannot go below zero.")
     db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, delta=delta,
-                                 stock_after=new_stock, reason=reason, user_id=user_id))
+                                 stock_after=new_stock, reason=reason, user_id=user_id,
+                                 source=source))
     db.session.flush()
     db.session.refresh(product)
     return product, announce_stock_change(product.client_id, [product.id], user_id)
+
