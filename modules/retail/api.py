@@ -1,28 +1,35 @@
 """/api/products and /api/categories: thin routes over retail.service."""
-from flask import jsonify, request
+from flask import Response, jsonify, request, stream_with_context
 from flask_login import current_user, login_required
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
 from ..errors import ApiError
 from ..extensions import db
 from ..validation import Fields, QueryArgs, json_body
-from . import bp, history, service
+from . import bp, csvio, history, service
 from .forms import read_category, read_product, read_stock_change
 from .models import Category, Product
 
 STOCK_FILTERS = ("all", "low", "out")
+PAGE_FILTERS = STOCK_FILTERS + ("soon", "snoozed")  # the products page's tabs: running out, snoozed
+SORTS = ("name", "stock", "status")
 
 
-def read_list_args(default_per_page=20):
-    """?stock=&q=&category_id=&page=&per_page=, validated (bad values are a 400)."""
+def read_list_args(default_per_page=20, filters=STOCK_FILTERS, sorting=False):
+    """?stock=&q=&category_id=&page=&per_page= (and ?sort=&dir= when `sorting`), validated (bad
+    values are a 400)."""
     args = QueryArgs(request.args)
-    stock = args.choice("stock", STOCK_FILTERS, default="all")
+    stock = args.choice("stock", filters, default="all")
     page = args.integer("page", 1, 1, 1_000_000)
     per_page = args.integer("per_page", default_per_page, 1, 100)
     category_id = args.integer("category_id", None, 1, 2**31 - 1)
     q = (request.args.get("q") or "").strip()[:100] or None
+    out = {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
+    if sorting:
+        out["sort"] = args.choice("sort", SORTS, default="name")
+        out["dir"] = args.choice("dir", ("asc", "desc"), default="asc")
     args.check()
-    return {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
+    return out
 
 
 def _product_json(product):
@@ -47,6 +54,36 @@ def api_create_product():
     product, _ = service.create_product(current_client_id(), current_user.id, **values)
     db.session.commit()
     return jsonify(_product_json(product)), 201
+
+
+@bp.get("/api/products/export.csv")
+@login_required
+def api_export_products():
+    client_id = current_client_id()
+    return Response(stream_with_context(csvio.export_rows(client_id)), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="products.csv"'})
+
+
+def import_upload():
+    """The uploaded `file` imported (validated whole first): {created, updated}; 400 naming each
+    bad line and nothing written. The caller commits."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(400, "Send the CSV as the multipart field `file`.", {"file": "Required."})
+    try:
+        rows = csvio.read_csv(upload.read())
+    except csvio.ImportRefused as e:
+        raise ApiError(400, e.message, e.details)
+    return csvio.import_products(current_client_id(), current_user.id, rows)
+
+
+@bp.post("/api/products/import")
+@login_required
+@require_manager
+def api_import_products():
+    result = import_upload()
+    db.session.commit()
+    return jsonify(result)
 
 
 @bp.get("/api/products/<int:product_id>")
