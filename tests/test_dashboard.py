@@ -92,3 +92,13 @@ def test_alerts_chart_has_30_days_and_counts_todays_alerts(shop):
     logged = db.session.execute(db.select(db.func.count()).select_from(StockAlertLog)).scalar_one()
     assert len(values) == 30 and values[-1] == logged == 2 and sum(values) == 2
     assert "2 alerts in the last 30 days" in chart
+
+
+def test_notifications_page_and_dashboard_show_the_shops_zone(make_shop):
+    shop = make_shop("Kiwi Shop", timezone="Pacific/Auckland")
+    shop.add_product("Feijoa", stock=0)
+    for path in ("/notifications", "/"):
+        html = shop.get(path).get_data(as_text=True)
+        assert re.search(r"<time [^>]+>\d{4}-\d\d-\d\d \d\d:\d\d NZ[DS]T</time>", html), path
+        assert " UTC</time>" not in html
+        assert html.count('class="shop-zone"') == 1

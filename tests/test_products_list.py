@@ -67,7 +67,7 @@ def test_running_out_tab_with_the_forecast_on(shop):
 def test_out_of_stock_rows_have_a_class_and_text_not_only_colour(stocked):
     html = listing(stocked)
     row = re.search(r'<tr data-product-id="\d+" class="status-out">.*?</tr>', html, re.S).group(0)
-    assert "Bread" in row and "Out of stock" in row and 'class="status-icon"' in row
+    assert "Bread" in row and "Out of stock" in row and 'class="status-icon icon-out"' in row
 
 
 @pytest.mark.parametrize("reason, amount, expected", [

@@ -22,13 +22,12 @@ class Chart:
 
 
 def _nice_max(value):
-    """The smallest of 1, 2, 5 x 10^n at or above `value` (at least 4): round axis labels."""
-    value = max(value, 4)
+    """The smallest 4 x (1, 2 or 5 x 10^n) at or above `value`: four whole, round steps."""
     step = 1
     while True:
         for m in (1, 2, 5):
-            if m * step >= value:
-                return m * step
+            if 4 * m * step >= value:
+                return 4 * m * step
         step *= 10
 
 
