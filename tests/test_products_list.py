@@ -105,7 +105,7 @@ def test_adjust_from_a_filtered_list_returns_to_the_same_query(stocked):
                                        "back": back})
     assert response.status_code == 303 and response.headers["Location"] == back
     html = listing(stocked, "?stock=low&q=milk")
-    assert f'name="back" value="/retail/products?stock=low&amp;q=milk"' in html
+    assert 'name="back" value="/retail/products?stock=low&amp;q=milk"' in html
 
 
 def test_a_refused_adjust_from_the_list_also_returns_with_a_message(stocked):

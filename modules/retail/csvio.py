@@ -8,7 +8,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, update
 
 from ..auth.tenancy import for_shop
 from ..dialect import insert as upsert
