@@ -177,3 +177,23 @@ def test_ten_thousand_lines_import_in_under_ten_seconds(shop, database_url):
         assert time.perf_counter() - started < 10
     low = db.session.execute(db.select(db.func.count()).select_from(Notification)).scalar_one()
     assert low > 0  # the alerts were raised, once per product and day
+
+
+def test_a_sku_added_meanwhile_is_a_409_and_nothing_is_imported(shop, monkeypatch):
+    from modules.retail import csvio
+
+    shop.add_product("Oat Milk", stock=3, sku="OAT-1")
+    # The race: the import read the shop's SKUs just before another request added OAT-1.
+    monkeypatch.setattr(csvio, "_existing", lambda client_id, rows: {})
+    response = upload(shop, HEADER + "Salt,SALT-1,,1,,true\nOat Milk,OAT-1,,9,,true\n")
+    assert response.status_code == 409 and "file" in response.get_json()["details"]
+    assert set(products(shop)) == {"Oat Milk"} and products(shop)["Oat Milk"]["stock"] == 3
+
+
+def test_an_import_may_be_larger_than_other_requests(shop):
+    lines = [f"A product with a rather long descriptive name number {i:06},SKU-{i:06},"
+             f"A long category name {i % 7},{i % 90},,true" for i in range(16_000)]
+    text = HEADER + "\r\n".join(lines) + "\r\n"
+    assert len(text) > 1024 * 1024
+    assert upload(shop, text).get_json() == {"created": 16_000, "updated": 0}
+    assert shop.post("/api/products", json={"name": "x" * (1024 * 1024 + 10)}).status_code == 413

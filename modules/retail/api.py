@@ -74,7 +74,11 @@ def import_upload():
         rows = csvio.read_csv(upload.read())
     except csvio.ImportRefused as e:
         raise ApiError(400, e.message, e.details)
-    return csvio.import_products(current_client_id(), current_user.id, rows)
+    try:
+        return csvio.import_products(current_client_id(), current_user.id, rows)
+    except csvio.ImportConflict:
+        raise ApiError(409, "Another change to these products happened at the same time; nothing was imported. "
+                            "Try again.", {"file": "A SKU in the file was added meanwhile."})
 
 
 @bp.post("/api/products/import")

@@ -9,9 +9,12 @@ import io
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, update
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.tenancy import for_shop
+from ..auth.models import Client
 from ..dialect import insert as upsert
+from ..dialect import lock_for_write
 from ..extensions import db
 from ..timeutil import utcnow
 from .forms import MAX_STOCK, MAX_THRESHOLD
@@ -24,6 +27,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIMITS = {"name": 200, "sku": 64, "category": 80}
 TRUE, FALSE = ("true", "1", "yes", ""), ("false", "0", "no")
 CHUNK = 1000  # ids per IN list, well under SQLite's bound-parameter limit
+
+
+class ImportConflict(Exception):
+    """Another change made the same SKU at the same moment: nothing was imported."""
 
 
 class ImportRefused(Exception):
@@ -208,6 +215,7 @@ def import_products(client_id, user_id, rows):
     products, the others become new ones; a stock that changes is a movement (source "import").
     Returns {"created": n, "updated": n}."""
     now = utcnow()
+    lock_for_write(Client, client_id)  # SQLite: the write lock first, so that what we read stays true
     categories = _category_ids(client_id, rows)
     existing = _existing(client_id, rows)
     new, changes, movements = [], [], []
@@ -235,8 +243,13 @@ def import_products(client_id, user_id, rows):
         # Core, not the ORM's bulk insert: the ORM splits rows by which values are None and
         # splices RETURNING across the batches (quadratic); Core sends them as a few batches.
         products = Product.__table__
-        created = db.session.connection().execute(
-            insert(products).returning(products.c.id, products.c.stock, sort_by_parameter_order=True), new).all()
+        try:
+            with db.session.begin_nested():  # a SKU created meanwhile by another request: refuse, no 500
+                created = db.session.connection().execute(
+                    insert(products).returning(products.c.id, products.c.stock, sort_by_parameter_order=True),
+                    new).all()
+        except IntegrityError:
+            raise ImportConflict()
         ids += [pid for pid, _ in created]
         movements += [{"client_id": client_id, "product_id": pid, "delta": stock, "stock_after": stock,
                        "reason": "initial", "user_id": user_id, "source": "import", "created_at": now}
