@@ -234,3 +234,29 @@ def test_import_shows_a_progress_bar_and_export_gives_the_same_file_back(page):
     expect(page.locator(".import-errors li")).to_have_text(["line 3: name: required.",
                                                             "line 4: stock: must be a whole number from 0 to 1000000000."])
     assert page.request.get("/api/products?q=Good").json()["total"] == 0
+
+
+def test_archive_asks_first_and_an_archived_product_offers_only_restore(page):
+    csrf = sign_up(page, "Corner Shop", "owner@example.com")
+    jam = api_post(page, csrf, "/api/products", {"name": "Plum Jam", "stock": 3})
+    page.goto(f"/retail/products/{jam['id']}/edit")
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Archive product").click()
+    expect(page.get_by_role("button", name="Archive product")).to_be_visible()  # dismissed: nothing sent
+    assert page.request.get(f"/api/products/{jam['id']}").json()["active"] is True
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Archive product").click()
+    expect(page.locator(".flash")).to_have_text("Archived Plum Jam; it will not alert again.")
+    page.goto(f"/retail/products/{jam['id']}/edit")
+    expect(page.locator(".badge-archived")).to_have_text("Archived")
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)
+    expect(page.get_by_role("button", name="Apply")).to_have_count(0)
+    expect(page.locator("table.movements tbody tr")).to_have_count(1)  # the history stays readable
+
+    page.get_by_role("button", name="Restore product").click()
+    expect(page.locator(".flash").first).to_have_text("Restored Plum Jam; it alerts again.")
+    expect(page.get_by_role("button", name="Apply")).to_be_visible()
+    restored = page.request.get(f"/api/products/{jam['id']}").json()
+    assert restored["active"] is True and restored["status"] == "low"

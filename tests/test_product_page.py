@@ -3,6 +3,7 @@ over 30 or 90 days with the threshold, and archive / restore (API and page)."""
 import re
 
 from modules.extensions import db
+from modules.retail import charts
 from modules.retail.models import StockMovement
 
 
@@ -75,7 +76,8 @@ def test_chart_starts_from_the_stock_before_the_window(shop):
     path = re.search(r'<path class="line" d="([^"]+)"', html).group(1)
     assert "V" not in path  # no change inside the window
     y_at_15 = re.search(r'M[\d.]+,([\d.]+)', path).group(1)
-    assert float(y_at_15) < 208  # above the axis: the line is at 15, not at 0
+    axis = charts.HEIGHT - charts.BOTTOM
+    assert float(y_at_15) == round(axis - (axis - charts.TOP) * 15 / 20, 1)  # at 15 (of 20), not at 0
 
 
 def test_days_left_is_shown_when_known(shop):

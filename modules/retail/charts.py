@@ -4,7 +4,7 @@ numbers in, coordinates out; the templates draw them."""
 from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28  # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 36  # room for the axis labels
 
 
 @dataclass
@@ -70,7 +70,8 @@ def stock_chart(start_stock, changes, start, end, threshold=None, ticks=()):
 
 
 def bar_chart(days):
-    """Bars of counts per day, `days` [(label, count)] oldest first; every 5th day labelled."""
+    """Bars of counts per day, `days` [(label, count)] oldest first; every 5th day labelled
+    (not the last: its label would run past the edge)."""
     chart = Chart()
     y = _y_axis(chart, _nice_max(max([count for _, count in days] or [0])))
     slot = (chart.plot_right - chart.plot_left) / max(len(days), 1)
@@ -79,6 +80,6 @@ def bar_chart(days):
         top = y(count)
         chart.bars.append({"x": left, "y": top, "w": round(slot * 0.7, 1), "h": round(chart.plot_bottom - top, 1),
                            "label": label, "value": count})
-        if i % 5 == 0 or i == len(days) - 1:
+        if i % 5 == 0:
             chart.x_ticks.append((round(left + slot * 0.35, 1), label))
     return chart
