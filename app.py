@@ -1,5 +1,6 @@
 """python app.py: bring the schema up to date, seed a demo shop on an empty database, start the
 monitor and the dispatcher, and serve with waitress until Ctrl-C or SIGTERM."""
+import errno
 import logging
 import signal
 import sys
@@ -25,14 +26,29 @@ def prepare(app):
     return None
 
 
+def bind(app):
+    """The server, its port bound before anything else happens; None (with one line saying why)
+    when the port is taken or not ours to use."""
+    host, port = app.config["HOST"], app.config["PORT"]
+    try:
+        return create_server(app, host=host, port=port)
+    except OSError as e:
+        reason = "already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e)).lower()
+        log.error("cannot listen on %s:%s (%s): stop the other server or set PORT to another port", host, port,
+                  reason)
+        return None
+
+
 def main():
+    server = bind(app)
+    if server is None:
+        return 1
     demo = prepare(app)
     if demo:
         # Printed once, on the console of whoever started the app: the only copy of the password.
         print(f"\nDemo shop ready. Log in at {app.config['PUBLIC_URL']}/login as {demo[0]} "
               f"with password {demo[1]}\n", flush=True)
     start_workers(app)
-    server = create_server(app, host=app.config["HOST"], port=app.config["PORT"])
 
     def _shutdown(signum, frame):
         log.info("signal %s: shutting down", signum)

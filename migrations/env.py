@@ -9,9 +9,12 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The app configured logging already (timestamps, levels): keep its handlers and only let
+# Alembic's progress through. alembic.ini's logging is for Alembic run on its own.
+if logging.getLogger().handlers:
+    logging.getLogger('alembic').setLevel(logging.INFO)
+else:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

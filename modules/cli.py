@@ -1,4 +1,7 @@
-"""flask --app app create-shop | seed-demo | monitor run-once | workers run (and Flask-Migrate's db ...)."""
+"""flask --app app create-shop | seed-demo | reset-password | monitor run-once | workers run (and
+Flask-Migrate's db ...)."""
+import secrets
+
 import click
 from flask.cli import AppGroup
 
@@ -44,6 +47,23 @@ def seed_demo_command(email):
     click.echo(f"Demo shop created. Log in as {email} with password {password}")
 
 
+@click.command("reset-password")
+@click.argument("email")
+def reset_password_command(email):
+    """Give a user a new random password and print it: the way back in when a login is lost."""
+    from .auth.models import User
+    from .extensions import db
+
+    user = db.session.execute(db.select(User).where(db.func.lower(User.email) == email.strip().lower())
+                              ).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no user has the email {email}")
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    db.session.commit()
+    click.echo(f"New password for {user.email}: {password}")
+
+
 @monitor_cli.command("run-once")
 def monitor_run_once():
     """One scan of every shop; prints what it created."""
@@ -78,5 +98,6 @@ def workers_run(monitor, dispatcher):
 def init_app(app):
     app.cli.add_command(create_shop_command)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(reset_password_command)
     app.cli.add_command(monitor_cli)
     app.cli.add_command(workers_cli)

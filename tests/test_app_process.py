@@ -49,8 +49,9 @@ def test_python_app_py_serves_the_demo_shop_and_stops_on_sigterm(database_url, t
         page = opener.open(base + "/login").read().decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         form = urlencode({"csrf_token": token, "email": login.group(1), "password": login.group(2)}).encode()
-        products = opener.open(base + "/login", data=form).read().decode()  # follows the redirect
-        assert "Demo Corner Shop" in products
+        dashboard = opener.open(base + "/login", data=form).read().decode()  # follows the redirect
+        assert "Demo Corner Shop" in dashboard and "What needs attention" in dashboard
+        products = opener.open(base + "/retail/products").read().decode()
         assert products.count("badge-out") == 1 and products.count("badge-low") >= 2
         bell = opener.open(base + "/api/notifications/unread-count").read().decode()
         assert '"count":' in bell and '"count": 0' not in bell and '"count":0' not in bell

@@ -104,3 +104,26 @@ def test_recipient_lists_become_rows_and_come_back_on_downgrade(empty_database):
         upgrade()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_existing_movements_get_source_app_and_downgrade_keeps_them(empty_database):
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0003")
+        for statement in (
+            "INSERT INTO clients (id, name, timezone, allow_negative_stock, created_at) "
+            "VALUES (1, 'Old Shop', 'UTC', false, '2026-11-01 08:00:00')",
+            "INSERT INTO products (id, client_id, name, stock, active, created_at, updated_at) "
+            "VALUES (1, 1, 'Milk', 2, true, '2026-11-01 08:00:00', '2026-11-01 08:00:00')",
+            "INSERT INTO stock_movements (client_id, product_id, delta, stock_after, reason, created_at) "
+            "VALUES (1, 1, 2, 2, 'initial', '2026-11-01 08:00:00')",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+        upgrade()
+        assert db.session.execute(text("SELECT source FROM stock_movements")).scalars().all() == ["app"]
+        db.session.rollback()  # end the read: PostgreSQL's DROP COLUMN waits for it otherwise
+        downgrade(revision="0003")
+        assert db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar_one() == 1
+        db.session.remove()
+        db.engine.dispose()

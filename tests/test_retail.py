@@ -205,12 +205,12 @@ def test_adjust_stock_page_below_zero_rerenders_400(shop):
     path = f"/retail/products/{product['id']}/edit"
     token = _token(shop.http, path)
     response = shop.http.post(f"/retail/products/{product['id']}/stock",
-                              data={"csrf_token": token, "delta": "-5", "reason": "sale"})
+                              data={"csrf_token": token, "amount": "5", "reason": "sale"})
     assert response.status_code == 400
     assert "Stock cannot go below zero" in response.get_data(as_text=True)
     assert shop.get(f"/api/products/{product['id']}").get_json()["stock"] == 2
     ok = shop.http.post(f"/retail/products/{product['id']}/stock",
-                        data={"csrf_token": token, "delta": "-2", "reason": "damage"})
+                        data={"csrf_token": token, "amount": "2", "reason": "damage"})
     assert ok.status_code == 303
     assert shop.get(f"/api/products/{product['id']}").get_json()["status"] == "out"
 

@@ -1,13 +1,13 @@
 """Idempotency keys: a till's batch answered once, replayed on retry (UNIQUE per shop and key).
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

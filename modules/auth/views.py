@@ -33,18 +33,16 @@ def safe_next(target):
     return target if not parts.scheme and not parts.netloc else None
 
 
-@bp.get("/")
-def index():
-    if current_user.is_authenticated:
-        return redirect(url_for("retail.products"))
-    return redirect(url_for("auth.login"))
+def home():
+    """The page after sign-in: the dashboard, at the site's root."""
+    return url_for("notifications.dashboard_page")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
         if current_user.is_authenticated:
-            return redirect(url_for("retail.products"))
+            return redirect(home())
         return render_template("auth/login.html", next=request.args.get("next", ""))
     email = request.form.get("email", "")
     try:
@@ -53,7 +51,7 @@ def login():
         return render_template("auth/login.html", error=e.message, email=email,
                                next=request.form.get("next", "")), e.status
     login_user(user)
-    return redirect(safe_next(request.form.get("next")) or url_for("retail.products"), code=303)
+    return redirect(safe_next(request.form.get("next")) or home(), code=303)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -72,7 +70,7 @@ def register():
         return render_template("auth/register.html", form=request.form, errors=errors), 400
     login_user(user)
     flash(f"Welcome to Stockbell, {client.name}.", "success")
-    return redirect(url_for("retail.products"), code=303)
+    return redirect(home(), code=303)
 
 
 @bp.post("/logout")

@@ -1,8 +1,11 @@
-"""The notifications page, and the bell's unread count for every signed-in page's header."""
-from flask import render_template, request
+"""The dashboard (the home page: what needs attention), the notifications page, and the bell's
+unread count for every signed-in page's header."""
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from . import bp
+from ..retail import charts
+from ..timeutil import utcnow
+from . import bp, dashboard
 from . import service as bell
 
 PAGE_SIZE = 25
@@ -24,3 +27,17 @@ def notifications_page():
     items = items[:PAGE_SIZE]
     return render_template("notifications/list.html", items=items,
                            next_before=items[-1].id if more and items else None)
+
+
+@bp.get("/")
+def dashboard_page():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    now = utcnow()
+    client = current_user.client
+    attention = dashboard.attention(client.id, now)
+    per_day = dashboard.alerts_per_day(client.id, client.timezone, now)
+    chart = charts.bar_chart([(day.strftime("%d %b"), count) for day, count in per_day])
+    return render_template("notifications/dashboard.html", attention=attention, chart=chart,
+                           alerts_total=sum(count for _, count in per_day),
+                           alerts=dashboard.last_alerts(current_user))

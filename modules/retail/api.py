@@ -1,5 +1,6 @@
-"""/api/products, /api/stock/batch and /api/categories: thin routes over retail's services."""
-from flask import jsonify, request
+"""/api/products (movements, CSV), /api/stock/batch and /api/categories: thin routes over retail's
+services."""
+from flask import Response, jsonify, request, stream_with_context
 from flask_login import current_user, login_required
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
@@ -8,23 +9,30 @@ from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import utcnow
 from ..validation import Fields, QueryArgs, json_body
-from . import batch, bp, service
+from . import batch, bp, csvio, history, service
 from .forms import read_category, read_product, read_stock_change
 from .models import Category, Product
 
 STOCK_FILTERS = ("all", "low", "out")
+PAGE_FILTERS = STOCK_FILTERS + ("soon", "snoozed")  # the products page's tabs: running out, snoozed
+SORTS = ("name", "stock", "status")
 
 
-def read_list_args(default_per_page=20):
-    """?stock=&q=&category_id=&page=&per_page=, validated (bad values are a 400)."""
+def read_list_args(default_per_page=20, filters=STOCK_FILTERS, sorting=False):
+    """?stock=&q=&category_id=&page=&per_page= (and ?sort=&dir= when `sorting`), validated (bad
+    values are a 400)."""
     args = QueryArgs(request.args)
-    stock = args.choice("stock", STOCK_FILTERS, default="all")
+    stock = args.choice("stock", filters, default="all")
     page = args.integer("page", 1, 1, 1_000_000)
     per_page = args.integer("per_page", default_per_page, 1, 100)
     category_id = args.integer("category_id", None, 1, 2**31 - 1)
     q = (request.args.get("q") or "").strip()[:100] or None
+    out = {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
+    if sorting:
+        out["sort"] = args.choice("sort", SORTS, default="name")
+        out["dir"] = args.choice("dir", ("asc", "desc"), default="asc")
     args.check()
-    return {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
+    return out
 
 
 def _product_json(product):
@@ -49,6 +57,40 @@ def api_create_product():
     product, _ = service.create_product(current_client_id(), current_user.id, **values)
     db.session.commit()
     return jsonify(_product_json(product)), 201
+
+
+@bp.get("/api/products/export.csv")
+@login_required
+def api_export_products():
+    client_id = current_client_id()
+    return Response(stream_with_context(csvio.export_rows(client_id)), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="products.csv"'})
+
+
+def import_upload():
+    """The uploaded `file` imported (validated whole first): {created, updated}; 400 naming each
+    bad line and nothing written. The caller commits."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(400, "Send the CSV as the multipart field `file`.", {"file": "Required."})
+    try:
+        rows = csvio.read_csv(upload.read())
+    except csvio.ImportRefused as e:
+        raise ApiError(400, e.message, e.details)
+    try:
+        return csvio.import_products(current_client_id(), current_user.id, rows)
+    except csvio.ImportConflict:
+        raise ApiError(409, "Another change to these products happened at the same time; nothing was imported. "
+                            "Try again.", {"file": "A SKU in the file was added meanwhile."})
+
+
+@bp.post("/api/products/import")
+@login_required
+@require_manager
+def api_import_products():
+    result = import_upload()
+    db.session.commit()
+    return jsonify(result)
 
 
 @bp.get("/api/products/<int:product_id>")
@@ -112,6 +154,18 @@ def api_stock_batch():
         batch.store_answer(client_id, key, answer)
     db.session.commit()
     return jsonify(answer)
+
+
+@bp.get("/api/products/<int:product_id>/movements")
+@login_required
+def api_movements(product_id):
+    product = get_owned_or_404(Product, product_id)
+    args = QueryArgs(request.args)
+    limit = args.integer("limit", 20, 1, 100)
+    before_id = args.integer("before_id", None, 1, 2**31 - 1)
+    args.check()
+    items = history.movement_history(product.client_id, product.id, limit, before_id)
+    return jsonify({"items": items})
 
 
 @bp.get("/api/categories")

@@ -54,3 +54,21 @@ def read_stock_change(fields: Fields):
     else:
         quantity = fields.integer("quantity", required=True, minimum=0, maximum=MAX_STOCK)
     return reason, delta, quantity
+
+
+SUBTRACTING = ("sale", "damage")  # the others add, except a count, which sets the quantity
+
+
+def read_stock_amount(fields: Fields):
+    """(reason, delta, quantity) from the page's form: a positive `amount` whose direction the
+    reason sets (sale and damage subtract, delivery and return add, count sets the stock to it)."""
+    reason = fields.choice("reason", REASONS, required=True)
+    amount = fields.integer("amount", required=True, minimum=0, maximum=MAX_STOCK)
+    if reason is None or amount is None:
+        return reason, None, None
+    if reason == "count":
+        return reason, None, amount
+    if amount == 0:
+        fields.error("amount", "Must be at least 1.")
+        return reason, None, None
+    return reason, -amount if reason in SUBTRACTING else amount, None

@@ -3,6 +3,7 @@ from ..extensions import db
 from ..timeutil import isoformat, utcnow
 
 STOCK_REASONS = ("sale", "delivery", "count", "damage", "return", "initial")
+MOVEMENT_SOURCES = ("app", "token", "import")
 
 
 class Category(db.Model):
@@ -60,6 +61,7 @@ class StockMovement(db.Model):
     stock_after = db.Column(db.Integer, nullable=False)
     reason = db.Column(db.String(16), nullable=False)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
+    source = db.Column(db.String(8), nullable=False, default="app", server_default="app")  # MOVEMENT_SOURCES
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     def to_dict(self):
@@ -70,6 +72,7 @@ class StockMovement(db.Model):
             "stock_after": self.stock_after,
             "reason": self.reason,
             "user_id": self.user_id,
+            "source": self.source,
             "created_at": isoformat(self.created_at),
         }
 

@@ -1,6 +1,6 @@
 """Products, categories and stock changes, without a request: the routes, the CLI, the demo seed
 and the tests call these. Callers pass a client_id they already trust."""
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, false, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
@@ -97,8 +97,22 @@ def save_category(client_id, user_id, changes, category=None):
     return category, alert
 
 
-def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20):
-    """One page of the shop's active products and the total that match."""
+def _forecast(client_id):
+    """(timezone, forecast_days, window) of the shop: the "running out" filter's inputs."""
+    timezone, days, window = db.session.execute(
+        select(Client.timezone, NotificationSettings.forecast_days, NotificationSettings.forecast_window_days)
+        .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
+        .where(Client.id == client_id)).one()
+    return timezone, days or 0, window or sales.DEFAULT_WINDOW_DAYS
+
+
+def forecast_days(client_id):
+    return _forecast(client_id)[1]
+
+
+def _listing(client_id, stock, now):
+    """The shop's active products matching a stock filter (all, low incl. out, out, soon:
+    running out by the forecast, snoozed: snoozed or muted), and their effective threshold."""
     threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
                                         shop_threshold(client_id))
     stmt = (for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id)
@@ -107,6 +121,27 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
         stmt = stmt.where(Product.stock <= threshold)
     elif stock == "out":
         stmt = stmt.where(Product.stock <= 0)
+    elif stock == "snoozed":
+        stmt = stmt.where(not_(rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now)))
+    elif stock == "soon":
+        timezone, days, window = _forecast(client_id)
+        if days <= 0:
+            return stmt.where(false()), threshold
+        sold = sales.units_sold(rules.sales_window_start(timezone, window, now), StockMovement.client_id == client_id)
+        stmt = (stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
+                .where(Product.stock > threshold, rules.sql_days_left(Product.stock, sold.c.units, window) <= days))
+    return stmt, threshold
+
+
+def _sql_status_rank(threshold):
+    return case((Product.stock <= 0, 0), (Product.stock <= threshold, 1), else_=2)
+
+
+def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20, sort="name",
+                  dir="asc", now=None):
+    """One page of the shop's active products and the total that match, sorted by name, stock or
+    status (out, low, ok), then by name."""
+    stmt, threshold = _listing(client_id, stock, now or utcnow())
     if q:
         q = q.lower()
         stmt = stmt.where(or_(func.lower(Product.name).contains(q, autoescape=True),
@@ -114,10 +149,27 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    key = {"name": Product.name, "stock": Product.stock, "status": _sql_status_rank(threshold)}[sort]
+    order = [key.desc() if dir == "desc" else key.asc()]
+    if sort != "name":
+        order.append(Product.name)
     items = db.session.execute(
-        stmt.order_by(Product.name, Product.id).limit(per_page).offset((page - 1) * per_page)
+        stmt.order_by(*order, Product.id).limit(per_page).offset((page - 1) * per_page)
     ).scalars().all()
     return items, total
+
+
+def status_counts(client_id, now=None):
+    """{filter: how many active products it matches} for the products page's tabs."""
+    now = now or utcnow()
+    stmt, threshold = _listing(client_id, "all", now)
+    snoozed = not_(rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
+    all_, low, out, snoozed = db.session.execute(stmt.with_only_columns(
+        func.count(), func.count().filter(Product.stock <= threshold), func.count().filter(Product.stock <= 0),
+        func.count().filter(snoozed))).one()
+    soon_stmt, _ = _listing(client_id, "soon", now)
+    soon = db.session.execute(select(func.count()).select_from(soon_stmt.subquery())).scalar_one()
+    return {"all": all_, "out": out, "low": low, "soon": soon, "snoozed": snoozed}
 
 
 def _sku_conflict():
@@ -157,10 +209,10 @@ def update_product(product, user_id, changes):
     return announce_stock_change(product.client_id, [product.id], user_id)
 
 
-def change_stock(product, user_id, reason, delta=None, quantity=None):
-    """Change stock by `delta` or to `quantity`, record the movement, and check for an alert,
-    all in the caller's transaction. Returns (product, the alert it raised for `user_id`
-    as a JSON-ready dict, or None)."""
+def change_stock(product, user_id, reason, delta=None, quantity=None, source="app"):
+    """Change stock by `delta` or to `quantity`, record the movement (made through `source`), and
+    check for an alert, all in the caller's transaction. Returns (product, the alert it raised for
+    `user_id` as a JSON-ready dict, or None)."""
     allow_negative = product.client.allow_negative_stock
     if quantity is not None:
         delta = quantity - product.stock
@@ -179,7 +231,9 @@ def change_stock(product, user_id, reason, delta=None, quantity=None):
         raise ValidationError({field: f"Stock cannot go below zero (only {product.stock} in stock)."},
                               "Stock cannot go below zero.")
     db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, delta=delta,
-                                 stock_after=new_stock, reason=reason, user_id=user_id))
+                                 stock_after=new_stock, reason=reason, user_id=user_id,
+                                 source=source))
     db.session.flush()
     db.session.refresh(product)
     return product, announce_stock_change(product.client_id, [product.id], user_id)
+

@@ -1,15 +1,20 @@
-"""The /retail pages: product list, add, edit, adjust stock, archive; categories."""
+"""The /retail pages: product list, add, edit (with its history and chart), adjust stock,
+archive and restore; categories."""
+from datetime import timedelta
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
+from ..auth.views import safe_next
 from ..errors import ApiError, ValidationError
 from ..extensions import db
+from ..timeutil import local_date, local_midnight, utcnow
 from ..validation import Fields
-from . import bp, service
-from .api import read_list_args
-from .forms import REASONS, read_category, read_product, read_stock_change
-from .models import Category, Product, StockMovement
+from . import bp, charts, history, service
+from .api import PAGE_FILTERS, import_upload, read_list_args
+from .forms import REASONS, read_category, read_product, read_stock_amount
+from .models import Category, Product
 
 
 def _categories():
@@ -20,28 +25,65 @@ def _categories():
 @login_required
 def products():
     try:
-        args = read_list_args(default_per_page=25)
+        args = read_list_args(default_per_page=25, filters=PAGE_FILTERS, sorting=True)
     except ValidationError as e:
         flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
         return redirect(url_for("retail.products"))
     items, total = service.list_products(current_client_id(), **args)
     pages = max(1, -(-total // args["per_page"]))
+    defaults = {"stock": "all", "page": 1, "per_page": 25, "sort": "name", "dir": "asc"}
+
+    def list_url(**changes):
+        """This list's address with `changes`, defaults left out (so links stay short)."""
+        merged = {**args, **changes}
+        return url_for("retail.products", **{k: v for k, v in merged.items()
+                                             if v not in (None, "") and defaults.get(k) != v})
+
     return render_template("retail/products.html", products=service.product_dicts(current_client_id(), items),
-                           total=total, pages=pages, args=args, categories=_categories())
+                           total=total, pages=pages, args=args, categories=_categories(), list_url=list_url,
+                           counts=service.status_counts(current_client_id()),
+                           forecast_on=service.forecast_days(current_client_id()) > 0)
+
+
+HISTORY_PAGE = 20
+CHART_DAYS = (30, 90)
+
+
+def _page_args():
+    """?days=30|90 for the chart and ?before_id= for the history; anything else is the default."""
+    days = request.args.get("days", type=int)
+    before_id = request.args.get("before_id", type=int)
+    return (days if days in CHART_DAYS else CHART_DAYS[0],
+            before_id if before_id is not None and 0 < before_id < 2**31 else None)
+
+
+def _chart(product, view, days):
+    """The product's stock over the last `days` shop-local days, with its threshold."""
+    tz = product.client.timezone
+    now = utcnow()
+    start = local_midnight(tz, now, -(days - 1))
+    start_stock, changes = history.stock_series(product, start)
+    step = 7 if days == 30 else 15
+    ticks = [(local_midnight(tz, now, -(days - 1) + k), (local_date(tz, now) - timedelta(days=days - 1 - k))
+              .strftime("%d %b")) for k in range(0, days, step)]
+    return charts.stock_chart(start_stock, changes, start, now, view["effective_threshold"], ticks)
 
 
 def _render_form(product, form, errors, status=200, stock_errors=None):
-    movements = []
+    movements, chart, days, before_id, view = [], None, CHART_DAYS[0], None, None
     if product is not None:
-        movements = db.session.execute(
-            scoped(StockMovement).where(StockMovement.product_id == product.id)
-            .order_by(StockMovement.id.desc()).limit(20)
-        ).scalars().all()
+        view = service.product_dict(product)
+        days, before_id = _page_args()
+        movements = history.movement_history(product.client_id, product.id, HISTORY_PAGE + 1, before_id)
+        chart = _chart(product, view, days)
+    more = len(movements) > HISTORY_PAGE
+    movements = movements[:HISTORY_PAGE]
     return render_template("retail/product_form.html", product=product, form=form, errors=errors,
                            categories=_categories(), reasons=REASONS, movements=movements,
+                           next_before=movements[-1]["id"] if more else None, before_id=before_id,
+                           chart=chart, days=days, chart_days=CHART_DAYS,
                            stock_errors=stock_errors or {}, stock_form=request.form if stock_errors else {},
-                           view=service.product_dict(product) if product else None,
-                           ), status
+                           view=view), status
 
 
 def _product_form_values(product):
@@ -94,13 +136,22 @@ def edit_product(product_id):
     return redirect(url_for("retail.products"), code=303)
 
 
+def _back_to_list():
+    """The products list the form came from (its filter, search, sort and page), never elsewhere."""
+    target = safe_next(request.form.get("back", ""))
+    if target and (target == "/retail/products" or target.startswith("/retail/products?")):
+        return target
+    return None
+
+
 @bp.post("/retail/products/<int:product_id>/stock")
 @login_required
 def adjust_stock(product_id):
     product = get_owned_or_404(Product, product_id, for_update=True)
-    fields = Fields({k: request.form.get(k, "") for k in ("reason", "delta", "quantity")}, form=True)
+    fields = Fields({k: request.form.get(k, "") for k in ("reason", "amount")}, form=True)
+    back = _back_to_list()
     try:
-        reason, delta, quantity = read_stock_change(fields)
+        reason, delta, quantity = read_stock_amount(fields)
         fields.check()
         product, notification = service.change_stock(product, current_user.id, reason, delta=delta,
                                                      quantity=quantity)
@@ -108,12 +159,14 @@ def adjust_stock(product_id):
     except ValidationError as e:
         db.session.rollback()
         product = get_owned_or_404(Product, product_id)
+        if back:
+            flash(f"Stock of {product.name} not changed: " + " ".join(e.details.values()), "error")
+            return redirect(back, code=303)
         return _render_form(product, _product_form_values(product), {}, 400, stock_errors=e.details)
     flash(f"Stock of {product.name} is now {product.stock}.", "success")
     if notification:
         flash(notification["message"], "warning")
-    return redirect(request.form.get("back") == "list" and url_for("retail.products") or
-                    url_for("retail.edit_product", product_id=product.id), code=303)
+    return redirect(back or url_for("retail.edit_product", product_id=product.id), code=303)
 
 
 @bp.post("/retail/products/<int:product_id>/archive")
@@ -123,6 +176,40 @@ def archive_product(product_id):
     service.update_product(product, current_user.id, {"active": False})
     db.session.commit()
     flash(f"Archived {product.name}; it will not alert again.", "success")
+    return redirect(url_for("retail.products"), code=303)
+
+
+@bp.post("/retail/products/<int:product_id>/restore")
+@login_required
+def restore_product(product_id):
+    product = get_owned_or_404(Product, product_id)
+    if not current_user.can_manage:
+        flash("Only owners and managers can restore a product.", "error")
+        return redirect(url_for("retail.edit_product", product_id=product.id), code=303)
+    alert = service.update_product(product, current_user.id, {"active": True})
+    db.session.commit()
+    flash(f"Restored {product.name}; it alerts again.", "success")
+    if alert:
+        flash(alert["message"], "warning")
+    return redirect(url_for("retail.edit_product", product_id=product.id), code=303)
+
+
+@bp.route("/retail/products/import", methods=["GET", "POST"])
+@login_required
+def import_page():
+    """Export link and the import form; static/js/import.js uploads to the API with a progress
+    bar, and this POST is the same import for a browser without JavaScript."""
+    if request.method == "GET":
+        return render_template("retail/import.html")
+    if not current_user.can_manage:
+        return render_template("retail/import.html", error="Only owners and managers can import products."), 403
+    try:
+        result = import_upload()
+        db.session.commit()
+    except ApiError as e:
+        db.session.rollback()
+        return render_template("retail/import.html", error=e.message, details=e.details), e.status
+    flash(f"Imported: {result['created']} new, {result['updated']} updated.", "success")
     return redirect(url_for("retail.products"), code=303)
 
 

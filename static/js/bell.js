@@ -48,7 +48,8 @@
     if (seconds < 60) return "just now";
     if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
     if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
-    return new Date(iso).toLocaleDateString();
+    // Older than a day: the date in the shop's time zone, as the pages show it.
+    return new Date(iso).toLocaleDateString(undefined, { timeZone: bell.getAttribute("data-timezone") || "UTC" });
   }
 
   function open(item) {
@@ -81,6 +82,7 @@
       var when = document.createElement("time");
       when.dateTime = item.created_at;
       when.textContent = timeAgo(item.created_at);
+      when.title = shopTime(item.created_at);
       link.appendChild(level);
       link.appendChild(text);
       link.appendChild(when);

@@ -1,0 +1,36 @@
+"""A product's stock history: its movements page by page (who, when, through what) and its
+stock over a window of days, the input of its chart."""
+from ..auth.models import User
+from ..auth.tenancy import for_shop
+from ..extensions import db
+from ..timeutil import isoformat
+from .models import StockMovement
+
+
+def movement_history(client_id, product_id, limit=20, before_id=None):
+    """One page of a product's movements, newest first, each with who made it ({id, email} or
+    None): one query, keyed by the (client_id, product_id, id) index."""
+    stmt = (for_shop(StockMovement, client_id, StockMovement, User.email)
+            .outerjoin(User, User.id == StockMovement.user_id)
+            .where(StockMovement.product_id == product_id))
+    if before_id is not None:
+        stmt = stmt.where(StockMovement.id < before_id)
+    rows = db.session.execute(stmt.order_by(StockMovement.id.desc()).limit(limit)).all()
+    return [{"id": m.id, "delta": m.delta, "stock_after": m.stock_after, "reason": m.reason,
+             "user": {"id": m.user_id, "email": email} if m.user_id is not None else None,
+             "source": m.source, "created_at": isoformat(m.created_at)}
+            for m, email in rows]
+
+
+def stock_series(product, since):
+    """(stock at `since`, [(instant, stock after)] of the movements since then, oldest first)."""
+    of_product = for_shop(StockMovement, product.client_id).where(StockMovement.product_id == product.id)
+    changes = db.session.execute(
+        of_product.with_only_columns(StockMovement.created_at, StockMovement.stock_after, StockMovement.delta)
+        .where(StockMovement.created_at >= since).order_by(StockMovement.id)).all()
+    before = db.session.execute(
+        of_product.with_only_columns(StockMovement.stock_after).where(StockMovement.created_at < since)
+        .order_by(StockMovement.id.desc()).limit(1)).scalar_one_or_none()
+    if before is None:
+        before = changes[0].stock_after - changes[0].delta if changes else product.stock
+    return before, [(c.created_at, c.stock_after) for c in changes]
