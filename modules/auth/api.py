@@ -1,13 +1,14 @@
 """/api/auth/* and /api/users: the JSON side of sign-up, sign-in and the shop's users."""
 from flask import current_app, jsonify, request
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from ..errors import ApiError
+from ..errors import ApiError, ValidationError
 from ..extensions import csrf, db
 from ..validation import Fields, empty_body, json_body
 from . import bp, service, throttle
 from .models import User
+from .sessions import end_every_session, end_session, keep_this_session, start_session
 from .tenancy import get_owned_or_404, require_manager, scoped
 
 
@@ -51,7 +52,7 @@ def api_register():
     shop_name, email, password, timezone = read_registration(fields)
     fields.check()
     client, user = service.create_shop(shop_name, email, password, timezone)
-    login_user(user)
+    start_session(user)
     return _signed_in(user, 201)
 
 
@@ -63,14 +64,45 @@ def api_login():
         raise ApiError(400, "Email and password are required.",
                        {k: "This field is required." for k in ("email", "password") if not isinstance(data.get(k), str)})
     user = login_attempt(data["email"], data["password"])
-    login_user(user, remember=data.get("remember") is True)
+    start_session(user, remember=data.get("remember") is True)
     return _signed_in(user)
 
 
 @bp.post("/api/auth/logout")
 def api_logout():
     empty_body()
-    logout_user()
+    end_session()
+    return "", 204
+
+
+@bp.post("/api/auth/logout-everywhere")
+@login_required
+def api_logout_everywhere():
+    """Ends every session and remember cookie of this user, this one included."""
+    empty_body()
+    end_every_session(current_user)
+    db.session.commit()
+    end_session()
+    return "", 204
+
+
+@bp.post("/api/auth/password")
+@login_required
+def api_change_password():
+    """A new password (the current one is needed): every other session of this user ends."""
+    fields = Fields(json_body({"current_password", "new_password"}))
+    current = fields.data.get("current_password")
+    new = service.check_password_field(fields, "new_password")
+    if not isinstance(current, str) or not current:
+        fields.error("current_password", "This field is required.")
+    elif len(current) > service.MAX_PASSWORD or not current_user.check_password(current):
+        fields.error("current_password", "This is not your current password.")
+    fields.check()
+    user = current_user._get_current_object()
+    user.set_password(new)
+    end_every_session(user)
+    db.session.commit()
+    keep_this_session(user)
     return "", 204
 
 
@@ -127,12 +159,18 @@ def api_update_user(user_id):
         _may_grant(role)
     if user.id == current_user.id and (role not in (None, user.role) or active is False):
         raise ApiError(400, "You cannot change your own role or deactivate yourself.")
+    if user.id == current_user.id and password:
+        raise ValidationError({"password": "Change your own password with POST /api/auth/password."},
+                              "Your own password needs your current one.")
+    ends_sessions = (role not in (None, user.role)) or (active is False and user.active) or bool(password)
     if role:
         user.role = role
     if active is not None:
         user.active = active
     if password:
         user.set_password(password)
+    if ends_sessions:  # a new role, a deactivation or a reset password: the old sessions end
+        end_every_session(user)
     db.session.commit()
     return jsonify(user.to_dict())
 
@@ -147,6 +185,7 @@ def api_delete_user(user_id):
     if user.id == current_user.id:
         raise ApiError(400, "You cannot deactivate yourself.")
     user.active = False
+    end_every_session(user)
     db.session.commit()
     return "", 204
 

@@ -9,6 +9,7 @@ from ..timeutil import is_timezone
 from .models import ROLES, Client, User
 
 MIN_PASSWORD = 8
+MAX_PASSWORD = 200
 
 
 def normalize_email(fields, name="email", required=True):
@@ -35,8 +36,8 @@ def check_password_field(fields, name="password", required=True):
     if len(value) < MIN_PASSWORD:
         fields.error(name, f"Must be at least {MIN_PASSWORD} characters.")
         return None
-    if len(value) > 200:
-        fields.error(name, "Must be at most 200 characters.")
+    if len(value) > MAX_PASSWORD:
+        fields.error(name, f"Must be at most {MAX_PASSWORD} characters.")
         return None
     return value
 

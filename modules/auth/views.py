@@ -2,20 +2,14 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from ..errors import ApiError, ValidationError, wants_json
-from ..extensions import db, login_manager
+from ..extensions import login_manager
 from ..validation import Fields
 from . import bp, service
 from .api import login_attempt, read_registration
-from .models import User
-
-
-@login_manager.user_loader
-def load_user(user_id):
-    user = db.session.get(User, int(user_id))
-    return user if user and user.active else None
+from .sessions import end_session, start_session
 
 
 @login_manager.unauthorized_handler
@@ -52,7 +46,7 @@ def login():
     except ApiError as e:
         return render_template("auth/login.html", error=e.message, email=email,
                                next=request.form.get("next", "")), e.status
-    login_user(user)
+    start_session(user)
     return redirect(safe_next(request.form.get("next")) or url_for("retail.products"), code=303)
 
 
@@ -70,13 +64,13 @@ def register():
     except ApiError as e:
         errors = e.details if isinstance(e, ValidationError) else {"email": e.message}
         return render_template("auth/register.html", form=request.form, errors=errors), 400
-    login_user(user)
+    start_session(user)
     flash(f"Welcome to Stockbell, {client.name}.", "success")
     return redirect(url_for("retail.products"), code=303)
 
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
