@@ -21,6 +21,7 @@ def create_app(config=None):
     app.json.sort_keys = False
     configure_logging(app)
     register_extensions(app)
+    register_input_checks(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -59,6 +60,13 @@ def register_extensions(app):
     from .auth import throttle
 
     throttle.init_app(app)
+
+
+def register_input_checks(app):
+    """Bounded ids in paths and no unreadable input; after the extensions, so CSRF is checked first."""
+    from .validation import init_app
+
+    init_app(app)
 
 
 def register_blueprints(app):

@@ -39,6 +39,7 @@ def api_alert(alert_id):
 
 @bp.post("/api/alerts/<int:alert_id>/resolve")
 @login_required
+@require_manager
 def api_resolve_alert(alert_id):
     empty_body()
     alert = get_owned_or_404(StockAlert, alert_id)
@@ -51,6 +52,7 @@ def api_resolve_alert(alert_id):
 
 @bp.post("/api/alerts/trigger-check")
 @login_required
+@require_manager
 def api_trigger_check():
     empty_body()
     result = stats.check_shop(current_client_id())

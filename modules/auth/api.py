@@ -8,6 +8,7 @@ from ..extensions import csrf, db
 from ..validation import Fields, empty_body, json_body
 from . import bp, service, throttle
 from .models import User
+from .roles import check_keeps_an_owner, check_may_manage, lock_shop
 from .sessions import end_every_session, end_session, keep_this_session, start_session
 from .tenancy import get_owned_or_404, require_manager, scoped
 
@@ -125,11 +126,6 @@ def api_users():
     return jsonify({"items": [u.to_dict() for u in users]})
 
 
-def _may_grant(role):
-    if role == "owner" and current_user.role != "owner":
-        raise ApiError(403, "Only an owner can create or change an owner.")
-
-
 @bp.post("/api/users")
 @login_required
 @require_manager
@@ -139,7 +135,7 @@ def api_create_user():
     password = service.check_password_field(fields)
     role = service.read_role(fields)
     fields.check()
-    _may_grant(role)
+    check_may_manage(current_user, role)
     user = service.create_user(current_user.client_id, email, password, role)
     return jsonify(user.to_dict()), 201
 
@@ -154,14 +150,22 @@ def api_update_user(user_id):
     active = fields.boolean("active") if fields.has("active") else None
     password = service.check_password_field(fields) if fields.has("password") else None
     fields.check()
-    _may_grant(user.role)
-    if role:
-        _may_grant(role)
-    if user.id == current_user.id and (role not in (None, user.role) or active is False):
-        raise ApiError(400, "You cannot change your own role or deactivate yourself.")
-    if user.id == current_user.id and password:
-        raise ValidationError({"password": "Change your own password with POST /api/auth/password."},
-                              "Your own password needs your current one.")
+    if user.id == current_user.id:
+        if role not in (None, user.role) or active is False:
+            raise ApiError(400, "You cannot change your own role or deactivate yourself.")
+        if password:
+            raise ValidationError({"password": "Change your own password with POST /api/auth/password."},
+                                  "Your own password needs your current one.")
+    else:
+        check_may_manage(current_user, user.role)
+        if role:
+            check_may_manage(current_user, role)
+    stops_owning = user.role == "owner" and user.active and (role not in (None, "owner") or active is False)
+    if stops_owning:
+        lock_shop(user.client_id)
+        db.session.refresh(user)
+        if user.role == "owner" and user.active:
+            check_keeps_an_owner(user)
     ends_sessions = (role not in (None, user.role)) or (active is False and user.active) or bool(password)
     if role:
         user.role = role
@@ -181,11 +185,16 @@ def api_update_user(user_id):
 def api_delete_user(user_id):
     """Deactivates: the user's history (stock movements, notifications) stays."""
     user = get_owned_or_404(User, user_id)
-    _may_grant(user.role)
     if user.id == current_user.id:
         raise ApiError(400, "You cannot deactivate yourself.")
-    user.active = False
-    end_every_session(user)
+    check_may_manage(current_user, user.role)
+    if user.role == "owner":
+        lock_shop(user.client_id)
+        db.session.refresh(user)
+        if user.active:
+            check_keeps_an_owner(user)
+    if user.active:
+        user.active = False
+        end_every_session(user)
     db.session.commit()
     return "", 204
-

@@ -2,6 +2,7 @@
 from flask import render_template, request
 from flask_login import current_user, login_required
 
+from ..validation import MAX_ID, QueryArgs
 from . import bp
 from . import service as bell
 
@@ -18,7 +19,9 @@ def bell_context():
 @bp.get("/notifications")
 @login_required
 def notifications_page():
-    before_id = request.args.get("before_id", type=int)
+    args = QueryArgs(request.args)
+    before_id = args.integer("before_id", None, 1, MAX_ID)
+    args.check()
     items = bell.list_notifications(current_user, limit=PAGE_SIZE + 1, before_id=before_id)
     more = len(items) > PAGE_SIZE
     items = items[:PAGE_SIZE]

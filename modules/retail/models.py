@@ -3,6 +3,7 @@ from ..extensions import db
 from ..timeutil import isoformat, utcnow
 
 STOCK_REASONS = ("sale", "delivery", "count", "damage", "return", "initial")
+MAX_STOCK = 1_000_000_000  # stock stays within 0..MAX_STOCK (fits PostgreSQL's integer with room)
 
 
 class Category(db.Model):

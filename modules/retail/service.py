@@ -11,7 +11,7 @@ from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import isoformat, utcnow
 from . import rules, sales
-from .models import Category, Product, StockMovement
+from .models import MAX_STOCK, Category, Product, StockMovement
 from .rules import effective_threshold, sql_effective_threshold, stock_status, threshold_source
 from .signals import announce_stock_change
 
@@ -170,12 +170,18 @@ def change_stock(product, user_id, reason, delta=None, quantity=None):
         .values(stock=Product.stock + delta, updated_at=utcnow())
         .returning(Product.stock)
     )
-    if not allow_negative:
-        stmt = stmt.where(Product.stock + delta >= 0)
+    # The bounds are in the UPDATE, so two changes at once cannot together pass them.
+    stmt = stmt.where(Product.stock + delta <= MAX_STOCK)
+    stmt = stmt.where(Product.stock + delta >= (-MAX_STOCK if allow_negative else 0))
     new_stock = db.session.execute(stmt, execution_options={"synchronize_session": False}).scalar_one_or_none()
     if new_stock is None:
         db.session.refresh(product)
         field = "quantity" if quantity is not None else "delta"
+        if product.stock + delta > MAX_STOCK:
+            raise ValidationError({field: f"Stock cannot go above {MAX_STOCK:,} (now {product.stock})."},
+                                  f"Stock cannot go above {MAX_STOCK:,}.")
+        if allow_negative:
+            raise ValidationError({field: f"Stock cannot go below -{MAX_STOCK:,}."}, "Stock is out of range.")
         raise ValidationError({field: f"Stock cannot go below zero (only {product.stock} in stock)."},
                               "Stock cannot go below zero.")
     db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, delta=delta,
