@@ -32,7 +32,8 @@ def main():
         print(f"\nDemo shop ready. Log in at {app.config['PUBLIC_URL']}/login as {demo[0]} "
               f"with password {demo[1]}\n", flush=True)
     start_workers(app)
-    server = create_server(app, host=app.config["HOST"], port=app.config["PORT"])
+    # ident="": no "Server: waitress" banner telling a scanner what to try.
+    server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], ident="")
 
     def _shutdown(signum, frame):
         log.info("signal %s: shutting down", signum)

@@ -17,17 +17,27 @@ def create_app(config=None):
     app.config.update(load_config())
     if config:
         app.config.update(config)
+    secure_cookies(app.config)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     app.json.sort_keys = False
     configure_logging(app)
     register_extensions(app)
     register_input_checks(app)
+    register_headers(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_request_log(app)
     register_template_filters(app)
     return app
+
+
+def secure_cookies(config):
+    """Cookies only over https when the app is reached over https, unless set explicitly."""
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = config["PUBLIC_URL"].startswith("https://")
+    if config.get("REMEMBER_COOKIE_SECURE") is None:
+        config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
 
 
 def register_template_filters(app):
@@ -65,6 +75,12 @@ def register_extensions(app):
 def register_input_checks(app):
     """Bounded ids in paths and no unreadable input; after the extensions, so CSRF is checked first."""
     from .validation import init_app
+
+    init_app(app)
+
+
+def register_headers(app):
+    from .headers import init_app
 
     init_app(app)
 

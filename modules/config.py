@@ -16,6 +16,12 @@ def _bool(name, default):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _optional_bool(name):
+    """True/False when the variable is set, None when it is not (the default is decided later)."""
+    value = os.environ.get(name)
+    return None if value in (None, "") else _bool(name, False)
+
+
 def _int(name, default):
     value = os.environ.get(name)
     return int(value) if value not in (None, "") else default
@@ -81,6 +87,9 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 5),
         "DELIVERY_ENABLED": _bool("DELIVERY_ENABLED", True),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # None: on when PUBLIC_URL is https (decided in create_app, after any overrides).
+        "SESSION_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_SECURE": _optional_bool("REMEMBER_COOKIE_SECURE"),
         # Fixed, not from the environment.
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "SESSION_COOKIE_HTTPONLY": True,
