@@ -87,6 +87,7 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 5),
         "DELIVERY_ENABLED": _bool("DELIVERY_ENABLED", True),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "HEALTH_TOKEN": os.environ.get("HEALTH_TOKEN") or None,
         # None: on when PUBLIC_URL is https (decided in create_app, after any overrides).
         "SESSION_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),
         "REMEMBER_COOKIE_SECURE": _optional_bool("REMEMBER_COOKIE_SECURE"),
@@ -98,6 +99,9 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
-        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_DELAY_SECONDS": 1,  # after an account's first failure; doubles with each one more
+        "LOGIN_MAX_FAILURES": 5,  # from this failure on, an account waits LOGIN_LOCKOUT_SECONDS
         "LOGIN_LOCKOUT_SECONDS": 900,
+        "LOGIN_ADDRESS_MAX_FAILURES": 50,  # one address (a shop's NAT) may fail this often, any accounts
+        "LOGIN_HASH_CONCURRENCY": 4,  # password checks at once per process; more are a 429
     }

@@ -14,11 +14,12 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error with the contract's body: {"error": sentence, "details": {field: problem}}."""
 
-    def __init__(self, status, message, details=None):
+    def __init__(self, status, message, details=None, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
 class ValidationError(ApiError):
@@ -42,7 +43,8 @@ def init_app(app):
     @app.errorhandler(ApiError)
     def _api_error(e):
         db.session.rollback()
-        return error_response(e.status, e.message, e.details)
+        response, status = error_response(e.status, e.message, e.details)
+        return response, status, e.headers
 
     @app.errorhandler(CSRFError)
     def _csrf_error(e):

@@ -11,6 +11,18 @@ from .timeutil import isoformat, utcnow
 log = logging.getLogger(__name__)
 
 
+def failure_kind(error):
+    """What kind of failure `error` is, without its message (which may name a host, a port or a
+    user): "database unreachable (OperationalError)", "TimeoutError", ..."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(error, OperationalError):
+        return f"database unreachable ({type(error.orig).__name__ if error.orig else 'OperationalError'})"
+    if isinstance(error, DBAPIError):
+        return f"database error ({type(error.orig).__name__ if error.orig else type(error).__name__})"
+    return type(error).__name__
+
+
 class PeriodicWorker:
     thread_name = "worker"
 
@@ -64,7 +76,7 @@ class PeriodicWorker:
             except Exception as e:
                 db.session.rollback()
                 self.errors += 1
-                self.last_error = f"{type(e).__name__}: {e}"[:500]
+                self.last_error = failure_kind(e)  # the kind only: /health shows it to anyone
                 log.exception("%s cycle failed", self.thread_name)
                 return None
             finally:

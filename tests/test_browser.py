@@ -213,7 +213,7 @@ def test_register_form_with_bad_input_shows_messages_and_creates_nothing(page, l
     assert answer.value.status == 400
     expect(page.get_by_role("alert")).to_have_text("Please correct the fields marked below.")
     expect(page.locator('.field-error[data-field="email"]')).to_be_visible()
-    expect(page.locator('.field-error[data-field="password"]')).to_have_text("Must be at least 8 characters.")
+    expect(page.locator('.field-error[data-field="password"]')).to_have_text("Must be at least 10 characters.")
     expect(page.get_by_label("Shop name")).to_have_value("Corner Shop")
     expect(page.get_by_label("Your email")).to_have_value("not-an-email")
     assert count_rows(live_server.app, Client) == 0

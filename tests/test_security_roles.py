@@ -33,7 +33,7 @@ def test_manager_manages_staff_but_cannot_promote_them(shop):
     staff = shop.add_user("staff@example.com", "staff")
     url = f"/api/users/{staff.user['id']}"
     assert manager.patch(url, json={"role": "manager"}).status_code == 403
-    assert manager.post("/api/users", json={"email": "m2@example.com", "password": "password123",
+    assert manager.post("/api/users", json={"email": "m2@example.com", "password": "shop-password-123",
                                             "role": "manager"}).status_code == 403
     assert manager.patch(url, json={"password": "reset by the manager"}).status_code == 200
     assert manager.delete(url).status_code == 204

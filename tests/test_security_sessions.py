@@ -73,9 +73,9 @@ def test_password_change_needs_the_current_password(app, client, shop):
 def test_changed_password_signs_in_and_old_one_does_not(client, shop):
     assert shop.post("/api/auth/password", json={"current_password": shop.password,
                                                  "new_password": "a new long passphrase"}).status_code == 204
-    assert client.post("/api/auth/login", json={"email": shop.email, "password": shop.password}).status_code == 401
     assert client.post("/api/auth/login", json={"email": shop.email,
                                                 "password": "a new long passphrase"}).status_code == 200
+    assert client.post("/api/auth/login", json={"email": shop.email, "password": shop.password}).status_code == 401
 
 
 def test_own_password_cannot_be_changed_through_users_without_the_current_one(shop):

@@ -27,19 +27,17 @@ def read_registration(fields):
 
 
 def login_attempt(email, password):
-    """The user for these credentials; 429 while the email is locked out, 401 when wrong."""
-    email = (email or "").strip().lower()
-    # Keyed by email and address, so that a stranger's guesses cannot lock the owner out.
-    key = f"{email}|{request.remote_addr}"
-    guard = throttle.throttle()
-    if guard.is_locked(key):
-        raise ApiError(429, "Too many failed sign-ins for this email; try again in a few minutes.")
-    user = service.authenticate(email, password)
-    if user is None:
-        guard.record_failure(key)
+    """The user for these credentials; 429 while the account or the address waits, 401 when wrong."""
+    email = (email or "").strip().lower()[:service.MAX_EMAIL]
+    found = []
+
+    def check():
+        found.append(service.authenticate(email, password))
+        return found[0] is not None
+
+    if not throttle.attempt(email, request.remote_addr or "unknown", check):
         raise ApiError(401, "Invalid email or password.")
-    guard.reset(key)
-    return user
+    return found[0]
 
 
 # Sign-in needs no CSRF token (it is what hands one out); requiring a JSON body keeps
@@ -96,8 +94,11 @@ def api_change_password():
     new = service.check_password_field(fields, "new_password")
     if not isinstance(current, str) or not current:
         fields.error("current_password", "This field is required.")
-    elif len(current) > service.MAX_PASSWORD or not current_user.check_password(current):
-        fields.error("current_password", "This is not your current password.")
+    else:
+        with throttle.hash_slot():
+            right = len(current) <= service.MAX_PASSWORD and current_user.check_password(current)
+        if not right:
+            fields.error("current_password", "This is not your current password.")
     fields.check()
     user = current_user._get_current_object()
     user.set_password(new)

@@ -1,4 +1,6 @@
 """Shop and user operations that need no request: used by the routes, the CLI and the tests."""
+from pathlib import Path
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -8,13 +10,17 @@ from ..extensions import db
 from ..timeutil import is_timezone
 from .models import ROLES, Client, User
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
 MAX_PASSWORD = 200
+MAX_EMAIL = 254
+COMMON_PASSWORDS = frozenset(
+    line.strip().lower() for line in (Path(__file__).with_name("common_passwords.txt")).read_text().splitlines()
+    if line.strip() and not line.startswith("#"))
 
 
 def normalize_email(fields, name="email", required=True):
     """A syntactically valid email, normalized (no DNS look-up: the app works offline)."""
-    value = fields.text(name, required=required, max_length=254)
+    value = fields.text(name, required=required, max_length=MAX_EMAIL)
     if value is None:
         return None
     try:
@@ -35,6 +41,12 @@ def check_password_field(fields, name="password", required=True):
         return None
     if len(value) < MIN_PASSWORD:
         fields.error(name, f"Must be at least {MIN_PASSWORD} characters.")
+        return None
+    if not value.strip():
+        fields.error(name, "Must not be only spaces.")
+        return None
+    if value.lower() in COMMON_PASSWORDS or value.strip().lower() in COMMON_PASSWORDS:
+        fields.error(name, "This is one of the most common passwords; choose another.")
         return None
     if len(value) > MAX_PASSWORD:
         fields.error(name, f"Must be at most {MAX_PASSWORD} characters.")

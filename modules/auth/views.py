@@ -45,7 +45,7 @@ def login():
         user = login_attempt(email, request.form.get("password", ""))
     except ApiError as e:
         return render_template("auth/login.html", error=e.message, email=email,
-                               next=request.form.get("next", "")), e.status
+                               next=request.form.get("next", "")), e.status, e.headers
     start_session(user)
     return redirect(safe_next(request.form.get("next")) or url_for("retail.products"), code=303)
 
