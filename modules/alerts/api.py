@@ -70,7 +70,7 @@ def api_snooze(product_id):
     fields = Fields(json_body(SNOOZE_FIELDS))
     until, muted = read_snooze(fields, current_user.client.timezone, utcnow())
     fields.check()
-    snooze.snooze(product, until, muted)
+    snooze.snooze(product, until, muted, current_user.id)
     db.session.commit()
     return jsonify(product_dict(product))
 
@@ -80,6 +80,6 @@ def api_snooze(product_id):
 @require_manager
 def api_lift_snooze(product_id):
     product = get_owned_or_404(Product, product_id)
-    snooze.lift(product, utcnow())
+    snooze.lift(product, utcnow(), current_user.id)
     db.session.commit()
     return jsonify(product_dict(product))

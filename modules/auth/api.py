@@ -5,10 +5,10 @@ from flask_wtf.csrf import generate_csrf
 
 from ..errors import ApiError, ValidationError
 from ..extensions import csrf, db
-from ..validation import Fields, empty_body, json_body
-from . import bp, service, throttle
+from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
+from . import audit, bp, service, throttle
 from .models import User
-from .roles import check_keeps_an_owner, check_may_manage, lock_shop
+from .roles import check_keeps_an_owner, check_may_manage, lock_shop, require_owner
 from .sessions import end_every_session, end_session, keep_this_session, start_session
 from .tenancy import get_owned_or_404, require_manager, scoped
 
@@ -103,6 +103,7 @@ def api_change_password():
     user = current_user._get_current_object()
     user.set_password(new)
     end_every_session(user)
+    audit.record(user.client_id, user.id, "user.password_change", f"user {user.id}: {user.email}")
     db.session.commit()
     keep_this_session(user)
     return "", 204
@@ -137,7 +138,7 @@ def api_create_user():
     role = service.read_role(fields)
     fields.check()
     check_may_manage(current_user, role)
-    user = service.create_user(current_user.client_id, email, password, role)
+    user = service.create_user(current_user.client_id, email, password, role, actor_id=current_user.id)
     return jsonify(user.to_dict()), 201
 
 
@@ -168,6 +169,7 @@ def api_update_user(user_id):
         if user.role == "owner" and user.active:
             check_keeps_an_owner(user)
     ends_sessions = (role not in (None, user.role)) or (active is False and user.active) or bool(password)
+    before = {"role": user.role, "active": user.active}
     if role:
         user.role = role
     if active is not None:
@@ -176,8 +178,18 @@ def api_update_user(user_id):
         user.set_password(password)
     if ends_sessions:  # a new role, a deactivation or a reset password: the old sessions end
         end_every_session(user)
+    _audit_user(user, before)
+    if password:  # the fact, never the value
+        audit.record(user.client_id, current_user.id, "user.password_reset", f"user {user.id}: {user.email}")
     db.session.commit()
     return jsonify(user.to_dict())
+
+
+def _audit_user(user, before):
+    changes = audit.diff(before, {"role": user.role, "active": user.active})
+    if changes:
+        action = "user.deactivate" if changes.get("active") == [True, False] and len(changes) == 1 else "user.update"
+        audit.record(user.client_id, current_user.id, action, f"user {user.id}: {user.email}", changes)
 
 
 @bp.delete("/api/users/<int:user_id>")
@@ -197,5 +209,17 @@ def api_delete_user(user_id):
     if user.active:
         user.active = False
         end_every_session(user)
+        _audit_user(user, {"role": user.role, "active": True})
     db.session.commit()
     return "", 204
+
+
+@bp.get("/api/audit")
+@login_required
+@require_owner
+def api_audit():
+    args = QueryArgs(request.args)
+    limit = args.integer("limit", 50, 1, 200)
+    before_id = args.integer("before_id", None, 1, MAX_ID)
+    args.check()
+    return jsonify({"items": [audit.entry_dict(e) for e in audit.entries(current_user.client_id, limit, before_id)]})

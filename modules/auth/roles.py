@@ -1,5 +1,8 @@
 """Who may manage whom (API.md, Tenancy): owners manage everyone, managers manage staff only,
 nobody changes their own role, and a shop always keeps one active owner, decided under a lock."""
+from functools import wraps
+
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..dialect import name as dialect_name
@@ -17,6 +20,18 @@ def check_may_manage(actor, role):
     if not may_manage(actor, role):
         raise ApiError(403, "Managers manage staff only; owners manage everyone."
                        if actor.role == "manager" else "Only owners and managers can manage users.")
+
+
+def require_owner(view):
+    """Owners only; managers and staff get 403."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user.role != "owner":
+            raise ApiError(403, "Only owners can do this.")
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def lock_shop(client_id):

@@ -8,6 +8,7 @@ from werkzeug.security import generate_password_hash
 from ..errors import ApiError
 from ..extensions import db
 from ..timeutil import is_timezone
+from . import audit
 from .models import ROLES, Client, User
 
 MIN_PASSWORD = 10
@@ -70,9 +71,14 @@ def email_conflict():
     return ApiError(409, "An account with this email already exists.", {"email": "Already taken."})
 
 
-def _commit_new_user():
-    """Commit a new user; the UNIQUE email decides whether it is taken (409), not a look-up first."""
+def _commit_new_user(user=None, actor_id=None):
+    """Commit a new user (with its audit entry when `user` is given); the UNIQUE email decides
+    whether it is taken (409), not a look-up first."""
     try:
+        db.session.flush()
+        if user is not None:
+            audit.record(user.client_id, actor_id, "user.create", f"user {user.id}: {user.email}",
+                         {"role": [None, user.role]})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -89,12 +95,12 @@ def create_shop(name, email, password, timezone="UTC"):
     return client, user
 
 
-def create_user(client_id, email, password, role):
-    """A new user of a shop; ApiError 409 when the email is taken."""
+def create_user(client_id, email, password, role, actor_id=None):
+    """A new user of a shop, created by `actor_id`; ApiError 409 when the email is taken."""
     user = User(client_id=client_id, email=email.lower(), role=role)
     user.set_password(password)
     db.session.add(user)
-    _commit_new_user()
+    _commit_new_user(user, actor_id)
     return user
 
 

@@ -2,12 +2,12 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from ..errors import ApiError, ValidationError, wants_json
 from ..extensions import login_manager
-from ..validation import Fields
-from . import bp, service
+from ..validation import MAX_ID, Fields, QueryArgs
+from . import audit, bp, service
 from .api import login_attempt, read_registration
 from .sessions import end_session, start_session
 
@@ -74,3 +74,20 @@ def logout():
     end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+AUDIT_PAGE = 50
+
+
+@bp.get("/settings/audit")
+@login_required
+def audit_page():
+    if current_user.role != "owner":
+        return render_template("error.html", status=403, message="Only owners can read the audit log."), 403
+    args = QueryArgs(request.args)
+    before_id = args.integer("before_id", None, 1, MAX_ID)
+    args.check()
+    rows = audit.entries(current_user.client_id, AUDIT_PAGE + 1, before_id)
+    items = [audit.entry_dict(e) for e in rows[:AUDIT_PAGE]]
+    return render_template("auth/audit.html", items=items,
+                           next_before=items[-1]["id"] if len(rows) > AUDIT_PAGE else None)

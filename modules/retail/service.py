@@ -4,6 +4,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
+from ..auth import audit
 from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
 from ..dialect import insert
@@ -79,15 +80,22 @@ def _category_conflict():
 def save_category(client_id, user_id, changes, category=None):
     """Create a category (`category` None) or change one; a new threshold is checked against its
     products at once. Returns (category, the alert it raised for `user_id` or None)."""
-    if category is None:
+    creating = category is None
+    if creating:
         category = Category(client_id=client_id)
         db.session.add(category)
+    before = {"name": category.name, "low_stock_threshold": category.low_stock_threshold}
     for key, value in changes.items():
         setattr(category, key, value)
     try:
         db.session.flush()
     except IntegrityError:
         raise _category_conflict()
+    if not creating or changes.get("low_stock_threshold") is not None:
+        diff = audit.diff({} if creating else before, changes)
+        if diff:
+            audit.record(client_id, user_id, "category.create" if creating else "category.update",
+                         f"category {category.id}: {category.name}", diff)
     alert = None
     if "low_stock_threshold" in changes:
         ids = db.session.execute(for_shop(Product, client_id, Product.id).where(
@@ -134,6 +142,9 @@ def create_product(client_id, user_id, name, sku=None, category=None, stock=0, l
         db.session.flush()
     except IntegrityError:
         raise _sku_conflict()
+    if low_stock_threshold is not None:
+        audit.record(client_id, user_id, "product.create", f"product {product.id}: {product.name}",
+                     {"low_stock_threshold": [None, low_stock_threshold]})
     alert = None
     if stock:
         _, alert = change_stock(product, user_id, delta=stock, reason="initial")
@@ -144,6 +155,9 @@ def create_product(client_id, user_id, name, sku=None, category=None, stock=0, l
 
 def update_product(product, user_id, changes):
     """Apply validated changes (name, sku, category, low_stock_threshold, active)."""
+    before = {"name": product.name, "sku": product.sku, "low_stock_threshold": product.low_stock_threshold,
+              "active": product.active, "category": product.category.name if product.category else None}
+    after = dict(changes)
     if "category" in changes:
         name = changes.pop("category")
         product.category = category_by_name(product.client_id, name) if name else None
@@ -153,6 +167,11 @@ def update_product(product, user_id, changes):
         db.session.flush()
     except IntegrityError:
         raise _sku_conflict()
+    diff = audit.diff(before, after)
+    if diff:
+        archived = set(diff) == {"active"}
+        action = ("product.archive" if not product.active else "product.unarchive") if archived else "product.update"
+        audit.record(product.client_id, user_id, action, f"product {product.id}: {product.name}", diff)
     # A new threshold (or an un-archived product) may make it low now.
     return announce_stock_change(product.client_id, [product.id], user_id)
 
