@@ -5,7 +5,7 @@ import signal
 import sys
 
 from flask_migrate import upgrade
-from waitress import create_server
+from waitress import create_server, wasyncore
 
 from modules import create_app
 from modules.workers import start_workers, stop_workers
@@ -33,11 +33,14 @@ def main():
               f"with password {demo[1]}\n", flush=True)
     start_workers(app)
     # ident="": no "Server: waitress" banner telling a scanner what to try.
-    server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], ident="")
+    connections = {}  # waitress's socket map: the listener and every client connection
+    server = create_server(app, map=connections, host=app.config["HOST"], port=app.config["PORT"], ident="")
 
     def _shutdown(signum, frame):
         log.info("signal %s: shutting down", signum)
-        server.close()
+        # Close the listener and every connection, idle keep-alive ones included: the loop ends
+        # when its map is empty (server.close() alone waits for clients to hang up).
+        wasyncore.close_all(connections)
 
     signal.signal(signal.SIGTERM, _shutdown)
     log.info("serving on http://%s:%s", app.config["HOST"], app.config["PORT"])
@@ -49,6 +52,7 @@ def main():
         # server.close() from the signal handler ends the loop with a closed socket.
         pass
     finally:
+        server.task_dispatcher.shutdown(timeout=1)
         stop_workers(app)
         log.info("stopped")
     return 0

@@ -5,7 +5,7 @@ import time
 from flask import Flask, g, request
 
 from .config import INSTANCE, load_config
-from .dialect import engine_options
+from .dialect import engine_options, private_sqlite_file
 from .extensions import csrf, db, login_manager, mail, migrate
 
 log = logging.getLogger("stockbell")
@@ -18,6 +18,7 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     secure_cookies(app.config)
+    private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     app.json.sort_keys = False
     configure_logging(app)
@@ -63,6 +64,9 @@ def register_extensions(app):
     from . import models  # noqa: F401  (every model registered before migrations look)
 
     db.init_app(app)
+    from . import outage
+
+    outage.init_app(app)  # after db.init_app: replaces its session teardown
     migrate.init_app(app, db, directory=str(INSTANCE.parent / "migrations"))
     login_manager.init_app(app)
     mail.init_app(app)

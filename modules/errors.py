@@ -2,11 +2,13 @@
 import logging
 
 from flask import jsonify, render_template, request
+from markupsafe import escape
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .outage import is_database_failure, report
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,10 @@ def wants_json():
 def error_response(status, message, details=None):
     if wants_json():
         return jsonify({"error": message, "details": details or {}}), status
-    return render_template("error.html", status=status, message=message), status
+    try:
+        return render_template("error.html", status=status, message=message), status
+    except Exception:  # the page needs the database (the signed-in user): say it plainly instead
+        return f"<!doctype html><html><title>{status}</title><p>{escape(message)}</p></html>", status
 
 
 def init_app(app):
@@ -66,6 +71,12 @@ def init_app(app):
 
     @app.errorhandler(Exception)
     def _unexpected(e):
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # a dropped connection cannot even roll back; the pool replaces it
+            pass
+        if is_database_failure(e):
+            report(f"{request.method} {request.path}", e)
+            return error_response(503, "The database is not answering; try again in a moment.")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Something went wrong on our side.")

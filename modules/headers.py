@@ -9,13 +9,20 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+def _signed_in():
+    try:
+        return current_user.is_authenticated
+    except Exception:  # the database is down: whoever it is, nothing may be cached
+        return True
+
+
 def _add_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-    if request.path.startswith("/api/") or (request.endpoint != "static" and current_user.is_authenticated):
+    if request.path.startswith("/api/") or (request.endpoint != "static" and _signed_in()):
         # A shared computer's back button or a proxy must not show a shop's pages to the next person.
         headers["Cache-Control"] = "no-store"
     return response

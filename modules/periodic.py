@@ -6,21 +6,10 @@ import threading
 import time
 
 from .extensions import db
+from .outage import failure_kind, is_database_failure, report
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
-
-
-def failure_kind(error):
-    """What kind of failure `error` is, without its message (which may name a host, a port or a
-    user): "database unreachable (OperationalError)", "TimeoutError", ..."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    if isinstance(error, OperationalError):
-        return f"database unreachable ({type(error.orig).__name__ if error.orig else 'OperationalError'})"
-    if isinstance(error, DBAPIError):
-        return f"database error ({type(error.orig).__name__ if error.orig else type(error).__name__})"
-    return type(error).__name__
 
 
 class PeriodicWorker:
@@ -77,7 +66,10 @@ class PeriodicWorker:
                 db.session.rollback()
                 self.errors += 1
                 self.last_error = failure_kind(e)  # the kind only: /health shows it to anyone
-                log.exception("%s cycle failed", self.thread_name)
+                if is_database_failure(e):  # an outage: one line per interval, not one per cycle
+                    report(f"{self.thread_name} cycle", e, log, self.app)
+                else:
+                    log.exception("%s cycle failed", self.thread_name)
                 return None
             finally:
                 db.session.remove()

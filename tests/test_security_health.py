@@ -5,7 +5,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
 from modules.alerts.monitor import StockMonitorService
-from modules.periodic import failure_kind
+from modules.outage import failure_kind
 
 TOKEN = "health-token-for-tests"
 
