@@ -6,7 +6,7 @@ import signal
 import sys
 
 from flask_migrate import upgrade
-from waitress import create_server
+from waitress import create_server, wasyncore
 
 from modules import create_app
 from modules.workers import start_workers, stop_workers
@@ -26,12 +26,14 @@ def prepare(app):
     return None
 
 
-def bind(app):
+def bind(app, connections):
     """The server, its port bound before anything else happens; None (with one line saying why)
-    when the port is taken or not ours to use."""
+    when the port is taken or not ours to use. `connections` becomes waitress's socket map (the
+    listener and every client connection), so that SIGTERM can close them all."""
     host, port = app.config["HOST"], app.config["PORT"]
     try:
-        return create_server(app, host=host, port=port)
+        # ident="": no "Server: waitress" banner telling a scanner what to try.
+        return create_server(app, map=connections, host=host, port=port, ident="")
     except OSError as e:
         reason = "already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e)).lower()
         log.error("cannot listen on %s:%s (%s): stop the other server or set PORT to another port", host, port,
@@ -40,7 +42,8 @@ def bind(app):
 
 
 def main():
-    server = bind(app)
+    connections = {}
+    server = bind(app, connections)
     if server is None:
         return 1
     demo = prepare(app)
@@ -52,7 +55,9 @@ def main():
 
     def _shutdown(signum, frame):
         log.info("signal %s: shutting down", signum)
-        server.close()
+        # Close the listener and every connection, idle keep-alive ones included: the loop ends
+        # when its map is empty (server.close() alone waits for clients to hang up).
+        wasyncore.close_all(connections)
 
     signal.signal(signal.SIGTERM, _shutdown)
     log.info("serving on http://%s:%s", app.config["HOST"], app.config["PORT"])
@@ -64,6 +69,7 @@ def main():
         # server.close() from the signal handler ends the loop with a closed socket.
         pass
     finally:
+        server.task_dispatcher.shutdown(timeout=1)
         stop_workers(app)
         log.info("stopped")
     return 0

@@ -5,7 +5,7 @@ import time
 from flask import Flask, g, request
 
 from .config import INSTANCE, load_config
-from .dialect import engine_options
+from .dialect import engine_options, private_sqlite_file
 from .extensions import csrf, db, login_manager, mail, migrate
 
 log = logging.getLogger("stockbell")
@@ -17,16 +17,28 @@ def create_app(config=None):
     app.config.update(load_config())
     if config:
         app.config.update(config)
+    secure_cookies(app.config)
+    private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     app.json.sort_keys = False
     configure_logging(app)
     register_extensions(app)
+    register_input_checks(app)
+    register_headers(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_request_log(app)
     register_template_filters(app)
     return app
+
+
+def secure_cookies(config):
+    """Cookies only over https when the app is reached over https, unless set explicitly."""
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = config["PUBLIC_URL"].startswith("https://")
+    if config.get("REMEMBER_COOKIE_SECURE") is None:
+        config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
 
 
 def register_template_filters(app):
@@ -54,6 +66,9 @@ def register_extensions(app):
     from . import models  # noqa: F401  (every model registered before migrations look)
 
     db.init_app(app)
+    from . import outage
+
+    outage.init_app(app)  # after db.init_app: replaces its session teardown
     migrate.init_app(app, db, directory=str(INSTANCE.parent / "migrations"))
     login_manager.init_app(app)
     mail.init_app(app)
@@ -61,6 +76,19 @@ def register_extensions(app):
     from .auth import throttle
 
     throttle.init_app(app)
+
+
+def register_input_checks(app):
+    """Bounded ids in paths and no unreadable input; after the extensions, so CSRF is checked first."""
+    from .validation import init_app
+
+    init_app(app)
+
+
+def register_headers(app):
+    from .headers import init_app
+
+    init_app(app)
 
 
 def register_blueprints(app):

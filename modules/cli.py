@@ -50,8 +50,12 @@ def seed_demo_command(email):
 @click.command("reset-password")
 @click.argument("email")
 def reset_password_command(email):
-    """Give a user a new random password and print it: the way back in when a login is lost."""
+    """Give a user a new random password and print it: the way back in when a login is lost.
+    Every session of theirs ends, the account's failed sign-ins are forgotten, and the audit log
+    records the fact."""
+    from .auth import audit, throttle
     from .auth.models import User
+    from .auth.sessions import end_every_session
     from .extensions import db
 
     user = db.session.execute(db.select(User).where(db.func.lower(User.email) == email.strip().lower())
@@ -60,6 +64,9 @@ def reset_password_command(email):
         raise click.ClickException(f"no user has the email {email}")
     password = secrets.token_urlsafe(12)
     user.set_password(password)
+    end_every_session(user)
+    throttle.record_success(user.email.lower())
+    audit.record(user.client_id, None, "user.password_reset", f"user {user.id}: {user.email} (command line)")
     db.session.commit()
     click.echo(f"New password for {user.email}: {password}")
 

@@ -1,6 +1,7 @@
 """Settings from the environment (and `.env` when present), with the defaults of API.md."""
 import os
 import secrets
+import time
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -16,6 +17,12 @@ def _bool(name, default):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _optional_bool(name):
+    """True/False when the variable is set, None when it is not (the default is decided later)."""
+    value = os.environ.get(name)
+    return None if value in (None, "") else _bool(name, False)
+
+
 def _int(name, default):
     value = os.environ.get(name)
     return int(value) if value not in (None, "") else default
@@ -26,20 +33,50 @@ def _float(name, default):
     return float(value) if value not in (None, "") else default
 
 
+def _private_dir(path: Path):
+    """instance/ for its owner only (0700): it holds the secret key and the SQLite file."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.chmod(path, 0o700)
+    except OSError:  # not ours to change (a shared mount): leave it
+        pass
+
+
 def _secret_key(instance: Path) -> str:
-    """SECRET_KEY from the environment, else one generated once into instance/ and reused."""
+    """SECRET_KEY from the environment, else one generated once into instance/ and reused.
+    Processes started together agree: each writes its key to a private temporary file (O_EXCL,
+    0600) and links it into place, which succeeds for exactly one of them and shows the file
+    whole or not at all; the others read the winner's key."""
     key = os.environ.get("SECRET_KEY")
     if key:
         return key
     path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
+    _private_dir(instance)
+    for _ in range(100):
+        try:
+            existing = path.read_text().strip()
+        except FileNotFoundError:
+            existing = None
+        if existing:
+            return existing
+        if existing is None:
+            key = secrets.token_hex(32)
+            temporary = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(temporary, path)
+                return key
+            except FileExistsError:
+                pass  # another process won: read its key
+            finally:
+                os.unlink(temporary)
+        else:  # an empty file (left by an older version that crashed mid-write): wait for a writer
+            time.sleep(0.01)
+    raise RuntimeError(f"{path} exists but stays empty; remove it to generate a new key")
 
 
 def load_config(instance: Path = INSTANCE) -> dict:
@@ -47,7 +84,7 @@ def load_config(instance: Path = INSTANCE) -> dict:
     load_dotenv(ROOT / ".env", override=False)
     host = os.environ.get("HOST", "127.0.0.1")
     port = _int("PORT", 8000)
-    instance.mkdir(parents=True, exist_ok=True)
+    _private_dir(instance)
     return {
         "HOST": host,
         "PORT": port,
@@ -88,6 +125,10 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
         "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 10),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "HEALTH_TOKEN": os.environ.get("HEALTH_TOKEN") or None,
+        # None: on when PUBLIC_URL is https (decided in create_app, after any overrides).
+        "SESSION_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_SECURE": _optional_bool("REMEMBER_COOKIE_SECURE"),
         # Fixed, not from the environment.
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -96,6 +137,9 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
-        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_DELAY_SECONDS": 1,  # after an account's first failure; doubles with each one more
+        "LOGIN_MAX_FAILURES": 5,  # from this failure on, an account waits LOGIN_LOCKOUT_SECONDS
         "LOGIN_LOCKOUT_SECONDS": 900,
+        "LOGIN_ADDRESS_MAX_FAILURES": 50,  # one address (a shop's NAT) may fail this often, any accounts
+        "LOGIN_HASH_CONCURRENCY": 4,  # password checks at once per process; more are a 429
     }

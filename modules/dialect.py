@@ -1,4 +1,5 @@
 """The one place that knows SQLite from PostgreSQL: INSERT ... ON CONFLICT for either."""
+import os
 import sqlite3
 
 from sqlalchemy import Integer, any_, bindparam, event, update
@@ -33,6 +34,21 @@ def lock_for_write(model, id_):
     if name() == "sqlite":
         db.session.execute(update(model).where(model.id == id_).values(id=model.id),
                            execution_options={"synchronize_session": False})
+
+
+def private_sqlite_file(uri: str):
+    """The SQLite file readable by its owner only (0600), created so before SQLite opens it; its
+    -wal and -shm files take the same mode from it."""
+    if not uri.startswith("sqlite:///") or ":memory:" in uri or "mode=memory" in uri:
+        return
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path:
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:  # a read-only or missing directory: SQLite will say so when it connects
+        pass
 
 
 def engine_options(uri: str) -> dict:

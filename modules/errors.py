@@ -2,11 +2,13 @@
 import logging
 
 from flask import jsonify, render_template, request
+from markupsafe import escape
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .outage import is_database_failure, report
 
 log = logging.getLogger(__name__)
 
@@ -14,11 +16,12 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error with the contract's body: {"error": sentence, "details": {field: problem}}."""
 
-    def __init__(self, status, message, details=None):
+    def __init__(self, status, message, details=None, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
 class ValidationError(ApiError):
@@ -35,14 +38,18 @@ def wants_json():
 def error_response(status, message, details=None):
     if wants_json():
         return jsonify({"error": message, "details": details or {}}), status
-    return render_template("error.html", status=status, message=message), status
+    try:
+        return render_template("error.html", status=status, message=message), status
+    except Exception:  # the page needs the database (the signed-in user): say it plainly instead
+        return f"<!doctype html><html><title>{status}</title><p>{escape(message)}</p></html>", status
 
 
 def init_app(app):
     @app.errorhandler(ApiError)
     def _api_error(e):
         db.session.rollback()
-        return error_response(e.status, e.message, e.details)
+        response, status = error_response(e.status, e.message, e.details)
+        return response, status, e.headers
 
     @app.errorhandler(CSRFError)
     def _csrf_error(e):
@@ -64,6 +71,12 @@ def init_app(app):
 
     @app.errorhandler(Exception)
     def _unexpected(e):
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # a dropped connection cannot even roll back; the pool replaces it
+            pass
+        if is_database_failure(e):
+            report(f"{request.method} {request.path}", e)
+            return error_response(503, "The database is not answering; try again in a moment.")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Something went wrong on our side.")

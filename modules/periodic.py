@@ -6,6 +6,7 @@ import threading
 import time
 
 from .extensions import db
+from .outage import failure_kind, is_database_failure, report
 from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,11 @@ class PeriodicWorker:
             except Exception as e:
                 db.session.rollback()
                 self.errors += 1
-                self.last_error = f"{type(e).__name__}: {e}"[:500]
-                log.exception("%s cycle failed", self.thread_name)
+                self.last_error = failure_kind(e)  # the kind only: /health shows it to anyone
+                if is_database_failure(e):  # an outage: one line per interval, not one per cycle
+                    report(f"{self.thread_name} cycle", e, log, self.app)
+                else:
+                    log.exception("%s cycle failed", self.thread_name)
                 return None
             finally:
                 db.session.remove()

@@ -1,17 +1,92 @@
 """Input read once at the edge: JSON bodies and HTML forms checked field by field into the
-contract's error shape. Everything inside trusts what comes out of here."""
+contract's error shape. Everything inside trusts what comes out of here. `init_app` adds the
+checks no route may skip: ids in paths within the database's integer range, and no NUL, control
+character, lone surrogate, malformed, over-deep or non-UTF-8 JSON anywhere in a request."""
 import json
+import re
 
-from flask import request
+from flask import g, request
+from werkzeug.routing import IntegerConverter
 
 from .errors import ApiError, ValidationError
+
+MAX_ID = 2**31 - 1  # PostgreSQL's integer; a larger id names no row
+MAX_JSON_DEPTH = 32
+# What no field accepts: C0 controls but tab, newline and carriage return; DEL; C1; lone surrogates.
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# What a one-line field does not accept either.
+LINE_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: an id past the database's integer range matches nothing (404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _problem(value, depth=0):
+    """What is wrong with a parsed JSON value (too deep, a forbidden character), or None."""
+    if depth > MAX_JSON_DEPTH:
+        return f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
+    if isinstance(value, str):
+        return "Text must not contain control characters or lone surrogates." if FORBIDDEN.search(value) else None
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        problem = _problem(item, depth + 1)
+        if problem:
+            return problem
+    return None
+
+
+def read_json():
+    """The request's JSON body parsed strictly once (UTF-8, depth, characters); 400 when it is not."""
+    if "json_body" in g:
+        return g.json_body
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "The request body must be UTF-8.", {"body": "Not UTF-8."})
+    except RecursionError:
+        raise ApiError(400, f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.", {"body": "Too deep."})
+    except ValueError:
+        raise ApiError(400, "The request body is not valid JSON.", {"body": "Malformed JSON."})
+    problem = _problem(data)
+    if problem:
+        raise ApiError(400, problem, {"body": problem})
+    g.json_body = data
+    return data
+
+
+def _check_request():
+    """Before any route (after the CSRF check): refuse what no field would accept."""
+    if request.routing_exception is not None or request.endpoint == "static":
+        return
+    for where, values in (("query", request.args), ("form", request.form)):
+        for name, value in values.items(multi=True):
+            if FORBIDDEN.search(name) or FORBIDDEN.search(value):
+                raise ApiError(400, "Text must not contain control characters.",
+                               {name if not FORBIDDEN.search(name) else where: "Contains a control character."})
+    if request.is_json and request.get_data(cache=True).strip():
+        read_json()
+
+
+def init_app(app):
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(_check_request)
 
 
 def json_body(allowed=None):
     """The request's JSON object; 415 when not JSON, 400 when not an object or a field is unknown."""
     if not request.is_json:
         raise ApiError(415, "The request body must be JSON (Content-Type: application/json).")
-    data = request.get_json(silent=True)
+    data = read_json() if request.get_data(cache=True).strip() else None
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     if allowed is not None:
@@ -29,8 +104,8 @@ def empty_body():
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
         data = None
     if data != {}:
         if isinstance(data, dict):
@@ -56,7 +131,8 @@ class Fields:
     def error(self, name, message):
         self.errors.setdefault(name, message)
 
-    def text(self, name, required=False, max_length=200, default=None):
+    def text(self, name, required=False, max_length=200, default=None, multiline=False):
+        """A trimmed string; control characters refused (tab and line breaks too unless `multiline`)."""
         value = self.data.get(name, default)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -68,6 +144,9 @@ class Fields:
         value = value.strip()
         if len(value) > max_length:
             self.error(name, f"Must be at most {max_length} characters.")
+            return None
+        if FORBIDDEN.search(value) or (not multiline and LINE_BREAKS.search(value)):
+            self.error(name, "Must not contain control characters" + ("." if multiline else " or line breaks."))
             return None
         return value
 
@@ -120,11 +199,16 @@ class Fields:
         """A JSON list of strings, or a form textarea with one entry per line."""
         value = self.data.get(name)
         if self.form:
-            return [line.strip() for line in (value or "").splitlines() if line.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            entries = [line.strip() for line in (value or "").splitlines() if line.strip()]
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.error(name, "Must be a list of strings.")
             return None
-        return [v.strip() for v in value if v.strip()]
+        else:
+            entries = [v.strip() for v in value if v.strip()]
+        if any(FORBIDDEN.search(v) or LINE_BREAKS.search(v) for v in entries):
+            self.error(name, "Entries must not contain control characters.")
+            return None
+        return entries
 
     def check(self):
         if self.errors:

@@ -117,7 +117,7 @@ def runner(app):
 class ApiClient:
     """A signed-in user speaking JSON, CSRF token attached like a real client would."""
 
-    def __init__(self, app, email=None, password="password123"):
+    def __init__(self, app, email=None, password="shop-password-123"):
         self.app = app
         self.http = app.test_client()
         self.email = email
@@ -167,7 +167,7 @@ class ApiClient:
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
-    def add_user(self, email, role="staff", password="password123"):
+    def add_user(self, email, role="staff", password="shop-password-123"):
         response = self.post("/api/users", json={"email": email, "password": password, "role": role})
         assert response.status_code == 201, response.get_json()
         other = ApiClient(self.app, email, password)

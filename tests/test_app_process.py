@@ -46,7 +46,9 @@ def test_python_app_py_serves_the_demo_shop_and_stops_on_sigterm(database_url, t
         read_until(proc, r"serving on")
         base = f"http://127.0.0.1:{port}"
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        page = opener.open(base + "/login").read().decode()
+        login_page = opener.open(base + "/login")
+        assert login_page.headers.get("Server") is None  # no banner
+        page = login_page.read().decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         form = urlencode({"csrf_token": token, "email": login.group(1), "password": login.group(2)}).encode()
         dashboard = opener.open(base + "/login", data=form).read().decode()  # follows the redirect

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / "modules"
 FEATURES = ["auth", "retail", "alerts", "notifications", "delivery"]  # lowest first
-SHARED = ["config", "extensions", "errors", "dialect", "validation", "timeutil", "periodic"]
+SHARED = ["config", "extensions", "errors", "dialect", "validation", "timeutil", "periodic", "outage", "headers"]
 
 
 def module_name(path, root=ROOT):

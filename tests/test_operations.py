@@ -17,8 +17,9 @@ def test_reset_password_prints_a_new_password_that_signs_in(app, runner, shop):
     match = re.fullmatch(rf"New password for {re.escape(shop.email)}: (\S{{12,}})\n", result.output)
     assert match, result.output
     http = app.test_client()
-    assert http.post("/api/auth/login", json={"email": shop.email, "password": shop.password}).status_code == 401
     assert http.post("/api/auth/login", json={"email": shop.email, "password": match.group(1)}).status_code == 200
+    assert http.post("/api/auth/login", json={"email": shop.email, "password": shop.password}).status_code == 401
+    assert shop.get("/api/auth/me").status_code == 401  # the old session ended with the reset
 
 
 def test_reset_password_of_an_unknown_email_fails_and_says_so(runner, shop):

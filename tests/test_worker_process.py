@@ -125,7 +125,7 @@ def test_three_web_processes_and_one_worker_send_every_alert_once(pg_cluster):
             bases = [f"http://127.0.0.1:{port}" for port in ports]
             browser = Browser()
             browser.call(bases[0], "POST", "/api/auth/register",
-                         {"shop_name": "Deploy Shop", "email": "owner@deploy.example", "password": "password123"})
+                         {"shop_name": "Deploy Shop", "email": "owner@deploy.example", "password": "shop-password-123"})
             browser.call(bases[1], "POST", "/api/notifications/settings",
                          {"email_enabled": True, "email_recipients": mails})
             products = [browser.call(bases[i % 3], "POST", "/api/products", {"name": f"Product {i:02d}", "stock": 20})

@@ -39,6 +39,7 @@ def api_alert(alert_id):
 
 @bp.post("/api/alerts/<int:alert_id>/resolve")
 @login_required
+@require_manager
 def api_resolve_alert(alert_id):
     empty_body()
     alert = get_owned_or_404(StockAlert, alert_id)
@@ -51,6 +52,7 @@ def api_resolve_alert(alert_id):
 
 @bp.post("/api/alerts/trigger-check")
 @login_required
+@require_manager
 def api_trigger_check():
     empty_body()
     result = stats.check_shop(current_client_id())
@@ -68,7 +70,7 @@ def api_snooze(product_id):
     fields = Fields(json_body(SNOOZE_FIELDS))
     until, muted = read_snooze(fields, current_user.client.timezone, utcnow())
     fields.check()
-    snooze.snooze(product, until, muted)
+    snooze.snooze(product, until, muted, current_user.id)
     db.session.commit()
     return jsonify(product_dict(product))
 
@@ -78,6 +80,6 @@ def api_snooze(product_id):
 @require_manager
 def api_lift_snooze(product_id):
     product = get_owned_or_404(Product, product_id)
-    snooze.lift(product, utcnow())
+    snooze.lift(product, utcnow(), current_user.id)
     db.session.commit()
     return jsonify(product_dict(product))

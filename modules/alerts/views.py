@@ -34,7 +34,7 @@ def snooze_product(product_id):
     except ApiError as e:
         flash("Not snoozed: " + "; ".join(e.details.values()), "error")
         return redirect(_back(), code=303)
-    snooze.snooze(product, until, muted)
+    snooze.snooze(product, until, muted, current_user.id)
     db.session.commit()
     flash(f"Muted {product.name}." if muted else f"Snoozed {product.name}.", "success")
     return redirect(_back(), code=303)
@@ -47,7 +47,7 @@ def lift_snooze(product_id):
     if not current_user.can_manage:
         flash("Only owners and managers can end a snooze.", "error")
         return redirect(_back(), code=303)
-    snooze.lift(product, utcnow())
+    snooze.lift(product, utcnow(), current_user.id)
     db.session.commit()
     flash(f"Alerts for {product.name} are back on.", "success")
     return redirect(_back(), code=303)

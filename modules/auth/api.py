@@ -1,13 +1,15 @@
 """/api/auth/* and /api/users: the JSON side of sign-up, sign-in and the shop's users."""
 from flask import current_app, jsonify, request
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from ..errors import ApiError
+from ..errors import ApiError, ValidationError
 from ..extensions import csrf, db
-from ..validation import Fields, empty_body, json_body
-from . import bp, service, throttle
+from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
+from . import audit, bp, service, throttle
 from .models import User
+from .roles import check_keeps_an_owner, check_may_manage, lock_shop, require_owner
+from .sessions import end_every_session, end_session, keep_this_session, start_session
 from .tenancy import get_owned_or_404, require_manager, scoped
 
 
@@ -25,19 +27,17 @@ def read_registration(fields):
 
 
 def login_attempt(email, password):
-    """The user for these credentials; 429 while the email is locked out, 401 when wrong."""
-    email = (email or "").strip().lower()
-    # Keyed by email and address, so that a stranger's guesses cannot lock the owner out.
-    key = f"{email}|{request.remote_addr}"
-    guard = throttle.throttle()
-    if guard.is_locked(key):
-        raise ApiError(429, "Too many failed sign-ins for this email; try again in a few minutes.")
-    user = service.authenticate(email, password)
-    if user is None:
-        guard.record_failure(key)
+    """The user for these credentials; 429 while the account or the address waits, 401 when wrong."""
+    email = (email or "").strip().lower()[:service.MAX_EMAIL]
+    found = []
+
+    def check():
+        found.append(service.authenticate(email, password))
+        return found[0] is not None
+
+    if not throttle.attempt(email, request.remote_addr or "unknown", check):
         raise ApiError(401, "Invalid email or password.")
-    guard.reset(key)
-    return user
+    return found[0]
 
 
 # Sign-in needs no CSRF token (it is what hands one out); requiring a JSON body keeps
@@ -51,7 +51,7 @@ def api_register():
     shop_name, email, password, timezone = read_registration(fields)
     fields.check()
     client, user = service.create_shop(shop_name, email, password, timezone)
-    login_user(user)
+    start_session(user)
     return _signed_in(user, 201)
 
 
@@ -63,14 +63,49 @@ def api_login():
         raise ApiError(400, "Email and password are required.",
                        {k: "This field is required." for k in ("email", "password") if not isinstance(data.get(k), str)})
     user = login_attempt(data["email"], data["password"])
-    login_user(user, remember=data.get("remember") is True)
+    start_session(user, remember=data.get("remember") is True)
     return _signed_in(user)
 
 
 @bp.post("/api/auth/logout")
 def api_logout():
     empty_body()
-    logout_user()
+    end_session()
+    return "", 204
+
+
+@bp.post("/api/auth/logout-everywhere")
+@login_required
+def api_logout_everywhere():
+    """Ends every session and remember cookie of this user, this one included."""
+    empty_body()
+    end_every_session(current_user)
+    db.session.commit()
+    end_session()
+    return "", 204
+
+
+@bp.post("/api/auth/password")
+@login_required
+def api_change_password():
+    """A new password (the current one is needed): every other session of this user ends."""
+    fields = Fields(json_body({"current_password", "new_password"}))
+    current = fields.data.get("current_password")
+    new = service.check_password_field(fields, "new_password")
+    if not isinstance(current, str) or not current:
+        fields.error("current_password", "This field is required.")
+    else:
+        with throttle.hash_slot():
+            right = len(current) <= service.MAX_PASSWORD and current_user.check_password(current)
+        if not right:
+            fields.error("current_password", "This is not your current password.")
+    fields.check()
+    user = current_user._get_current_object()
+    user.set_password(new)
+    end_every_session(user)
+    audit.record(user.client_id, user.id, "user.password_change", f"user {user.id}: {user.email}")
+    db.session.commit()
+    keep_this_session(user)
     return "", 204
 
 
@@ -93,11 +128,6 @@ def api_users():
     return jsonify({"items": [u.to_dict() for u in users]})
 
 
-def _may_grant(role):
-    if role == "owner" and current_user.role != "owner":
-        raise ApiError(403, "Only an owner can create or change an owner.")
-
-
 @bp.post("/api/users")
 @login_required
 @require_manager
@@ -107,8 +137,8 @@ def api_create_user():
     password = service.check_password_field(fields)
     role = service.read_role(fields)
     fields.check()
-    _may_grant(role)
-    user = service.create_user(current_user.client_id, email, password, role)
+    check_may_manage(current_user, role)
+    user = service.create_user(current_user.client_id, email, password, role, actor_id=current_user.id)
     return jsonify(user.to_dict()), 201
 
 
@@ -122,19 +152,44 @@ def api_update_user(user_id):
     active = fields.boolean("active") if fields.has("active") else None
     password = service.check_password_field(fields) if fields.has("password") else None
     fields.check()
-    _may_grant(user.role)
-    if role:
-        _may_grant(role)
-    if user.id == current_user.id and (role not in (None, user.role) or active is False):
-        raise ApiError(400, "You cannot change your own role or deactivate yourself.")
+    if user.id == current_user.id:
+        if role not in (None, user.role) or active is False:
+            raise ApiError(400, "You cannot change your own role or deactivate yourself.")
+        if password:
+            raise ValidationError({"password": "Change your own password with POST /api/auth/password."},
+                                  "Your own password needs your current one.")
+    else:
+        check_may_manage(current_user, user.role)
+        if role:
+            check_may_manage(current_user, role)
+    stops_owning = user.role == "owner" and user.active and (role not in (None, "owner") or active is False)
+    if stops_owning:
+        lock_shop(user.client_id)
+        db.session.refresh(user)
+        if user.role == "owner" and user.active:
+            check_keeps_an_owner(user)
+    ends_sessions = (role not in (None, user.role)) or (active is False and user.active) or bool(password)
+    before = {"role": user.role, "active": user.active}
     if role:
         user.role = role
     if active is not None:
         user.active = active
     if password:
         user.set_password(password)
+    if ends_sessions:  # a new role, a deactivation or a reset password: the old sessions end
+        end_every_session(user)
+    _audit_user(user, before)
+    if password:  # the fact, never the value
+        audit.record(user.client_id, current_user.id, "user.password_reset", f"user {user.id}: {user.email}")
     db.session.commit()
     return jsonify(user.to_dict())
+
+
+def _audit_user(user, before):
+    changes = audit.diff(before, {"role": user.role, "active": user.active})
+    if changes:
+        action = "user.deactivate" if changes.get("active") == [True, False] and len(changes) == 1 else "user.update"
+        audit.record(user.client_id, current_user.id, action, f"user {user.id}: {user.email}", changes)
 
 
 @bp.delete("/api/users/<int:user_id>")
@@ -143,10 +198,28 @@ def api_update_user(user_id):
 def api_delete_user(user_id):
     """Deactivates: the user's history (stock movements, notifications) stays."""
     user = get_owned_or_404(User, user_id)
-    _may_grant(user.role)
     if user.id == current_user.id:
         raise ApiError(400, "You cannot deactivate yourself.")
-    user.active = False
+    check_may_manage(current_user, user.role)
+    if user.role == "owner":
+        lock_shop(user.client_id)
+        db.session.refresh(user)
+        if user.active:
+            check_keeps_an_owner(user)
+    if user.active:
+        user.active = False
+        end_every_session(user)
+        _audit_user(user, {"role": user.role, "active": True})
     db.session.commit()
     return "", 204
 
+
+@bp.get("/api/audit")
+@login_required
+@require_owner
+def api_audit():
+    args = QueryArgs(request.args)
+    limit = args.integer("limit", 50, 1, 200)
+    before_id = args.integer("before_id", None, 1, MAX_ID)
+    args.check()
+    return jsonify({"items": [audit.entry_dict(e) for e in audit.entries(current_user.client_id, limit, before_id)]})

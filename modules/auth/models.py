@@ -38,8 +38,13 @@ class User(UserMixin, db.Model):
     role = db.Column(db.String(16), nullable=False, default="staff")
     active = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Part of the session's id: bumping it ends every session and remember cookie of this user.
+    session_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
 
     client = db.relationship(Client, lazy="joined")
+
+    def get_id(self):
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_active(self):
@@ -99,3 +104,37 @@ class NotificationSettings(db.Model):
             "notify_restocked": self.notify_restocked,
             "updated_at": isoformat(self.updated_at),
         }
+
+
+class LoginAttempt(db.Model):
+    """Failed sign-ins per account or per address, shared by every process (not in memory)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        db.UniqueConstraint("kind", "key", name="uq_login_attempts_kind_key"),
+        db.Index("ix_login_attempts_last_failure_at", "last_failure_at"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    key = db.Column(db.String(300), nullable=False)
+    kind = db.Column(db.String(16), nullable=False)  # "account" or "address"
+    failures = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    last_failure_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    blocked_until = db.Column(db.DateTime, nullable=True)
+
+
+class AuditEntry(db.Model):
+    """Who changed what in a shop, written in the same transaction as the change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (db.Index("ix_audit_log_client_id", "client_id", "id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
+    action = db.Column(db.String(64), nullable=False)
+    target = db.Column(db.String(200), nullable=False)
+    changes = db.Column(db.Text, nullable=False, default="{}", server_default="{}")  # JSON {field: [before, after]}
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    user = db.relationship(User, lazy="joined")

@@ -1,4 +1,6 @@
 """Shop and user operations that need no request: used by the routes, the CLI and the tests."""
+from pathlib import Path
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -6,14 +8,20 @@ from werkzeug.security import generate_password_hash
 from ..errors import ApiError
 from ..extensions import db
 from ..timeutil import is_timezone
+from . import audit
 from .models import ROLES, Client, User
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+MAX_EMAIL = 254
+COMMON_PASSWORDS = frozenset(
+    line.strip().lower() for line in (Path(__file__).with_name("common_passwords.txt")).read_text().splitlines()
+    if line.strip() and not line.startswith("#"))
 
 
 def normalize_email(fields, name="email", required=True):
     """A syntactically valid email, normalized (no DNS look-up: the app works offline)."""
-    value = fields.text(name, required=required, max_length=254)
+    value = fields.text(name, required=required, max_length=MAX_EMAIL)
     if value is None:
         return None
     try:
@@ -35,8 +43,14 @@ def check_password_field(fields, name="password", required=True):
     if len(value) < MIN_PASSWORD:
         fields.error(name, f"Must be at least {MIN_PASSWORD} characters.")
         return None
-    if len(value) > 200:
-        fields.error(name, "Must be at most 200 characters.")
+    if not value.strip():
+        fields.error(name, "Must not be only spaces.")
+        return None
+    if value.lower() in COMMON_PASSWORDS or value.strip().lower() in COMMON_PASSWORDS:
+        fields.error(name, "This is one of the most common passwords; choose another.")
+        return None
+    if len(value) > MAX_PASSWORD:
+        fields.error(name, f"Must be at most {MAX_PASSWORD} characters.")
         return None
     return value
 
@@ -57,9 +71,14 @@ def email_conflict():
     return ApiError(409, "An account with this email already exists.", {"email": "Already taken."})
 
 
-def _commit_new_user():
-    """Commit a new user; the UNIQUE email decides whether it is taken (409), not a look-up first."""
+def _commit_new_user(user=None, actor_id=None):
+    """Commit a new user (with its audit entry when `user` is given); the UNIQUE email decides
+    whether it is taken (409), not a look-up first."""
     try:
+        db.session.flush()
+        if user is not None:
+            audit.record(user.client_id, actor_id, "user.create", f"user {user.id}: {user.email}",
+                         {"role": [None, user.role]})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -76,12 +95,12 @@ def create_shop(name, email, password, timezone="UTC"):
     return client, user
 
 
-def create_user(client_id, email, password, role):
-    """A new user of a shop; ApiError 409 when the email is taken."""
+def create_user(client_id, email, password, role, actor_id=None):
+    """A new user of a shop, created by `actor_id`; ApiError 409 when the email is taken."""
     user = User(client_id=client_id, email=email.lower(), role=role)
     user.set_password(password)
     db.session.add(user)
-    _commit_new_user()
+    _commit_new_user(user, actor_id)
     return user
 
 

@@ -2,20 +2,14 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required
 
 from ..errors import ApiError, ValidationError, wants_json
-from ..extensions import db, login_manager
-from ..validation import Fields
-from . import bp, service
+from ..extensions import login_manager
+from ..validation import MAX_ID, Fields, QueryArgs
+from . import audit, bp, service
 from .api import login_attempt, read_registration
-from .models import User
-
-
-@login_manager.user_loader
-def load_user(user_id):
-    user = db.session.get(User, int(user_id))
-    return user if user and user.active else None
+from .sessions import end_session, start_session
 
 
 @login_manager.unauthorized_handler
@@ -49,8 +43,8 @@ def login():
         user = login_attempt(email, request.form.get("password", ""))
     except ApiError as e:
         return render_template("auth/login.html", error=e.message, email=email,
-                               next=request.form.get("next", "")), e.status
-    login_user(user)
+                               next=request.form.get("next", "")), e.status, e.headers
+    start_session(user)
     return redirect(safe_next(request.form.get("next")) or home(), code=303)
 
 
@@ -68,13 +62,30 @@ def register():
     except ApiError as e:
         errors = e.details if isinstance(e, ValidationError) else {"email": e.message}
         return render_template("auth/register.html", form=request.form, errors=errors), 400
-    login_user(user)
+    start_session(user)
     flash(f"Welcome to Stockbell, {client.name}.", "success")
     return redirect(home(), code=303)
 
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+AUDIT_PAGE = 50
+
+
+@bp.get("/settings/audit")
+@login_required
+def audit_page():
+    if current_user.role != "owner":
+        return render_template("error.html", status=403, message="Only owners can read the audit log."), 403
+    args = QueryArgs(request.args)
+    before_id = args.integer("before_id", None, 1, MAX_ID)
+    args.check()
+    rows = audit.entries(current_user.client_id, AUDIT_PAGE + 1, before_id)
+    items = [audit.entry_dict(e) for e in rows[:AUDIT_PAGE]]
+    return render_template("auth/audit.html", items=items,
+                           next_before=items[-1]["id"] if len(rows) > AUDIT_PAGE else None)

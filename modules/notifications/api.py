@@ -2,7 +2,7 @@
 from flask import abort, jsonify, request
 from flask_login import current_user, login_required
 
-from ..validation import QueryArgs, empty_body
+from ..validation import MAX_ID, QueryArgs, empty_body
 from . import bp
 from . import service as bell
 
@@ -12,7 +12,7 @@ from . import service as bell
 def api_notifications():
     args = QueryArgs(request.args)
     unread_only, limit = args.flag("unread"), args.integer("limit", 20, 1, 100)
-    before_id = args.integer("before_id", None, 1, 2**63 - 1)
+    before_id = args.integer("before_id", None, 1, MAX_ID)
     args.check()
     items = bell.list_notifications(current_user, unread_only=unread_only, limit=limit, before_id=before_id)
     return jsonify({"items": [n.to_dict() for n in items], "unread_count": bell.unread_count(current_user)})

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from ..retail import charts
 from ..timeutil import utcnow
+from ..validation import MAX_ID, QueryArgs
 from . import bp, dashboard
 from . import service as bell
 
@@ -21,7 +22,9 @@ def bell_context():
 @bp.get("/notifications")
 @login_required
 def notifications_page():
-    before_id = request.args.get("before_id", type=int)
+    args = QueryArgs(request.args)
+    before_id = args.integer("before_id", None, 1, MAX_ID)
+    args.check()
     items = bell.list_notifications(current_user, limit=PAGE_SIZE + 1, before_id=before_id)
     more = len(items) > PAGE_SIZE
     items = items[:PAGE_SIZE]

@@ -8,9 +8,9 @@ from ..dialect import begin_write
 from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import utcnow
-from ..validation import Fields, QueryArgs, json_body
+from ..validation import MAX_ID, Fields, QueryArgs, json_body
 from . import batch, bp, csvio, history, service
-from .forms import read_category, read_product, read_stock_change
+from .forms import check_may_silence, read_category, read_product, read_stock_change
 from .models import Category, Product
 
 STOCK_FILTERS = ("all", "low", "out")
@@ -25,7 +25,7 @@ def read_list_args(default_per_page=20, filters=STOCK_FILTERS, sorting=False):
     stock = args.choice("stock", filters, default="all")
     page = args.integer("page", 1, 1, 1_000_000)
     per_page = args.integer("per_page", default_per_page, 1, 100)
-    category_id = args.integer("category_id", None, 1, 2**31 - 1)
+    category_id = args.integer("category_id", None, 1, MAX_ID)
     q = (request.args.get("q") or "").strip()[:100] or None
     out = {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
     if sorting:
@@ -54,6 +54,7 @@ def api_create_product():
     fields = Fields(json_body({"name", "sku", "category", "stock", "low_stock_threshold"}))
     values = read_product(fields, creating=True)
     fields.check()
+    check_may_silence(None, values)
     product, _ = service.create_product(current_client_id(), current_user.id, **values)
     db.session.commit()
     return jsonify(_product_json(product)), 201
@@ -106,6 +107,7 @@ def api_update_product(product_id):
     fields = Fields(json_body({"name", "sku", "category", "low_stock_threshold", "active", "stock"}))
     values = read_product(fields, creating=False)
     fields.check()
+    check_may_silence(product, values)
     service.update_product(product, current_user.id, values)
     db.session.commit()
     return jsonify(_product_json(product))
@@ -113,6 +115,7 @@ def api_update_product(product_id):
 
 @bp.delete("/api/products/<int:product_id>")
 @login_required
+@require_manager
 def api_archive_product(product_id):
     product = get_owned_or_404(Product, product_id)
     service.update_product(product, current_user.id, {"active": False})

@@ -1,8 +1,10 @@
 """Reading a product or a stock change out of a JSON body or an HTML form, the same way."""
-from ..validation import Fields
-from .models import STOCK_REASONS
+from flask_login import current_user
 
-MAX_STOCK = 1_000_000_000
+from ..errors import ApiError
+from ..validation import Fields
+from .models import MAX_STOCK, STOCK_REASONS
+
 MAX_THRESHOLD = 1_000_000
 REASONS = tuple(r for r in STOCK_REASONS if r != "initial")
 
@@ -72,3 +74,16 @@ def read_stock_amount(fields: Fields):
         fields.error("amount", "Must be at least 1.")
         return reason, None, None
     return reason, -amount if reason in SUBTRACTING else amount, None
+
+
+def check_may_silence(product, values):
+    """Thresholds and archiving can silence alerts: owners and managers only (403 for staff).
+    `product` None is a new product; a value sent unchanged (a whole form sent back) is no change."""
+    if current_user.can_manage:
+        return
+    changed = [name for name in ("low_stock_threshold", "active")
+               if name in values and values[name] != (getattr(product, name) if product else
+                                                       (None if name == "low_stock_threshold" else True))]
+    if changed:
+        raise ApiError(403, "Only owners and managers can change a threshold or archive a product.",
+                       {name: "Owners and managers only." for name in changed})

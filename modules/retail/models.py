@@ -4,6 +4,7 @@ from ..timeutil import isoformat, utcnow
 
 STOCK_REASONS = ("sale", "delivery", "count", "damage", "return", "initial")
 MOVEMENT_SOURCES = ("app", "token", "import")
+MAX_STOCK = 1_000_000_000  # stock stays within 0..MAX_STOCK (fits PostgreSQL's integer with room)
 
 
 class Category(db.Model):

@@ -4,6 +4,7 @@ from sqlalchemy import and_, case, false, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
+from ..auth import audit
 from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
 from ..dialect import insert
@@ -11,7 +12,7 @@ from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import isoformat, utcnow
 from . import rules, sales
-from .models import Category, Product, StockMovement
+from .models import MAX_STOCK, Category, Product, StockMovement
 from .rules import effective_threshold, sql_effective_threshold, stock_status, threshold_source
 from .signals import announce_stock_change
 
@@ -79,15 +80,22 @@ def _category_conflict():
 def save_category(client_id, user_id, changes, category=None):
     """Create a category (`category` None) or change one; a new threshold is checked against its
     products at once. Returns (category, the alert it raised for `user_id` or None)."""
-    if category is None:
+    creating = category is None
+    if creating:
         category = Category(client_id=client_id)
         db.session.add(category)
+    before = {"name": category.name, "low_stock_threshold": category.low_stock_threshold}
     for key, value in changes.items():
         setattr(category, key, value)
     try:
         db.session.flush()
     except IntegrityError:
         raise _category_conflict()
+    if not creating or changes.get("low_stock_threshold") is not None:
+        diff = audit.diff({} if creating else before, changes)
+        if diff:
+            audit.record(client_id, user_id, "category.create" if creating else "category.update",
+                         f"category {category.id}: {category.name}", diff)
     alert = None
     if "low_stock_threshold" in changes:
         ids = db.session.execute(for_shop(Product, client_id, Product.id).where(
@@ -186,6 +194,9 @@ def create_product(client_id, user_id, name, sku=None, category=None, stock=0, l
         db.session.flush()
     except IntegrityError:
         raise _sku_conflict()
+    if low_stock_threshold is not None:
+        audit.record(client_id, user_id, "product.create", f"product {product.id}: {product.name}",
+                     {"low_stock_threshold": [None, low_stock_threshold]})
     alert = None
     if stock:
         _, alert = change_stock(product, user_id, delta=stock, reason="initial")
@@ -196,6 +207,9 @@ def create_product(client_id, user_id, name, sku=None, category=None, stock=0, l
 
 def update_product(product, user_id, changes):
     """Apply validated changes (name, sku, category, low_stock_threshold, active)."""
+    before = {"name": product.name, "sku": product.sku, "low_stock_threshold": product.low_stock_threshold,
+              "active": product.active, "category": product.category.name if product.category else None}
+    after = dict(changes)
     if "category" in changes:
         name = changes.pop("category")
         product.category = category_by_name(product.client_id, name) if name else None
@@ -205,6 +219,11 @@ def update_product(product, user_id, changes):
         db.session.flush()
     except IntegrityError:
         raise _sku_conflict()
+    diff = audit.diff(before, after)
+    if diff:
+        archived = set(diff) == {"active"}
+        action = ("product.archive" if not product.active else "product.unarchive") if archived else "product.update"
+        audit.record(product.client_id, user_id, action, f"product {product.id}: {product.name}", diff)
     # A new threshold (or an un-archived product) may make it low now.
     return announce_stock_change(product.client_id, [product.id], user_id)
 
@@ -222,12 +241,18 @@ def change_stock(product, user_id, reason, delta=None, quantity=None, source="ap
         .values(stock=Product.stock + delta, updated_at=utcnow())
         .returning(Product.stock)
     )
-    if not allow_negative:
-        stmt = stmt.where(Product.stock + delta >= 0)
+    # The bounds are in the UPDATE, so two changes at once cannot together pass them.
+    stmt = stmt.where(Product.stock + delta <= MAX_STOCK)
+    stmt = stmt.where(Product.stock + delta >= (-MAX_STOCK if allow_negative else 0))
     new_stock = db.session.execute(stmt, execution_options={"synchronize_session": False}).scalar_one_or_none()
     if new_stock is None:
         db.session.refresh(product)
         field = "quantity" if quantity is not None else "delta"
+        if product.stock + delta > MAX_STOCK:
+            raise ValidationError({field: f"Stock cannot go above {MAX_STOCK:,} (now {product.stock})."},
+                                  f"Stock cannot go above {MAX_STOCK:,}.")
+        if allow_negative:
+            raise ValidationError({field: f"Stock cannot go below -{MAX_STOCK:,}."}, "Stock is out of range.")
         raise ValidationError({field: f"Stock cannot go below zero (only {product.stock} in stock)."},
                               "Stock cannot go below zero.")
     db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, delta=delta,

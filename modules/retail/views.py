@@ -13,7 +13,7 @@ from ..timeutil import local_date, local_midnight, utcnow
 from ..validation import Fields
 from . import bp, charts, history, service
 from .api import PAGE_FILTERS, import_upload, read_list_args
-from .forms import REASONS, read_category, read_product, read_stock_amount
+from .forms import REASONS, check_may_silence, read_category, read_product, read_stock_amount
 from .models import Category, Product
 
 
@@ -109,6 +109,7 @@ def new_product():
         return _render_form(None, {}, {})
     try:
         values = _read_product_form(creating=True)
+        check_may_silence(None, values)
         product, _ = service.create_product(current_client_id(), current_user.id, **values)
         db.session.commit()
     except ApiError as e:
@@ -126,6 +127,7 @@ def edit_product(product_id):
         return _render_form(product, _product_form_values(product), {})
     try:
         values = _read_product_form(creating=False)
+        check_may_silence(product, values)
         service.update_product(product, current_user.id, values)
         db.session.commit()
     except ApiError as e:
@@ -173,6 +175,9 @@ def adjust_stock(product_id):
 @login_required
 def archive_product(product_id):
     product = get_owned_or_404(Product, product_id)
+    if not current_user.can_manage:
+        flash("Only owners and managers can archive a product.", "error")
+        return redirect(url_for("retail.edit_product", product_id=product.id), code=303)
     service.update_product(product, current_user.id, {"active": False})
     db.session.commit()
     flash(f"Archived {product.name}; it will not alert again.", "success")

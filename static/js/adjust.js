@@ -1,6 +1,6 @@
 // Stock adjust forms: show the stock an amount would leave before Apply (the reason sets the
-// direction: sale and damage subtract, delivery and return add, count sets it), and ask before
-// a form marked data-confirm is sent. The server decides; this is only a preview.
+// direction: sale and damage subtract, delivery and return add, count sets it). The server
+// decides; this is only a preview. (static/js/confirm.js asks before a data-confirm form is sent.)
 (function () {
   "use strict";
   var SUBTRACT = { sale: true, damage: true };
@@ -27,11 +27,5 @@
     form.addEventListener("input", function () { preview(form); });
     form.addEventListener("change", function () { preview(form); });
     preview(form);
-  });
-
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
-    });
   });
 })();

@@ -1,0 +1,54 @@
+"""Sessions that end: the session id is "<user id>:<session version>", in the session cookie and
+the remember cookie alike, so bumping a user's version ends every copy of every session at once."""
+from flask import current_app, g, request, session
+from flask_login import login_user, logout_user
+from sqlalchemy import update
+
+from ..extensions import db, login_manager
+from .models import User
+
+MAX_ID = 2**31 - 1
+
+
+@login_manager.user_loader
+def load_user(session_id):
+    """One query by primary key (the bell polls this): an unknown, inactive or stale id is nobody."""
+    user_id, _, version = (session_id or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or not 0 < int(user_id) <= MAX_ID:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def _forget_csrf():
+    """Flask-WTF keeps its raw token in the session (and caches it in g): a new session gets a new one."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(field, None)
+    g.pop(field, None)
+
+
+def start_session(user, remember=False, fresh_csrf=True):
+    if fresh_csrf:
+        _forget_csrf()
+    login_user(user, remember=remember)
+
+
+def end_session():
+    logout_user()
+    _forget_csrf()
+
+
+def end_every_session(user):
+    """Bump the user's session version: every session and remember cookie of theirs stops working.
+    The caller commits."""
+    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1),
+                       execution_options={"synchronize_session": False})
+    db.session.refresh(user, ["session_version"])
+
+
+def keep_this_session(user):
+    """After `end_every_session`, sign this session in again with the new version (same CSRF token)."""
+    remember = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+    start_session(user, remember=remember, fresh_csrf=False)
