@@ -3,14 +3,14 @@ from flask import current_app, jsonify, request
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from ..errors import ApiError, ValidationError
+from ..errors import ApiError
 from ..extensions import csrf, db
 from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
 from . import audit, bp, service, throttle
 from .models import User
-from .roles import check_keeps_an_owner, check_may_manage, lock_shop, require_owner
-from .sessions import end_every_session, end_session, keep_this_session, start_session
-from .tenancy import get_owned_or_404, require_manager, scoped
+from .roles import check_may_manage, require_owner
+from .sessions import end_session, keep_this_session, sign_out_everywhere, start_session
+from .tenancy import get_owned_or_404, require_manager
 
 
 def _signed_in(user, status=200):
@@ -79,9 +79,7 @@ def api_logout():
 def api_logout_everywhere():
     """Ends every session and remember cookie of this user, this one included."""
     empty_body()
-    end_every_session(current_user)
-    db.session.commit()
-    end_session()
+    sign_out_everywhere(current_user._get_current_object())
     return "", 204
 
 
@@ -90,20 +88,11 @@ def api_logout_everywhere():
 def api_change_password():
     """A new password (the current one is needed): every other session of this user ends."""
     fields = Fields(json_body({"current_password", "new_password"}))
-    current = fields.data.get("current_password")
-    new = service.check_password_field(fields, "new_password")
-    if not isinstance(current, str) or not current:
-        fields.error("current_password", "This field is required.")
-    else:
-        with throttle.hash_slot():
-            right = len(current) <= service.MAX_PASSWORD and current_user.check_password(current)
-        if not right:
-            fields.error("current_password", "This is not your current password.")
-    fields.check()
     user = current_user._get_current_object()
-    user.set_password(new)
-    end_every_session(user)
-    audit.record(user.client_id, user.id, "user.password_change", f"user {user.id}: {user.email}")
+    new = service.check_password_field(fields, "new_password")
+    service.check_current_password(fields, user)
+    fields.check()
+    service.change_own_password(user, new)
     db.session.commit()
     keep_this_session(user)
     return "", 204
@@ -124,8 +113,7 @@ def api_me():
 @login_required
 @require_manager
 def api_users():
-    users = db.session.execute(scoped(User).order_by(User.id)).scalars()
-    return jsonify({"items": [u.to_dict() for u in users]})
+    return jsonify({"items": [u.to_dict() for u in service.shop_users(current_user.client_id)]})
 
 
 @bp.post("/api/users")
@@ -137,7 +125,7 @@ def api_create_user():
     password = service.check_password_field(fields)
     role = service.read_role(fields)
     fields.check()
-    check_may_manage(current_user, role)
+    check_may_manage(current_user, role)  # a manager cannot create an owner or a manager
     user = service.create_user(current_user.client_id, email, password, role, actor_id=current_user.id)
     return jsonify(user.to_dict()), 201
 
@@ -152,44 +140,9 @@ def api_update_user(user_id):
     active = fields.boolean("active") if fields.has("active") else None
     password = service.check_password_field(fields) if fields.has("password") else None
     fields.check()
-    if user.id == current_user.id:
-        if role not in (None, user.role) or active is False:
-            raise ApiError(400, "You cannot change your own role or deactivate yourself.")
-        if password:
-            raise ValidationError({"password": "Change your own password with POST /api/auth/password."},
-                                  "Your own password needs your current one.")
-    else:
-        check_may_manage(current_user, user.role)
-        if role:
-            check_may_manage(current_user, role)
-    stops_owning = user.role == "owner" and user.active and (role not in (None, "owner") or active is False)
-    if stops_owning:
-        lock_shop(user.client_id)
-        db.session.refresh(user)
-        if user.role == "owner" and user.active:
-            check_keeps_an_owner(user)
-    ends_sessions = (role not in (None, user.role)) or (active is False and user.active) or bool(password)
-    before = {"role": user.role, "active": user.active}
-    if role:
-        user.role = role
-    if active is not None:
-        user.active = active
-    if password:
-        user.set_password(password)
-    if ends_sessions:  # a new role, a deactivation or a reset password: the old sessions end
-        end_every_session(user)
-    _audit_user(user, before)
-    if password:  # the fact, never the value
-        audit.record(user.client_id, current_user.id, "user.password_reset", f"user {user.id}: {user.email}")
+    service.change_user(current_user, user, role, active, password)
     db.session.commit()
     return jsonify(user.to_dict())
-
-
-def _audit_user(user, before):
-    changes = audit.diff(before, {"role": user.role, "active": user.active})
-    if changes:
-        action = "user.deactivate" if changes.get("active") == [True, False] and len(changes) == 1 else "user.update"
-        audit.record(user.client_id, current_user.id, action, f"user {user.id}: {user.email}", changes)
 
 
 @bp.delete("/api/users/<int:user_id>")
@@ -198,18 +151,7 @@ def _audit_user(user, before):
 def api_delete_user(user_id):
     """Deactivates: the user's history (stock movements, notifications) stays."""
     user = get_owned_or_404(User, user_id)
-    if user.id == current_user.id:
-        raise ApiError(400, "You cannot deactivate yourself.")
-    check_may_manage(current_user, user.role)
-    if user.role == "owner":
-        lock_shop(user.client_id)
-        db.session.refresh(user)
-        if user.active:
-            check_keeps_an_owner(user)
-    if user.active:
-        user.active = False
-        end_every_session(user)
-        _audit_user(user, {"role": user.role, "active": True})
+    service.deactivate_user(current_user, user)
     db.session.commit()
     return "", 204
 

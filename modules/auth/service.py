@@ -5,11 +5,14 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from ..errors import ApiError
+from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import is_timezone
-from . import audit
+from . import audit, throttle
 from .models import ROLES, Client, User
+from .roles import check_keeps_an_owner, check_may_manage, lock_shop
+from .sessions import end_every_session
+from .tenancy import for_shop
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200
@@ -114,4 +117,92 @@ def authenticate(email, password):
     ok = (user or _DUMMY).check_password(password or "")
     if user is None or not user.active or not ok:
         return None
+    return user
+
+
+def check_current_password(fields, user, name="current_password"):
+    """A field error unless `name` holds `user`'s current password (a bounded number of hashes at once)."""
+    current = fields.data.get(name)
+    if not isinstance(current, str) or not current:
+        fields.error(name, "This field is required.")
+        return
+    with throttle.hash_slot():
+        right = len(current) <= MAX_PASSWORD and user.check_password(current)
+    if not right:
+        fields.error(name, "This is not your current password.")
+
+
+def change_own_password(user, new_password):
+    """The user's new password (the current one already checked): every session of theirs ends and
+    the caller signs this one in again (`keep_this_session`) after committing."""
+    user.set_password(new_password)
+    end_every_session(user)
+    audit.record(user.client_id, user.id, "user.password_change", f"user {user.id}: {user.email}")
+
+
+def shop_users(client_id):
+    """The shop's people, oldest first."""
+    return db.session.execute(for_shop(User, client_id).order_by(User.id)).scalars().all()
+
+
+def _audit_user(actor, user, before):
+    changes = audit.diff(before, {"role": user.role, "active": user.active})
+    if changes:
+        action = "user.deactivate" if changes.get("active") == [True, False] and len(changes) == 1 else "user.update"
+        audit.record(user.client_id, actor.id, action, f"user {user.id}: {user.email}", changes)
+
+
+def _keep_an_owner(user):
+    """Under the shop's lock, 409 (and a rollback) when `user` is the last active owner."""
+    lock_shop(user.client_id)
+    db.session.refresh(user)
+    if user.role == "owner" and user.active:
+        check_keeps_an_owner(user)
+
+
+def change_user(actor, user, role=None, active=None, password=None):
+    """`actor` changes another person's role, active flag or password (API.md, Tenancy: owners
+    manage everyone, managers staff only, nobody changes their own role, one active owner stays).
+    ApiError 400/403/409 when refused, with nothing changed; the caller commits."""
+    if user.id == actor.id:
+        if role not in (None, user.role) or active is False:
+            raise ApiError(400, "You cannot change your own role or deactivate yourself.")
+        if password:
+            raise ValidationError({"password": "Change your own password with your current one "
+                                               "(POST /api/auth/password, or the Account page)."},
+                                  "Your own password needs your current one.")
+    else:
+        check_may_manage(actor, user.role)
+        if role:
+            check_may_manage(actor, role)
+    if user.role == "owner" and user.active and (role not in (None, "owner") or active is False):
+        _keep_an_owner(user)
+    ends_sessions = (role not in (None, user.role)) or (active is False and user.active) or bool(password)
+    before = {"role": user.role, "active": user.active}
+    if role:
+        user.role = role
+    if active is not None:
+        user.active = active
+    if password:
+        user.set_password(password)
+        throttle.record_success(user.email.lower())  # a new password is a way back in: no waiting
+    if ends_sessions:  # a new role, a deactivation or a reset password: the old sessions end
+        end_every_session(user)
+    _audit_user(actor, user, before)
+    if password:  # the fact, never the value
+        audit.record(user.client_id, actor.id, "user.password_reset", f"user {user.id}: {user.email}")
+    return user
+
+
+def deactivate_user(actor, user):
+    """`actor` deactivates another person (their history stays); the same rules as `change_user`."""
+    if user.id == actor.id:
+        raise ApiError(400, "You cannot deactivate yourself.")
+    check_may_manage(actor, user.role)
+    if user.role == "owner":
+        _keep_an_owner(user)
+    if user.active:
+        user.active = False
+        end_every_session(user)
+        _audit_user(actor, user, {"role": user.role, "active": True})
     return user

@@ -52,3 +52,11 @@ def keep_this_session(user):
     """After `end_every_session`, sign this session in again with the new version (same CSRF token)."""
     remember = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
     start_session(user, remember=remember, fresh_csrf=False)
+
+
+def sign_out_everywhere(user):
+    """Every session and remember cookie of `user` ends, this one included. Commits first, so that
+    this cookie is cleared only once the other sessions have really ended."""
+    end_every_session(user)
+    db.session.commit()
+    end_session()
