@@ -1,15 +1,19 @@
-"""The HTML pages: register a shop, log in, log out."""
+"""The HTML pages: register a shop, log in, log out, the audit log, the shop's people and each
+person's own account."""
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..errors import ApiError, ValidationError, wants_json
-from ..extensions import login_manager
+from ..extensions import db, login_manager
 from ..validation import MAX_ID, Fields, QueryArgs
 from . import audit, bp, service
 from .api import login_attempt, read_registration
-from .sessions import end_session, start_session
+from .models import ROLES, User
+from .roles import check_may_manage, may_manage
+from .sessions import end_session, keep_this_session, sign_out_everywhere, start_session
+from .tenancy import get_owned_or_404, require_manager
 
 
 @login_manager.unauthorized_handler
@@ -89,3 +93,131 @@ def audit_page():
     items = [audit.entry_dict(e) for e in rows[:AUDIT_PAGE]]
     return render_template("auth/audit.html", items=items,
                            next_before=items[-1]["id"] if len(rows) > AUDIT_PAGE else None)
+
+
+def _users_page(status=200, error=None, errors=None, form=None, row=None):
+    """The people page; after a refusal, `error` says why, `errors` marks the fields of the add
+    form (row None) or of person `row`'s forms."""
+    people = [u.to_dict() for u in service.shop_users(current_user.client_id)]
+    return render_template("auth/users.html", people=people,
+                           may_manage=may_manage, roles=ROLES,
+                           new_roles=[r for r in ROLES if may_manage(current_user, r)],
+                           error=error, errors=errors or {}, form=form or {}, row=row), status
+
+
+def _refused(e, row=None, form=None):
+    """A refusal from the service as the page with its status: nothing was changed."""
+    db.session.rollback()
+    message = "please correct the fields marked below." if isinstance(e, ValidationError) else e.message
+    return _users_page(e.status, f"Nothing was changed: {message}", e.details, form, row)
+
+
+@bp.get("/settings/users")
+@login_required
+@require_manager
+def users_page():
+    return _users_page()
+
+
+@bp.post("/settings/users")
+@login_required
+@require_manager
+def add_user():
+    fields = Fields(request.form, form=True)
+    email = service.normalize_email(fields)
+    password = service.check_password_field(fields)
+    role = service.read_role(fields)
+    form = {"email": request.form.get("email", ""), "role": request.form.get("role", "")}
+    try:
+        fields.check()
+        check_may_manage(current_user, role)  # a manager cannot add an owner or a manager
+        user = service.create_user(current_user.client_id, email, password, role, actor_id=current_user.id)
+    except ApiError as e:
+        return _refused(e, form=form)
+    flash(f"{user.email} is added as {user.role}: give them their password in person.", "success")
+    return redirect(url_for("auth.users_page"), code=303)
+
+
+def _change(user_id, done, **change):
+    """Apply one change to person `user_id` through the service; the page again when refused."""
+    user = get_owned_or_404(User, user_id)
+    before = user.role
+    fields = Fields(request.form, form=True)
+    if "role" in change:
+        change["role"] = service.read_role(fields)
+    if "password" in change:
+        change["password"] = service.check_password_field(fields)
+    try:
+        fields.check()
+        if change.get("active") is False:
+            service.deactivate_user(current_user, user)
+        else:
+            service.change_user(current_user, user, **change)
+    except ApiError as e:
+        return _refused(e, row=user_id)
+    db.session.commit()
+    flash(done(user, before), "success")
+    return redirect(url_for("auth.users_page"), code=303)
+
+
+@bp.post("/settings/users/<int:user_id>/role")
+@login_required
+@require_manager
+def change_role(user_id):
+    return _change(user_id, lambda u, before: f"{u.email} is now {u.role}; their sessions ended."
+                   if u.role != before else f"{u.email} is already {u.role}: nothing changed.", role=None)
+
+
+@bp.post("/settings/users/<int:user_id>/deactivate")
+@login_required
+@require_manager
+def deactivate(user_id):
+    return _change(user_id, lambda u, _: f"{u.email} is deactivated: signed out everywhere and cannot sign in.",
+                   active=False)
+
+
+@bp.post("/settings/users/<int:user_id>/reactivate")
+@login_required
+@require_manager
+def reactivate(user_id):
+    return _change(user_id, lambda u, _: f"{u.email} can sign in again.", active=True)
+
+
+@bp.post("/settings/users/<int:user_id>/password")
+@login_required
+@require_manager
+def reset_password(user_id):
+    return _change(user_id, lambda u, _: f"{u.email} has a new password; their sessions ended. Give it to them in "
+                                      "person.", password=None)
+
+
+@bp.get("/settings/account")
+@login_required
+def account_page():
+    return render_template("auth/account.html", errors={})
+
+
+@bp.post("/settings/account/password")
+@login_required
+def change_password():
+    """Same rules as POST /api/auth/password: every other session ends, this one stays."""
+    user = current_user._get_current_object()
+    fields = Fields(request.form, form=True)
+    new = service.check_password_field(fields, "new_password")
+    service.check_current_password(fields, user)
+    if fields.errors:
+        return render_template("auth/account.html", errors=fields.errors,
+                               error="Your password is unchanged: please correct the fields marked below."), 400
+    service.change_own_password(user, new)
+    db.session.commit()
+    keep_this_session(user)
+    flash("Your password is changed. Every other session of yours is signed out; this one stays.", "success")
+    return redirect(url_for("auth.account_page"), code=303)
+
+
+@bp.post("/settings/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere_page():
+    sign_out_everywhere(current_user._get_current_object())
+    flash("You are signed out everywhere, on this device too.", "info")
+    return redirect(url_for("auth.login"), code=303)
