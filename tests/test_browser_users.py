@@ -28,6 +28,7 @@ NEW_PASSWORD = "a brand new secret 42"
 
 
 def no_sideways_scrolling(page):
+    page.wait_for_load_state("load")  # measured with the stylesheet applied, not before it arrives
     width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"{page.url}: scrollWidth {width[0]} > innerWidth {width[1]}"
 
