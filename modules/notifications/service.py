@@ -6,6 +6,7 @@ from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import User
+from ..auth.sessions import session_user_filter
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..extensions import db
@@ -59,6 +60,20 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
     if before_id is not None:
         stmt = stmt.where(Notification.id < before_id)
     return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
+
+
+def unread_count_of_session(session_id):
+    """The unread count of the user a session id names, or None when it names nobody live: one
+    indexed query (the user's row by primary key, its unread notifications by (user_id, is_read)),
+    no ORM load. The bell's poll from every open tab comes here."""
+    live = session_user_filter(session_id)
+    if live is None:
+        return None
+    row = db.session.execute(
+        select(func.count(Notification.id)).select_from(User)
+        .outerjoin(Notification, and_(Notification.user_id == User.id, Notification.is_read.is_(False)))
+        .where(live).group_by(User.id)).first()
+    return None if row is None else row[0]
 
 
 def unread_count(user) -> int:
