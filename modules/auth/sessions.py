@@ -18,15 +18,6 @@ def parse_session_id(session_id):
     return int(user_id), int(version)
 
 
-def session_user_filter(session_id):
-    """The WHERE clause of the user a session id names while that session is live (active, same
-    version), or None: for one-query answers that skip loading the user (the bell's count)."""
-    parsed = parse_session_id(session_id)
-    if parsed is None:
-        return None
-    return (User.id == parsed[0]) & (User.session_version == parsed[1]) & User.active.is_(True)
-
-
 @login_manager.user_loader
 def load_user(session_id):
     """One query by primary key: an unknown, inactive or stale id is nobody."""
