@@ -93,12 +93,17 @@ def test_stock_token_changes_stock_without_csrf_or_cookie_and_movements_say_toke
     assert one.status_code == 200, one.get_json()
     assert one.get_json()["product"]["stock"] == 7
     assert "Set-Cookie" not in one.headers  # signed in for this request only
+    assert one.get_json()["alert"] is None
+    low = stocker.post(f"/api/products/{milk['id']}/stock", json={"delta": -2, "reason": "sale"})
+    assert low.get_json()["alert"]["message"] == "Low Stock Alert: Oat Milk - Only 5 remaining (Uncategorized)"
+    assert shop.get("/api/notifications/unread-count").get_json()["count"] == 1  # the owner's bell rang
     many = stocker.post("/api/stock/batch", json={"changes": [{"sku": "OAT-1", "delta": -2, "reason": "sale"}]},
                         headers={"Idempotency-Key": "till-1-0001"})
     assert many.status_code == 200, many.get_json()
-    assert many.get_json()["products"] == [{"id": milk["id"], "stock": 5}]
+    assert many.get_json()["products"] == [{"id": milk["id"], "stock": 3}]
     items = stocker.get(f"/api/products/{milk['id']}/movements").get_json()["items"]
-    assert [(m["delta"], m["source"], m["user"]) for m in items[:2]] == [(-2, "token", None), (-3, "token", None)]
+    assert [(m["delta"], m["source"], m["user"]) for m in items[:3]] == [
+        (-2, "token", None), (-2, "token", None), (-3, "token", None)]
     assert items[-1]["source"] == "app" and items[-1]["user"]["id"] == shop.user["id"]
 
 
