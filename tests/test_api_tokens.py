@@ -79,6 +79,8 @@ def test_read_token_reads_products_and_alerts_but_cannot_change_stock(app, shop)
     assert alerts.status_code == 200 and alerts.get_json()["items"][0]["product"]["id"] == milk["id"]
     assert reader.get("/api/alerts/stats").get_json()["active"] == 1
     assert reader.get("/api/categories").status_code == 200
+    exported = reader.get("/api/products/export.csv")
+    assert exported.status_code == 200 and "Oat Milk" in exported.get_data(as_text=True)
     refused = reader.post(f"/api/products/{milk['id']}/stock", json={"delta": -1, "reason": "sale"})
     assert refused.status_code == 403 and "error" in refused.get_json()
     assert reader.post("/api/stock/batch", json={"changes": [{"product_id": milk["id"], "delta": -1,
