@@ -72,6 +72,9 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=str(INSTANCE.parent / "migrations"))
     login_manager.init_app(app)
     mail.init_app(app)
+    from .auth import bearer
+
+    bearer.init_app(app)  # before CSRFProtect binds: it replaces its default check
     csrf.init_app(app)
     from .auth import throttle
 

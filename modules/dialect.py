@@ -27,13 +27,15 @@ def id_in(column, ids):
     return column.in_(bindparam("ids", list(ids), expanding=True))
 
 
-def lock_for_write(model, id_):
-    """SQLite has no FOR UPDATE: a no-op UPDATE of the row takes the database's write lock now,
-    so the read that follows sees the newest data and no other writer commits before ours.
+def lock_for_write(model, *where):
+    """SQLite has no FOR UPDATE: a no-op UPDATE of the rows `where` picks takes the database's
+    write lock now, so the read that follows sees the newest data and no other writer commits
+    before ours. Every column keeps its value, those with an `onupdate` (updated_at) included.
     PostgreSQL needs nothing here (the caller's SELECT ... FOR UPDATE locks the row)."""
     if name() == "sqlite":
-        db.session.execute(update(model).where(model.id == id_).values(id=model.id),
-                           execution_options={"synchronize_session": False})
+        table = model.__table__
+        unchanged = {c.name: c for c in table.columns if c.onupdate is not None}
+        db.session.execute(update(table).where(*where).values(id=table.c.id, **unchanged))
 
 
 def private_sqlite_file(uri: str):

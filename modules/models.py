@@ -1,5 +1,5 @@
 """Every model, imported in one place so that Alembic and the app see the whole schema."""
-from .auth.models import Client, User  # noqa: F401
+from .auth.models import ApiToken, Client, User  # noqa: F401
 from .alerts.models import StockAlert, StockAlertLog  # noqa: F401
 from .auth.models import NotificationSettings  # noqa: F401
 from .delivery.models import Delivery, RateLimit, Recipient  # noqa: F401

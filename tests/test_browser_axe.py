@@ -85,11 +85,12 @@ def test_no_serious_axe_violation_on_any_page(open_page, axe_source, size):
     old = api_post(owner, csrf, "/api/products", {"name": "Old Jam", "stock": 4})
     owner.request.delete(f"/api/products/{old['id']}", headers={"X-CSRFToken": csrf})
     api_post(owner, csrf, "/api/users", {"email": "staff@example.com", "password": "correct-horse-42", "role": "staff"})
+    api_post(owner, csrf, "/api/tokens", {"name": "Front till", "scope": "stock"})
     for path in ("/", "/retail/products", "/retail/products?stock=low&sort=stock&dir=desc",
                  f"/retail/products/{milk['id']}/edit", f"/retail/products/{milk['id']}/edit?days=90",
                  f"/retail/products/{old['id']}/edit", "/retail/products/new", "/retail/products/import",
                  "/retail/categories", "/notifications", "/notifications/deliveries", "/settings/notifications",
-                 "/settings/users", "/settings/account", "/retail/products/999999/edit"):
+                 "/settings/tokens", "/settings/users", "/settings/account", "/retail/products/999999/edit"):
         owner.goto(path)
         problems += serious_violations(owner, axe_source)
     owner.goto("/retail/products")

@@ -85,3 +85,21 @@ def test_staff_see_which_channels_are_on_but_not_who_receives(shop):
                 "webhook_url"} & set(seen)
     page = clerk.get("/settings/notifications").get_data(as_text=True)
     assert "boss@corner.example" not in page
+
+
+def test_a_change_of_settings_and_recipients_is_audited_without_secrets(app, shop):
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = True
+    saved = shop.post("/api/notifications/settings", json={
+        "email_enabled": True, "email_recipients": ["boss@corner.example"], "low_stock_threshold": 7,
+        "webhook_enabled": True, "webhook_url": "http://127.0.0.1:9/hook"}).get_json()
+    [entry] = shop.get("/api/audit").get_json()["items"]
+    assert entry["action"] == "settings.update" and entry["user"]["email"] == shop.email
+    assert entry["changes"]["email_recipients"] == [[], ["boss@corner.example"]]
+    assert entry["changes"]["low_stock_threshold"] == [5, 7]
+    assert saved["webhook_secret"] not in str(entry)
+
+
+def test_a_huge_list_of_numbers_is_refused_without_checking_each(shop):
+    answer = shop.post("/api/notifications/settings", json={"sms_numbers": ["+14155552671"] * 50_000})
+    assert answer.status_code == 400
+    assert answer.get_json()["details"]["sms_numbers"] == "At most 20 entries."

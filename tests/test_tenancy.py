@@ -93,3 +93,18 @@ def test_missing_ids_answer_404_like_other_shops(shop, path):
     response = shop.get(path)
     assert response.status_code == 404
     assert response.get_json() == {"error": "Not found.", "details": {}}
+
+
+def test_a_404_for_another_shops_product_leaves_its_row_untouched(app, shop, other_shop):
+    from sqlalchemy import select
+
+    from modules.extensions import db
+    from modules.retail.models import Product
+
+    theirs = other_shop.add_product("Rival tea", stock=3)
+    before = db.session.execute(select(Product.updated_at).where(Product.id == theirs["id"])).scalar_one()
+    db.session.rollback()
+    assert shop.post(f"/api/products/{theirs['id']}/stock", json={"delta": -1, "reason": "sale"}).status_code == 404
+    after = db.session.execute(select(Product.updated_at).where(Product.id == theirs["id"])).scalar_one()
+    db.session.rollback()
+    assert after == before

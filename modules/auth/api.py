@@ -6,8 +6,10 @@ from flask_wtf.csrf import generate_csrf
 from ..errors import ApiError
 from ..extensions import csrf, db
 from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
-from . import audit, bp, service, throttle
-from .models import User
+from ..timeutil import isoformat
+from . import audit, bp, service, throttle, tokens
+from .forms import read_new_token
+from .models import ApiToken, User
 from .roles import check_may_manage, require_owner
 from .sessions import end_session, keep_this_session, sign_out_everywhere, start_session
 from .tenancy import get_owned_or_404, require_manager
@@ -165,3 +167,33 @@ def api_audit():
     before_id = args.integer("before_id", None, 1, MAX_ID)
     args.check()
     return jsonify({"items": [audit.entry_dict(e) for e in audit.entries(current_user.client_id, limit, before_id)]})
+
+
+# API tokens: managed with a session only (a token is refused these routes before they run).
+@bp.get("/api/tokens")
+@login_required
+@require_manager
+def api_tokens():
+    return jsonify({"items": [t.to_dict() for t in tokens.shop_tokens(current_user.client_id)]})
+
+
+@bp.post("/api/tokens")
+@login_required
+@require_manager
+def api_create_token():
+    fields = Fields(json_body({"name", "scope"}))
+    name, scope = read_new_token(fields)
+    fields.check()
+    token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope)
+    db.session.commit()
+    return jsonify({"id": token.id, "name": token.name, "scope": token.scope, "token": secret,
+                    "created_at": isoformat(token.created_at)}), 201
+
+
+@bp.delete("/api/tokens/<int:token_id>")
+@login_required
+@require_manager
+def api_revoke_token(token_id):
+    tokens.revoke_token(get_owned_or_404(ApiToken, token_id), current_user.id)
+    db.session.commit()
+    return "", 204

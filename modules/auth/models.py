@@ -6,6 +6,7 @@ from ..extensions import db
 from ..timeutil import isoformat, utcnow
 
 ROLES = ("owner", "manager", "staff")
+TOKEN_SCOPES = ("read", "stock")
 DEFAULT_THRESHOLD = 5
 
 
@@ -40,6 +41,7 @@ class User(UserMixin, db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # Part of the session's id: bumping it ends every session and remember cookie of this user.
     session_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
+    is_token = False  # a person signed in by a session, not a till's API token (auth/tokens.py)
 
     client = db.relationship(Client, lazy="joined")
 
@@ -138,3 +140,32 @@ class AuditEntry(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     user = db.relationship(User, lazy="joined")
+
+
+class ApiToken(db.Model):
+    """A shop's API token (a till, a script): only an HMAC of the secret is kept, never the secret."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (db.Index("ix_api_tokens_client_id", "client_id", "id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    created_by = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
+    name = db.Column(db.String(80), nullable=False)
+    scope = db.Column(db.String(8), nullable=False)  # TOKEN_SCOPES
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    prefix = db.Column(db.String(16), nullable=False)  # the first characters, to tell tokens apart in lists
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_used_at = db.Column(db.DateTime, nullable=True)
+    revoked_at = db.Column(db.DateTime, nullable=True)
+
+    def to_dict(self):
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scope": self.scope,
+            "prefix": self.prefix,
+            "created_at": isoformat(self.created_at),
+            "last_used_at": isoformat(self.last_used_at),
+            "revoked_at": isoformat(self.revoked_at),
+        }

@@ -10,14 +10,22 @@ from .models import User
 MAX_ID = 2**31 - 1
 
 
+def parse_session_id(session_id):
+    """(user id, session version) from "<id>:<version>", or None for anything else."""
+    user_id, _, version = (session_id or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or not 0 < int(user_id) <= MAX_ID or len(version) > 9:
+        return None
+    return int(user_id), int(version)
+
+
 @login_manager.user_loader
 def load_user(session_id):
-    """One query by primary key (the bell polls this): an unknown, inactive or stale id is nobody."""
-    user_id, _, version = (session_id or "").partition(":")
-    if not (user_id.isdigit() and version.isdigit()) or not 0 < int(user_id) <= MAX_ID:
+    """One query by primary key: an unknown, inactive or stale id is nobody."""
+    parsed = parse_session_id(session_id)
+    if parsed is None:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
+    user = db.session.get(User, parsed[0])
+    if user is None or not user.active or user.session_version != parsed[1]:
         return None
     return user
 

@@ -38,7 +38,7 @@ def get_owned_or_404(model, id_, for_update=False):
     read-modify-write (a stock count) cannot interleave with another."""
     stmt = scoped(model).where(model.id == id_)
     if for_update:
-        lock_for_write(model, id_)
+        lock_for_write(model, model.id == id_, owned_by(model, current_client_id()))
         stmt = stmt.with_for_update(of=model)
     row = db.session.execute(stmt).unique().scalar_one_or_none()
     if row is None:

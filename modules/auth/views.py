@@ -1,5 +1,5 @@
-"""The HTML pages: register a shop, log in, log out, the audit log, the shop's people and each
-person's own account."""
+"""The HTML pages: register a shop, log in, log out, the audit log, API tokens, the shop's people
+and each person's own account."""
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -8,9 +8,10 @@ from flask_login import current_user, login_required
 from ..errors import ApiError, ValidationError, wants_json
 from ..extensions import db, login_manager
 from ..validation import MAX_ID, Fields, QueryArgs
-from . import audit, bp, service
+from . import audit, bp, service, tokens
 from .api import login_attempt, read_registration
-from .models import ROLES, User
+from .forms import read_new_token
+from .models import ROLES, ApiToken, User
 from .roles import check_may_manage, may_manage
 from .sessions import end_session, keep_this_session, sign_out_everywhere, start_session
 from .tenancy import get_owned_or_404, require_manager
@@ -93,6 +94,42 @@ def audit_page():
     items = [audit.entry_dict(e) for e in rows[:AUDIT_PAGE]]
     return render_template("auth/audit.html", items=items,
                            next_before=items[-1]["id"] if len(rows) > AUDIT_PAGE else None)
+
+
+def _managers_only():
+    return render_template("error.html", status=403, message="Only owners and managers can manage API tokens."), 403
+
+
+@bp.route("/settings/tokens", methods=["GET", "POST"])
+@login_required
+def tokens_page():
+    """The shop's API tokens; a new one is shown on the answer to its creation, and never again."""
+    if not current_user.can_manage:
+        return _managers_only()
+    created, errors, form, status = None, {}, {}, 200
+    if request.method == "POST":
+        fields = Fields(request.form, form=True)
+        name, scope = read_new_token(fields)
+        if fields.errors:
+            errors, form, status = fields.errors, request.form, 400
+        else:
+            token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope)
+            db.session.commit()
+            created = {"name": token.name, "token": secret}
+    items = [t.to_dict() for t in tokens.shop_tokens(current_user.client_id)]
+    return render_template("auth/tokens.html", items=items, created=created, errors=errors, form=form), status
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token_page(token_id):
+    if not current_user.can_manage:
+        return _managers_only()
+    token = get_owned_or_404(ApiToken, token_id)
+    tokens.revoke_token(token, current_user.id)
+    db.session.commit()
+    flash(f"Revoked the token {token.name}.", "success")
+    return redirect(url_for("auth.tokens_page"), code=303)
 
 
 def _users_page(status=200, error=None, errors=None, form=None, row=None):

@@ -39,7 +39,7 @@ def api_save_settings():
     current = settings_dict(current_client_id(), current_app.config)
     changes = read_settings(fields, current, current_app.config)
     fields.check()
-    secret = save_settings(current_client_id(), changes)
+    secret = save_settings(current_client_id(), changes, current_app.config, current_user.id)
     answer = settings_dict(current_client_id(), current_app.config)
     if secret:
         answer["webhook_secret"] = secret  # shown this once

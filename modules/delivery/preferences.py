@@ -4,6 +4,7 @@ in the bell and nothing on a channel of their own, as before."""
 from sqlalchemy import select
 
 from ..alerts.kinds import KINDS
+from ..auth import audit
 from ..extensions import db
 from ..notifications.models import UserPreferences
 from ..timeutil import utcnow
@@ -89,7 +90,7 @@ def read_preferences(fields, config):
 
 
 def save_preferences(user, changes, current):
-    """Apply validated changes (the caller commits); `current` is get_preferences(user)."""
+    """Apply validated changes and audit them (the caller commits); `current` is get_preferences(user)."""
     if "kinds" in changes:
         row = db.session.get(UserPreferences, user.id)
         if row is None:
@@ -104,6 +105,9 @@ def save_preferences(user, changes, current):
         address = changes[cls.name].get("address", current[cls.name][address_key(cls.name)])
         recipients.save_personal(user, cls.name, address, merged["enabled"] and address is not None, merged["mode"])
     db.session.flush()
+    changed = audit.diff(current, get_preferences(user))
+    if changed:
+        audit.record(user.client_id, user.id, "preferences.update", f"user {user.id}: {user.email}", changed)
 
 
 def check_enabled_has_address(fields, changes, current):

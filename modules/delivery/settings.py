@@ -2,6 +2,7 @@
 each channel's switch and addresses as recipient rows (the fields come from the channel registry)."""
 import re
 
+from ..auth import audit
 from ..auth.settings import get_settings
 from ..extensions import db
 from ..timeutil import is_timezone, utcnow
@@ -71,6 +72,9 @@ def _addresses(fields, cls, name, config):
         values = fields.string_list(name)
         if values is None:
             return None
+        if len(values) > MAX_RECIPIENTS * 5:  # refused before checking each: a huge list costs nothing
+            fields.error(name, f"At most {MAX_RECIPIENTS} entries.")
+            return None
     out, seen = [], set()
     for value in values:
         try:
@@ -127,9 +131,11 @@ def read_settings(fields, current, config, form=False):
     return changes
 
 
-def save_settings(client_id, changes):
-    """Apply validated changes; the caller commits. Returns a webhook secret made now, or None
-    (it is shown once, in the answer to this save)."""
+def save_settings(client_id, changes, config, actor_id=None):
+    """Apply validated changes and audit them (the fields that changed, recipients included; never
+    the webhook's secret); the caller commits. Returns a webhook secret made now, or None (it is
+    shown once, in the answer to this save)."""
+    before = settings_dict(client_id, config)
     settings = get_settings(client_id)
     if changes.get("delivery_mode") == "digest" and settings.delivery_mode != "digest":
         # What went out one by one before the switch is not listed again in the first digest.
@@ -150,6 +156,13 @@ def save_settings(client_id, changes):
         made = made or secret
     settings.updated_at = utcnow()
     db.session.flush()
+    after = settings_dict(client_id, config)
+    changed = audit.diff({k: v for k, v in before.items() if k not in ("updated_at", "channels")},
+                         {k: v for k, v in after.items() if k not in ("updated_at", "channels")})
+    if changed or made:
+        if made:
+            changed["webhook_secret"] = [None, "(new secret made)"]
+        audit.record(client_id, actor_id, "settings.update", "notification settings", changed)
     return made
 
 

@@ -68,7 +68,7 @@ def settings_page():
         db.session.rollback()
         return _render_settings(request.form, e.details, "Nothing was saved: please correct the fields marked below.",
                                 400)
-    secret = save_settings(client_id, changes)
+    secret = save_settings(client_id, changes, current_app.config, current_user.id)
     db.session.commit()
     flash("Notification settings saved.", "success")
     if secret:

@@ -123,6 +123,11 @@ def api_archive_product(product_id):
     return jsonify(_product_json(product))
 
 
+def _source():
+    """Where a stock change came from, for its movement: a till's API token or the app."""
+    return "token" if current_user.is_token else "app"
+
+
 @bp.post("/api/products/<int:product_id>/stock")
 @login_required
 def api_change_stock(product_id):
@@ -130,7 +135,8 @@ def api_change_stock(product_id):
     fields = Fields(json_body({"delta", "quantity", "reason"}))
     reason, delta, quantity = read_stock_change(fields)
     fields.check()
-    product, notification = service.change_stock(product, current_user.id, reason, delta=delta, quantity=quantity)
+    product, notification = service.change_stock(product, current_user.id, reason, delta=delta, quantity=quantity,
+                                                  source=_source())
     db.session.commit()
     return jsonify({"product": _product_json(product),
                     "alert": notification})
@@ -152,7 +158,8 @@ def api_stock_batch():
         if stored is not None:
             db.session.rollback()
             return jsonify(stored)
-    answer = batch.apply_batch(client_id, changes, current_user.id, current_user.client.allow_negative_stock)
+    answer = batch.apply_batch(client_id, changes, current_user.id, current_user.client.allow_negative_stock,
+                               source=_source())
     if key is not None:
         batch.store_answer(client_id, key, answer)
     db.session.commit()

@@ -118,7 +118,7 @@ def _products(client_id, changes):
     return by_id, {row.sku: row.id for row in found if row.sku}
 
 
-def apply_batch(client_id, changes, user_id, allow_negative):
+def apply_batch(client_id, changes, user_id, allow_negative, source="app"):
     """Apply every change or none; returns the answer (applied, products, alerts). The caller commits."""
     by_id, by_sku = _products(client_id, changes)
     stock = {pid: row.stock for pid, row in by_id.items()}
@@ -140,7 +140,7 @@ def apply_batch(client_id, changes, user_id, allow_negative):
             continue
         stock[pid] = after
         movements.append({"client_id": client_id, "product_id": pid, "delta": delta, "stock_after": after,
-                          "reason": change.reason, "user_id": user_id, "created_at": now})
+                          "reason": change.reason, "user_id": user_id, "source": source, "created_at": now})
     if errors:
         raise ValidationError(errors, "Some changes cannot be applied; nothing was applied.")
     changed = sorted({m["product_id"] for m in movements})

@@ -215,7 +215,7 @@ def import_products(client_id, user_id, rows):
     products, the others become new ones; a stock that changes is a movement (source "import").
     Returns {"created": n, "updated": n}."""
     now = utcnow()
-    lock_for_write(Client, client_id)  # SQLite: the write lock first, so that what we read stays true
+    lock_for_write(Client, Client.id == client_id)  # SQLite: the write lock first, so that what we read stays true
     categories = _category_ids(client_id, rows)
     existing = _existing(client_id, rows)
     new, changes, movements = [], [], []

@@ -260,5 +260,8 @@ def change_stock(product, user_id, reason, delta=None, quantity=None, source="ap
                                  source=source))
     db.session.flush()
     db.session.refresh(product)
+    if user_id is None:  # a till's token: no one's bell to answer from, so the alert as raised
+        raised = announce_stock_change(product.client_id, [product.id], every=True) or []
+        return product, (raised[0] if raised else None)
     return product, announce_stock_change(product.client_id, [product.id], user_id)
 

@@ -1,0 +1,177 @@
+"""The bell under load: wrk with 32 connections against GET /api/notifications/unread-count of the
+real app (`python app.py`, waitress), and in the same run against a hello-world Flask app on the
+same waitress settings; 100,000 notifications in the table, 1,000 of them unread for the user
+polling. On SQLite and on PostgreSQL (a throwaway cluster).
+
+    python bench/bell_load.py [--seconds 10] [--connections 32] [--db sqlite|postgres|both]
+
+Prints requests per second, p50 and p99 latency for each, and the ratio app / hello-world
+(target: at least 0.5 on both databases). Needs Debian's `wrk` (apt-get install wrk).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from modules import create_app  # noqa: E402
+from modules.auth import service  # noqa: E402
+from modules.extensions import db  # noqa: E402
+from modules.notifications.models import Notification  # noqa: E402
+from modules.timeutil import utcnow  # noqa: E402
+from tests.support.postgres import TemporaryCluster, free_port  # noqa: E402
+
+EMAIL, PASSWORD = "bell@bench.example", "bench-password-2026"
+HELLO = textwrap.dedent("""
+    import sys
+    from flask import Flask, jsonify
+    from waitress import serve
+    app = Flask(__name__)
+
+    @app.get("/api/notifications/unread-count")
+    def count():
+        return jsonify({"count": 1000})
+
+    serve(app, host="127.0.0.1", port=int(sys.argv[1]), ident="")
+""")
+
+
+def load(url, total, unread):
+    """A migrated database with two shops' users; `total` notifications, `unread` of them the bench user's."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SEED_DEMO": False, "STOCK_MONITOR_ENABLED": False,
+                      "DELIVERY_ENABLED": False, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        _, user = service.create_shop("Bell Shop", EMAIL, PASSWORD, "UTC")
+        _, other = service.create_shop("Other Shop", "other@bench.example", PASSWORD, "UTC")
+        db.session.commit()
+        now = utcnow()
+        rows = []
+        for n in range(total):
+            mine = n % 2 == 0
+            rows.append({"client_id": (user if mine else other).client_id, "user_id": (user if mine else other).id,
+                         "type": "alert", "kind": "low", "level": "low", "message": f"Low Stock Alert: Item {n}",
+                         "action_url": "/retail/products?stock=low", "is_read": not (mine and n < unread * 2),
+                         "created_at": now})
+            if len(rows) == 5000:
+                db.session.execute(insert(Notification), rows)
+                rows = []
+        if rows:
+            db.session.execute(insert(Notification), rows)
+        db.session.commit()
+        db.engine.dispose()
+
+
+def wait_for(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer")
+
+
+def session_cookie(base):
+    request = urllib.request.Request(base + "/api/auth/login", data=json.dumps(
+        {"email": EMAIL, "password": PASSWORD}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        cookie = response.headers["Set-Cookie"]
+    return cookie.split(";", 1)[0]
+
+
+def wrk(url, seconds, connections, cookie=None):
+    """(requests/s, p50 ms, p99 ms, non-2xx) from one wrk run."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def percentile(p):
+        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    return rate, percentile(50), percentile(99), int(errors.group(1)) if errors else 0
+
+
+def run(label, url, args):
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "SEED_DEMO": "0", "STOCK_MONITOR_ENABLED": "0",
+           "DELIVERY_ENABLED": "0", "HOST": "127.0.0.1"}
+    app_port, hello_port = free_port(), free_port()
+    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env={**env, "PORT": str(app_port)},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hello = subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{app_port}"
+        wait_for(base + "/health")
+        wait_for(f"http://127.0.0.1:{hello_port}/api/notifications/unread-count")
+        cookie = session_cookie(base)
+        with urllib.request.urlopen(urllib.request.Request(base + "/api/notifications/unread-count",
+                                                           headers={"Cookie": cookie})) as response:
+            assert json.loads(response.read())["count"] == args.unread, "the bench user should have its unread"
+        results = {}
+        for name, target, with_cookie in (("hello-world", f"http://127.0.0.1:{hello_port}", False),
+                                          ("unread-count", base, True)):
+            wrk(target + "/api/notifications/unread-count", 2, args.connections, cookie if with_cookie else None)
+            results[name] = wrk(target + "/api/notifications/unread-count", args.seconds, args.connections,
+                                cookie if with_cookie else None)
+    finally:
+        for proc in (app, hello):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+    print(f"\n{label}: {args.total:,} notifications, {args.unread:,} unread for the user, "
+          f"{args.connections} connections, {args.seconds} s each")
+    for name, (rate, p50, p99, errors) in results.items():
+        print(f"  {name:13} {rate:8.0f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   non-2xx {errors}")
+    ratio = results["unread-count"][0] / results["hello-world"][0]
+    print(f"  ratio         {ratio:8.2f} x hello-world (target >= 0.5)")
+    return ratio
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--total", type=int, default=100_000)
+    parser.add_argument("--unread", type=int, default=1_000)
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    if args.db in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory(prefix="stockbell-bell-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bell.db'}"
+            load(url, args.total, args.unread)
+            run("SQLite", url, args)
+    if args.db in ("postgres", "both"):
+        cluster = TemporaryCluster().start()
+        try:
+            load(cluster.url(), args.total, args.unread)
+            run("PostgreSQL", cluster.url(), args)
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

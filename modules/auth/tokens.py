@@ -1,0 +1,119 @@
+"""API tokens: a shop's till or script signs in with `Authorization: Bearer <token>`. The secret is
+shown once; the database keeps only its HMAC-SHA256 under a pepper derived from SECRET_KEY, so a
+copy of the database alone cannot be used to sign in."""
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from ..extensions import db
+from ..timeutil import utcnow
+from . import audit
+from .models import ApiToken, Client
+from .tenancy import for_shop
+
+TOKEN_PREFIX = "sb_"
+SHOWN_PREFIX = 10  # "sb_" and 7 characters of the secret: enough to tell tokens apart, too few to guess
+MAX_TOKEN_LENGTH = 200
+TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
+
+# What a token may reach: GETs under these paths with any scope; these routes only with "stock".
+READ_PATHS = ("/api/products", "/api/categories", "/api/alerts")
+STOCK_ENDPOINTS = frozenset({"retail.api_change_stock", "retail.api_stock_batch"})
+
+
+def _pepper():
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, b"stockbell api token pepper", hashlib.sha256).digest()
+
+
+def token_hash(secret: str) -> str:
+    return hmac.new(_pepper(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def create_token(client_id, user_id, name, scope):
+    """A new token of the shop: (row, the secret, to be shown this once). Audited; the caller commits."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(client_id=client_id, created_by=user_id, name=name, scope=scope,
+                     token_hash=token_hash(secret), prefix=secret[:SHOWN_PREFIX], created_at=utcnow())
+    db.session.add(token)
+    db.session.flush()
+    audit.record(client_id, user_id, "token.create", f"token {token.id}: {name}",
+                 {"name": [None, name], "scope": [None, scope]})
+    return token, secret
+
+
+def revoke_token(token, user_id):
+    """Revoke (kept, listed as revoked); revoking twice changes nothing. The caller commits."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(token.client_id, user_id, "token.revoke", f"token {token.id}: {token.name}",
+                     {"revoked": [False, True]})
+
+
+def shop_tokens(client_id):
+    """The shop's tokens, newest first, revoked ones included."""
+    return db.session.execute(for_shop(ApiToken, client_id).order_by(ApiToken.id.desc())).scalars().all()
+
+
+def find_token(secret):
+    """The unrevoked token with this secret, or None."""
+    if not secret or len(secret) > MAX_TOKEN_LENGTH or not (secret.isascii() and secret.isprintable()):
+        return None
+    digest = token_hash(secret)
+    token = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))).scalar_one_or_none()
+    # The lookup compared in the database; compare again in constant time before trusting it.
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    return token
+
+
+def touch(token, now=None):
+    """Set last_used_at when it is a minute old or unset (a conditional UPDATE: two requests at
+    once write it once). Commits its own small transaction, before the request's work starts."""
+    now = now or utcnow()
+    if token.last_used_at is not None and token.last_used_at > now - TOUCH_EVERY:
+        return
+    db.session.execute(update(ApiToken).where(
+        ApiToken.id == token.id, or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOUCH_EVERY))
+        .values(last_used_at=now), execution_options={"synchronize_session": False})
+    db.session.commit()
+
+
+def allows(scope, method, path, endpoint):
+    """Whether a token of `scope` may make this request (the route's rule, not the raw path)."""
+    if method in ("GET", "HEAD"):
+        return any(path == p or path.startswith(p + "/") for p in READ_PATHS)
+    return scope == "stock" and method == "POST" and endpoint in STOCK_ENDPOINTS
+
+
+class TokenPrincipal:
+    """Who a request signed in with a token is: the shop, no person. `id` is None, so movements
+    record no user; `can_manage` is False, so nothing owners-only is reachable."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    is_token = True
+    id = None
+    email = None
+    role = None
+    can_manage = False
+
+    def __init__(self, token):
+        self.token_id = token.id
+        self.client_id = token.client_id
+        self.scope = token.scope
+
+    @property
+    def client(self):
+        return db.session.get(Client, self.client_id)
+
+    def get_id(self):
+        return None
+
