@@ -39,7 +39,7 @@ PRODUCTS = [
 def seeded_shop(app):
     client, owner = auth_service.create_shop("Seed Shop", "owner@seed.example", "password123", "Europe/Berlin")
     staff = auth_service.create_user(client.id, "staff@seed.example", "password123", "staff")
-    save_settings(client.id, {"low_stock_threshold": 8})
+    save_settings(client.id, {"low_stock_threshold": 8}, app.config)
     settings = get_settings(client.id)
     assert settings.low_stock_enabled and settings.low_stock_threshold == 8
     ids = {}
