@@ -257,3 +257,24 @@ def test_tokens_page_refuses_a_blank_name_and_creates_nothing(app, shop):
     response = shop.http.post("/settings/tokens", data={"name": " ", "scope": "read", "csrf_token": shop.csrf})
     assert response.status_code == 400 and b"This field is required." in response.data
     assert stored_tokens() == []
+
+
+def test_a_till_pushes_a_thousand_sales_retries_after_a_timeout_and_everything_happens_once(app, shop):
+    """The issue's "Done when": 1,000 sales in one request with a stock token, sent again with the
+    same key (the till never saw the first answer); the stock moves once, each crossing alerts once."""
+    products = [shop.add_product(f"Item {n:02d}", stock=20) for n in range(50)]  # 20 sales each: sold out
+    changes = [{"product_id": p["id"], "delta": -1, "reason": "sale"} for p in products for _ in range(20)]
+    assert len(changes) == 1000
+    stocker = till(app, new_token(shop, "stock")["token"])
+    body = {"changes": changes}
+    first = stocker.post("/api/stock/batch", json=body, headers={"Idempotency-Key": "till-9:batch-77"})
+    retry = stocker.post("/api/stock/batch", json=body, headers={"Idempotency-Key": "till-9:batch-77"})
+    assert first.status_code == retry.status_code == 200
+    assert retry.get_json() == first.get_json() and first.get_json()["applied"] == 1000
+    assert {p["stock"] for p in first.get_json()["products"]} == {0}
+    assert len(first.get_json()["alerts"]) == 50  # each product crossed once (to out of stock)
+    moved = db.session.execute(text("SELECT count(*) FROM stock_movements WHERE source = 'token'")).scalar_one()
+    logged = db.session.execute(text("SELECT count(*) FROM stock_alert_log")).scalar_one()
+    db.session.rollback()
+    assert moved == 1000 and logged == 50
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 50}

@@ -70,6 +70,13 @@ def envelope_address(address):
     return f"{checked.local_part}@{checked.ascii_domain}", True
 
 
+def unreachable(error):
+    """The shop owner's sentence for a mail server we could not talk to (the raw error is logged)."""
+    if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):  # smtplib wraps it
+        return "The mail server did not answer in time (timed out); the message will be tried again."
+    return "The mail server could not be reached; the message will be tried again."
+
+
 class Broken(Exception):
     """The connection is gone; the message in hand was not accepted."""
 
@@ -123,11 +130,12 @@ class EmailChannel(Channel):
                     except (smtplib.SMTPException, OSError) as e:
                         log.warning("SMTP %s:%s unavailable: %s", mail.server, mail.port, describe(e))
                         for rest in outgoing[n:]:
-                            yield Result.failed(rest, f"The mail server could not be reached ({describe(e)}).")
+                            yield Result.failed(rest, unreachable(e))
                         return
                 try:
                     yield self._send_one(connection.host, message, sender, envelope_from, domain)
                 except Broken as e:
+                    log.warning("SMTP %s:%s: %s", mail.server, mail.port, e.__cause__ and describe(e.__cause__))
                     yield Result.failed(message, str(e))
                     self._close(connection)
                     connection = None
@@ -166,13 +174,13 @@ class EmailChannel(Channel):
         except smtplib.SMTPSenderRefused as e:  # our own MAIL FROM: configuration, worth a retry
             return Result.failed(message, f"The mail server refused our sender address ({describe(e)}).")
         except smtplib.SMTPServerDisconnected as e:
-            raise Broken(f"The mail server closed the connection ({describe(e)}).") from e
+            raise Broken("The mail server closed the connection; the message will be tried again.") from e
         except smtplib.SMTPResponseException as e:
             self._reset(host)
             return Result.failed(message, f"The mail server refused the message ({describe(e)}).",
                                  retry=e.smtp_code < 500)
         except (smtplib.SMTPException, OSError) as e:
-            raise Broken(f"The connection to the mail server failed ({describe(e)}).") from e
+            raise Broken("The connection to the mail server failed; the message will be tried again.") from e
         except Exception as e:  # noqa: BLE001 - e.g. an encoding smtplib refuses: this message only
             log.exception("email delivery %s failed", message.id)
             self._reset(host)
@@ -184,7 +192,7 @@ class EmailChannel(Channel):
         try:
             host.rset()
         except (smtplib.SMTPException, OSError) as e:
-            raise Broken(f"The connection to the mail server failed ({describe(e)}).") from e
+            raise Broken("The connection to the mail server failed; the message will be tried again.") from e
 
     def build(self, message, sender, rcpt, message_id, utf8):
         notice = message.notice
