@@ -32,6 +32,7 @@ from modules.auth import service  # noqa: E402
 from modules.extensions import db  # noqa: E402
 from modules.retail.models import Product  # noqa: E402
 from modules.timeutil import utcnow  # noqa: E402
+from bench.served import wait_for  # noqa: E402
 from tests.support.postgres import TemporaryCluster, free_port  # noqa: E402
 
 EMAIL, PASSWORD = "till@bench.example", "bench-password-2026"
@@ -75,18 +76,6 @@ class Till:
         with self.opener.open(request, timeout=120) as response:
             return json.loads(response.read())
 
-
-def wait_for(url, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def run(label, url, args):

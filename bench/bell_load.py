@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from modules.auth import service  # noqa: E402
 from modules.extensions import db  # noqa: E402
 from modules.notifications.models import Notification  # noqa: E402
 from modules.timeutil import utcnow  # noqa: E402
+from bench.served import wait_for  # noqa: E402
 from tests.support.postgres import TemporaryCluster, free_port  # noqa: E402
 
 EMAIL, PASSWORD = "bell@bench.example", "bench-password-2026"
@@ -76,18 +76,6 @@ def load(url, total, unread):
         db.session.commit()
         db.engine.dispose()
 
-
-def wait_for(url, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def session_cookie(base):
