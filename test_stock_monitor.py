@@ -17,7 +17,7 @@ from modules.extensions import db
 from modules.alerts.models import StockAlertLog
 from modules.notifications.models import Notification
 from modules.auth.settings import get_settings
-from modules.delivery.settings import save_settings
+from modules.delivery.settings import save_settings, settings_dict
 from modules.alerts.monitor import StockMonitorService, run_cycle
 from modules.retail import service as retail_service
 from modules.retail.models import Product
@@ -39,7 +39,7 @@ PRODUCTS = [
 def seeded_shop(app):
     client, owner = auth_service.create_shop("Seed Shop", "owner@seed.example", "password123", "Europe/Berlin")
     staff = auth_service.create_user(client.id, "staff@seed.example", "password123", "staff")
-    save_settings(client.id, {"low_stock_threshold": 8}, app.config)
+    save_settings(client.id, {"low_stock_threshold": 8}, app.config, settings_dict(client.id, app.config))
     settings = get_settings(client.id)
     assert settings.low_stock_enabled and settings.low_stock_threshold == 8
     ids = {}

@@ -39,7 +39,7 @@ def api_save_settings():
     current = settings_dict(current_client_id(), current_app.config)
     changes = read_settings(fields, current, current_app.config)
     fields.check()
-    secret = save_settings(current_client_id(), changes, current_app.config, current_user.id)
+    secret = save_settings(current_client_id(), changes, current_app.config, current, current_user.id)
     answer = settings_dict(current_client_id(), current_app.config)
     if secret:
         answer["webhook_secret"] = secret  # shown this once
@@ -104,8 +104,7 @@ def api_preferences():
 def api_save_preferences():
     fields = Fields(json_body(preferences.FIELDS))
     current = preferences.get_preferences(current_user)
-    changes = preferences.read_preferences(fields, current_app.config)
-    preferences.check_enabled_has_address(fields, changes, current)
+    changes = preferences.read_preferences(fields, current_app.config, current)
     fields.check()
     preferences.save_preferences(current_user, changes, current)
     answer = preferences.get_preferences(current_user)

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..notifications.models import UserPreferences
 from ..timeutil import utcnow
 from . import recipients
-from .channels import InvalidAddress, all_channels
+from .channels import InvalidAddress, all_channels, channel_class
 
 MODES = ("instant", "digest")
 FIELDS = ("kinds",) + tuple(c.name for c in all_channels() if c.personal)
@@ -37,8 +37,9 @@ def get_preferences(user):
     return out
 
 
-def read_preferences(fields, config):
-    """The changes present in a PATCH body ({kinds?, email?: {...}, sms?: {...}, whatsapp?: {...}})."""
+def read_preferences(fields, config, current):
+    """The changes present in a PATCH body ({kinds?, email?: {...}, sms?: {...}, whatsapp?: {...}}),
+    checked against `current` (get_preferences): a channel turned on needs an address."""
     changes = {}
     if fields.has("kinds"):
         kinds = fields.data.get("kinds")
@@ -86,7 +87,15 @@ def read_preferences(fields, config):
                 fields.error(cls.name, f"{cls.label} cannot be turned on: not configured on this server. {reason}")
                 continue
         changes[cls.name] = entry
+    for name, entry in changes.items():
+        if name != "kinds" and {**current[name], **entry}.get("enabled") and not _address(current, name, entry):
+            fields.error(name, f"Give your {address_key(name)} to turn {channel_class(name).label} on.")
     return changes
+
+
+def _address(current, channel, entry):
+    """The address a channel will have after `entry` (its change) is applied."""
+    return entry.get("address", current[channel][address_key(channel)])
 
 
 def save_preferences(user, changes, current):
@@ -102,18 +111,9 @@ def save_preferences(user, changes, current):
         if cls.name not in changes:
             continue
         merged = {**current[cls.name], **changes[cls.name]}
-        address = changes[cls.name].get("address", current[cls.name][address_key(cls.name)])
+        address = _address(current, cls.name, changes[cls.name])
         recipients.save_personal(user, cls.name, address, merged["enabled"] and address is not None, merged["mode"])
     db.session.flush()
     changed = audit.diff(current, get_preferences(user))
     if changed:
         audit.record(user.client_id, user.id, "preferences.update", f"user {user.id}: {user.email}", changed)
-
-
-def check_enabled_has_address(fields, changes, current):
-    for cls in personal_channels():
-        if cls.name in changes:
-            merged = {**current[cls.name], **changes[cls.name]}
-            address = changes[cls.name].get("address", current[cls.name][address_key(cls.name)])
-            if merged.get("enabled") and not address:
-                fields.error(cls.name, f"Give your {address_key(cls.name)} to turn {cls.label} on.")

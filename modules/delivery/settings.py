@@ -65,9 +65,9 @@ def _addresses(fields, cls, name, config):
         if value is None or (isinstance(value, str) and not value.strip()):
             return []
         value = fields.text(name, max_length=500)
-        values = [] if value is None else [value]
         if value is None:
             return None
+        values = [value]
     else:
         values = fields.string_list(name)
         if values is None:
@@ -131,11 +131,10 @@ def read_settings(fields, current, config, form=False):
     return changes
 
 
-def save_settings(client_id, changes, config, actor_id=None):
-    """Apply validated changes and audit them (the fields that changed, recipients included; never
-    the webhook's secret); the caller commits. Returns a webhook secret made now, or None (it is
-    shown once, in the answer to this save)."""
-    before = settings_dict(client_id, config)
+def save_settings(client_id, changes, config, before, actor_id=None):
+    """Apply validated changes and audit them against `before` (settings_dict as read for the
+    validation; never the webhook's secret); the caller commits. Returns a webhook secret made
+    now, or None (it is shown once, in the answer to this save)."""
     settings = get_settings(client_id)
     if changes.get("delivery_mode") == "digest" and settings.delivery_mode != "digest":
         # What went out one by one before the switch is not listed again in the first digest.
@@ -146,11 +145,10 @@ def save_settings(client_id, changes, config, actor_id=None):
         if key in changes and key != "timezone":
             setattr(settings, key, changes[key])
     made = None
-    lists = recipients.shop_lists(client_id)
     for cls, switch, field in channel_fields():
         if switch not in changes and field not in changes:
             continue
-        enabled = changes.get(switch, lists.get(cls.name, {}).get("enabled", False))
+        enabled = changes.get(switch, before[switch])
         secret = recipients.save_shop_list(client_id, cls.name, changes.get(field), enabled,
                                            signed=cls.name == "webhook")
         made = made or secret

@@ -68,7 +68,7 @@ def settings_page():
         db.session.rollback()
         return _render_settings(request.form, e.details, "Nothing was saved: please correct the fields marked below.",
                                 400)
-    secret = save_settings(client_id, changes, current_app.config, current_user.id)
+    secret = save_settings(client_id, changes, current_app.config, current, current_user.id)
     db.session.commit()
     flash("Notification settings saved.", "success")
     if secret:
@@ -94,8 +94,7 @@ def preferences_page():
         body[cls.name] = {"enabled": f"{cls.name}_enabled" in form, key: form.get(f"{cls.name}_{key}", ""),
                           "mode": form.get(f"{cls.name}_mode", "instant")}
     fields = Fields(body)
-    changes = preferences.read_preferences(fields, current_app.config)
-    preferences.check_enabled_has_address(fields, changes, current)
+    changes = preferences.read_preferences(fields, current_app.config, current)
     if fields.errors:
         return render_template("delivery/preferences.html", prefs=current, channels=channels, errors=fields.errors,
                                error="Nothing was saved: please correct the fields marked below."), 400
