@@ -7,6 +7,12 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "frame-ancestors 'none'", "base-uri 'self'", "form-action 'self'",
 ])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
 
 
 def _signed_in():
@@ -18,10 +24,8 @@ def _signed_in():
 
 def _add_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
     if request.path.startswith("/api/") or (request.endpoint != "static" and _signed_in()):
         # A shared computer's back button or a proxy must not show a shop's pages to the next person.
         headers["Cache-Control"] = "no-store"

@@ -147,16 +147,3 @@ def test_user_loader_is_one_query(app, shop):
     statements = statements_of(app, lambda: shop.get("/api/auth/me"))
     # The user (with its shop, joined): one SELECT before the route's own work.
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
-
-
-def test_the_bells_poll_is_one_query_and_still_ends_with_the_session(app, shop):
-    make = shop.add_product("Oat Milk", stock=10)
-    shop.post(f"/api/products/{make['id']}/stock", json={"delta": -8, "reason": "sale"})
-    statements = statements_of(app, lambda: shop.get("/api/notifications/unread-count"))
-    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 1}
-    assert len(statements) == 1 and "count" in statements[0].lower(), statements
-    copied = shop.http.get_cookie("session").value
-    assert shop.post("/api/auth/logout-everywhere", json={}).status_code == 204
-    thief = app.test_client()
-    thief.set_cookie("session", copied, domain="localhost")
-    assert thief.get("/api/notifications/unread-count").status_code == 401

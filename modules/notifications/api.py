@@ -1,8 +1,7 @@
 """/api/notifications: the bell's JSON routes, thin over notifications.service."""
-from flask import abort, jsonify, request, session
+from flask import abort, jsonify, request
 from flask_login import current_user, login_required
 
-from ..extensions import login_manager
 from ..validation import MAX_ID, QueryArgs, empty_body
 from . import bp
 from . import service as bell
@@ -20,15 +19,11 @@ def api_notifications():
 
 
 @bp.get("/api/notifications/unread-count")
+@login_required
 def api_unread_count():
-    """Polled by every open tab: answered from the session cookie with one indexed query. A
-    session that names nobody live (ended, or only a remember cookie) takes the usual path."""
-    count = bell.unread_count_of_session(session.get("_user_id"))
-    if count is None:
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        count = bell.unread_count(current_user)
-    return jsonify({"count": count})
+    """The bell's poll. A tab's poll is answered in front of Flask (`poll.py`); it comes here when
+    that cannot answer: a remember cookie, a bearer token, a query string, a database failure."""
+    return jsonify({"count": bell.unread_count(current_user)})
 
 
 @bp.post("/api/notifications/<int:notification_id>/read")

@@ -1,18 +1,20 @@
 """The bell: each user's notifications and their read state. New alerts become one notification
-per active user of the shop who wants that kind, written in the alert's transaction (a listener of `alerts_raised`)."""
-from sqlalchemy import Boolean, and_, bindparam, func, insert, literal, or_, select, text, update
+per active user of the shop who wants that kind, written in the alert's transaction (a listener of
+`alerts_raised`). Each user's unread count is a row (`unread_counts`) changed in the same
+statement's transaction as the notifications it counts: here, and nowhere else."""
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 
 from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import User
-from ..auth.sessions import parse_session_id
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
+from ..dialect import insert as upsert
 from ..extensions import db
 from ..retail.models import Category, Product
 from ..timeutil import utcnow
-from .models import Notification, UserPreferences
+from .models import Notification, UnreadCount, UserPreferences
 
 
 @alerts_raised.connect
@@ -24,7 +26,7 @@ def notify_users(sender, alerts, now, user_id=None):
     kind, stock = StockAlertLog.kind, StockAlertLog.stock_level
     source = (
         select(
-            StockAlertLog.client_id, User.id, literal("alert"), kind, kinds.sql_level(kind, stock),
+            StockAlertLog.client_id, User.id.label("user_id"), literal("alert"), kind, kinds.sql_level(kind, stock),
             kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
             kinds.sql_action_url(kind, Product.id, stock), literal(False), literal(now), StockAlertLog.id, Product.id,
         )
@@ -41,6 +43,7 @@ def notify_users(sender, alerts, now, user_id=None):
     db.session.execute(insert(Notification).from_select(
         ["client_id", "user_id", "type", "kind", "level", "message", "action_url", "is_read", "created_at",
          "alert_log_id", "product_id"], source))
+    _count_unread(source.subquery())
     if user_id is None:
         return None
     shown = db.session.execute(
@@ -62,31 +65,27 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
     return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
 
 
-# Written once as SQL: building and caching an expression on every poll cost as much as running it.
-_UNREAD_OF_LIVE_SESSION = text(
-    "SELECT count(n.id) FROM users AS u"
-    " LEFT JOIN notifications AS n ON n.user_id = u.id AND n.is_read = :no"
-    " WHERE u.id = :user_id AND u.session_version = :version AND u.active = :yes GROUP BY u.id"
-).bindparams(bindparam("no", False, type_=Boolean), bindparam("yes", True, type_=Boolean))
+def _count_unread(written):
+    """Add the notifications `written` (the rows just inserted, as a subquery of the same
+    transaction) to their users' unread counts: one upsert, in user id order, so that two
+    transactions of one shop take the counters' row locks in the same order."""
+    per_user = (select(written.c.user_id, written.c.client_id, func.count())
+                .group_by(written.c.user_id, written.c.client_id).order_by(written.c.user_id))
+    stmt = upsert(UnreadCount).from_select(["user_id", "client_id", "unread"], per_user)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=[UnreadCount.user_id], set_={"unread": UnreadCount.unread + stmt.excluded.unread}))
 
 
-def unread_count_of_session(session_id):
-    """The unread count of the user a session id names, or None when it names nobody live: one
-    indexed query (the user's row by primary key, its unread notifications by (user_id, is_read)),
-    no ORM load. The bell's poll from every open tab comes here."""
-    parsed = parse_session_id(session_id)
-    if parsed is None:
-        return None
-    row = db.session.connection().execute(
-        _UNREAD_OF_LIVE_SESSION, {"user_id": parsed[0], "version": parsed[1]}).first()
-    return None if row is None else row[0]
+def _count_read(user_id, how_many):
+    if how_many:
+        db.session.execute(update(UnreadCount).where(UnreadCount.user_id == user_id)
+                           .values(unread=UnreadCount.unread - how_many))
 
 
 def unread_count(user) -> int:
     return db.session.execute(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.is_read.is_(False))
-    ).scalar_one()
+        select(UnreadCount.unread).where(UnreadCount.user_id == user.id)
+    ).scalar_one_or_none() or 0
 
 
 def get_notification(user, notification_id):
@@ -94,19 +93,23 @@ def get_notification(user, notification_id):
 
 
 def mark_read(notification):
-    if not notification.is_read:
-        notification.is_read = True
-        notification.read_at = utcnow()
+    """Read, once: the unread count drops only for the request that turned it read."""
+    turned = db.session.execute(
+        update(Notification).where(Notification.id == notification.id, Notification.is_read.is_(False))
+        .values(is_read=True, read_at=utcnow()), execution_options={"synchronize_session": False}).rowcount
+    _count_read(notification.user_id, turned)
     db.session.commit()
+    db.session.refresh(notification)
     return notification
 
 
 def mark_all_read(user) -> int:
-    result = db.session.execute(
+    turned = db.session.execute(
         update(Notification)
         .where(Notification.user_id == user.id, Notification.is_read.is_(False))
         .values(is_read=True, read_at=utcnow()),
         execution_options={"synchronize_session": False},
-    )
+    ).rowcount
+    _count_read(user.id, turned)
     db.session.commit()
-    return result.rowcount
+    return turned

@@ -1,0 +1,129 @@
+"""The bell's poll, answered before Flask: `GET /api/notifications/unread-count` comes from every
+open tab every few seconds, so it is answered by a WSGI layer in front of the app with what the
+answer needs and nothing more: the session cookie verified with the app's own signer, and one
+statement on a pooled DBAPI connection that checks the session is live (user active, session
+version current) and reads the user's unread count (a row kept by notifications.service). The
+answer carries the same body and headers as the Flask route's.
+
+Anything else takes the usual path through Flask, unchanged: another path or method, a query
+string, a bearer token, no session cookie, a cookie that does not verify or names nobody live
+(the route then answers 401, or signs in from the remember cookie), and any database failure
+(the route then answers and logs it the usual way)."""
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import create_engine, event
+from werkzeug.http import parse_cookie
+
+from ..auth.sessions import parse_session_id
+from ..headers import SECURITY_HEADERS
+from ..timeutil import utcnow
+
+PATH = "/api/notifications/unread-count"
+POOL_SIZE = 4  # waitress's threads
+VERIFIED_COOKIES = 4096
+# Two primary-key reads: the user (is the session live?) and the user's unread count.
+_SQL = ("SELECT coalesce(c.unread, 0) FROM users AS u LEFT JOIN unread_counts AS c ON c.user_id = u.id"
+        " WHERE u.id = {p} AND u.session_version = {p} AND u.active = {p}")
+
+log = logging.getLogger("stockbell.access")
+
+
+class UnreadCountPoll:
+    """WSGI middleware: `app.wsgi_app = UnreadCountPoll(app, app.wsgi_app)`."""
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.engine = self.sql = self.signer = None  # on the first poll, once the app is configured
+        self._preparing = threading.Lock()
+        # Cookies that verified, by their exact text: checking the signature again gives the same
+        # answer until the cookie expires, and it cost a third of the poll's time under load.
+        # Whether the session is still live is asked of the database on every poll all the same.
+        self.verified = {}  # cookie -> (session id, expires at)
+        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
+        self.max_age = int(app.permanent_session_lifetime.total_seconds())
+        self.headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items(),
+                        ("Cache-Control", "no-store"), ("Vary", "Cookie")]
+
+    def __call__(self, environ, start_response):
+        if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET"
+                or environ.get("QUERY_STRING") or "HTTP_AUTHORIZATION" in environ):
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        count = self._count(environ)
+        if count is None:
+            return self.wsgi_app(environ, start_response)
+        body = b'{"count":%d}\n' % count
+        start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
+        if log.isEnabledFor(logging.INFO):
+            log.info("GET %s 200 %.1fms", PATH, (time.perf_counter() - started) * 1000)
+        return [body]
+
+    def _session_id(self, environ):
+        cookie = parse_cookie(environ).get(self.cookie_name)
+        if not cookie:
+            return None
+        if self.signer is None:
+            with self._preparing:
+                if self.signer is None:
+                    self._prepare()
+        known = self.verified.get(cookie)
+        if known is None:
+            try:  # Flask's own check: signature, salt and age
+                data, signed_at = self.signer.loads(cookie, max_age=self.max_age, return_timestamp=True)
+            except Exception:  # noqa: BLE001 -- a bad or expired signature: Flask says so itself
+                return None
+            if not isinstance(data, dict):
+                return None
+            # itsdangerous counts whole seconds: too old once more than max_age have passed.
+            known = (data.get("_user_id"), signed_at.replace(tzinfo=None) + timedelta(seconds=self.max_age + 1))
+            if len(self.verified) >= VERIFIED_COOKIES:
+                self.verified.clear()
+            self.verified[cookie] = known
+        session_id, expires_at = known
+        return session_id if utcnow() < expires_at else None
+
+    def _prepare(self):
+        from ..extensions import db
+
+        with self.app.app_context():
+            engine = db.engine
+        if engine.dialect.name != "sqlite":
+            # Its own small pool of autocommit connections: no ping before each use and no
+            # rollback after it (two round trips of three). A connection the server dropped fails
+            # once; it is thrown away and that poll takes the usual path, which pings.
+            own = create_engine(engine.url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_timeout=1,
+                                isolation_level="AUTOCOMMIT")
+            event.listen(engine, "engine_disposed", lambda _: own.dispose())  # closed with the app's
+            engine = own
+        self.engine = engine
+        self.sql = _SQL.format(p="?" if self.engine.dialect.paramstyle == "qmark" else "%s")
+        self.signer = self.app.session_interface.get_signing_serializer(self.app)
+
+    def _count(self, environ):
+        session_id = self._session_id(environ)
+        parsed = parse_session_id(session_id) if isinstance(session_id, str) else None
+        if parsed is None:
+            return None
+        try:
+            connection = self.engine.raw_connection()
+        except Exception:  # noqa: BLE001 -- the route meets the same failure and reports it
+            return None
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql, (parsed[0], parsed[1], True))
+            row = cursor.fetchone()
+            cursor.close()
+        except Exception:  # noqa: BLE001
+            connection.invalidate()
+            return None
+        finally:
+            connection.close()
+        return None if row is None else row[0]
+
+
+def init_app(app):
+    app.wsgi_app = UnreadCountPoll(app, app.wsgi_app)

@@ -1,0 +1,242 @@
+"""The bell's poll answered in front of Flask (modules/notifications/poll.py): the same answer and
+headers as the route, no Flask request at all, and every session rule of the route kept: an
+ended, tampered, foreign or deactivated session is the route's 401; a remember cookie, a bearer
+token, a query string and a dropped database connection take the route's path and still count."""
+import threading
+import time
+
+import pytest
+from flask import request_started
+from sqlalchemy import event, text
+from itsdangerous import URLSafeTimedSerializer
+
+from modules.auth.models import User
+from modules.extensions import db
+from modules.outage import remove_session_safely
+
+from .test_api_tokens import new_token, till
+
+POLL = "/api/notifications/unread-count"
+
+
+def ring(shop, n):
+    for i in range(n):
+        product = shop.add_product(f"Item {i}", stock=10)
+        assert shop.post(f"/api/products/{product['id']}/stock", json={"delta": -9, "reason": "sale"}).status_code == 200
+
+
+def through_flask(app, call):
+    """(the response, how many Flask requests it took)."""
+    seen = []
+
+    def started(sender, **extra):
+        seen.append(1)
+
+    with request_started.connected_to(started, app):
+        response = call()
+    return response, len(seen)
+
+
+def test_the_poll_answers_without_a_flask_request_with_the_routes_body_and_headers(app, shop):
+    ring(shop, 3)
+    fast, requests = through_flask(app, lambda: shop.get(POLL))
+    assert requests == 0
+    routed, routed_requests = through_flask(app, lambda: shop.get(POLL + "?via=route"))
+    assert routed_requests == 1
+    assert fast.status_code == routed.status_code == 200
+    assert fast.get_json() == routed.get_json() == {"count": 3}
+    assert fast.data == routed.data
+    without_cookies = {k: v for k, v in routed.headers.items() if k != "Set-Cookie"}
+    assert dict(fast.headers) == without_cookies
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_poll_is_one_statement(app, shop):
+    """SQLite's own trace of what ran on the connection the poll borrowed (the PostgreSQL poll
+    runs the same statement with its driver's placeholders)."""
+    ring(shop, 1)
+    statements = []
+
+    def trace(dbapi_connection, record, proxy):
+        dbapi_connection.set_trace_callback(statements.append)
+
+    def untrace(dbapi_connection, record):
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(db.engine, "checkout", trace)
+    event.listen(db.engine, "checkin", untrace)
+    try:
+        assert shop.get(POLL).get_json() == {"count": 1}
+    finally:
+        event.remove(db.engine, "checkout", trace)
+        event.remove(db.engine, "checkin", untrace)
+    assert len(statements) == 1 and statements[0].startswith("SELECT coalesce(c.unread, 0) FROM users"), statements
+
+
+def test_the_poll_counts_only_the_users_own_unread(app, shop, other_shop):
+    staff = shop.add_user("staff@example.com", "staff")
+    ring(shop, 2)
+    ring(other_shop, 1)
+    first = shop.get("/api/notifications").get_json()["items"][0]
+    assert shop.post(f"/api/notifications/{first['id']}/read").status_code == 200
+    assert shop.get(POLL).get_json() == {"count": 1}
+    assert staff.get(POLL).get_json() == {"count": 2}
+    assert other_shop.get(POLL).get_json() == {"count": 1}
+    assert shop.post("/api/notifications/read-all").status_code == 200
+    assert through_flask(app, lambda: shop.get(POLL))[0].get_json() == {"count": 0}
+
+
+def copied_session(app, source):
+    thief = app.test_client()
+    thief.set_cookie("session", source.http.get_cookie("session").value)
+    return thief
+
+
+def test_a_copied_cookie_stops_at_the_poll_after_logout_everywhere(app, shop):
+    ring(shop, 1)
+    thief = copied_session(app, shop)
+    assert thief.get(POLL).get_json() == {"count": 1}
+    assert shop.post("/api/auth/logout-everywhere", json={}).status_code == 204
+    response = thief.get(POLL)
+    assert response.status_code == 401 and response.get_json()["error"]
+
+
+def test_a_copied_cookie_stops_at_the_poll_after_a_password_change(app, shop):
+    thief = copied_session(app, shop)
+    assert thief.get(POLL).status_code == 200
+    assert shop.post("/api/auth/password", json={"current_password": shop.password,
+                                                 "new_password": "a new long passphrase"}).status_code == 204
+    assert thief.get(POLL).status_code == 401
+    assert shop.get(POLL).get_json() == {"count": 0}  # the caller keeps its session
+
+
+def test_a_deactivated_users_poll_is_401(app, shop):
+    staff = shop.add_user("staff@example.com", "staff")
+    thief = copied_session(app, staff)
+    assert shop.patch(f"/api/users/{staff.user['id']}", json={"active": False}).status_code == 200
+    assert thief.get(POLL).status_code == 401
+
+
+def test_a_tampered_or_foreign_cookie_is_the_routes_401(app, shop, client):
+    real = shop.http.get_cookie("session").value
+    forged = URLSafeTimedSerializer("another install's key", salt="cookie-session", signer_kwargs={
+        "key_derivation": "hmac", "digest_method": __import__("hashlib").sha1}).dumps({"_user_id": f"{shop.user['id']}:1"})
+    for value in (real[:-2] + ("AA" if not real.endswith("AA") else "BB"), forged, "garbage", "", "." * 3000):
+        client.set_cookie("session", value)
+        response = client.get(POLL)
+        assert response.status_code == 401, value
+        assert response.get_json()["error"]
+
+
+@pytest.mark.parametrize("app_config", [{"PERMANENT_SESSION_LIFETIME": 2}])
+def test_a_cookie_past_its_lifetime_is_refused_though_it_verified_before(app, shop):
+    response, requests = through_flask(app, lambda: shop.get(POLL))
+    assert response.status_code == 200 and requests == 0  # verified, and remembered as verified
+    time.sleep(3.5)
+    response, requests = through_flask(app, lambda: shop.get(POLL))
+    assert response.status_code == 401 and requests == 1  # the poll refused it; so did the route
+
+
+def test_a_remember_cookie_alone_still_counts_and_a_bearer_token_meets_the_routes_rules(app, shop):
+    ring(shop, 2)
+    shop.http.post("/api/auth/login", json={"email": shop.email, "password": shop.password, "remember": True})
+    remembered = app.test_client()
+    remembered.set_cookie("remember_token", shop.http.get_cookie("remember_token").value)
+    shop.login()  # a fresh CSRF token for the calls below
+    response, requests = through_flask(app, lambda: remembered.get(POLL))
+    assert response.get_json() == {"count": 2} and requests == 1
+    token = new_token(shop, "read")["token"]
+    response = till(app, token).get(POLL)  # a till is not a person: it has no bell
+    assert response.status_code == 403 and "count" not in response.get_json()
+
+
+def test_a_session_of_a_user_with_a_new_version_in_the_database_is_401(app, shop):
+    """The poll reads the session version from the database on every poll, not from a cache."""
+    assert shop.get(POLL).status_code == 200
+    db.session.execute(db.update(User).where(User.id == shop.user["id"]).values(
+        session_version=User.session_version + 1))
+    db.session.commit()
+    assert shop.get(POLL).status_code == 401
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_connection_the_server_dropped_costs_the_poll_nothing(app, shop, database_url):
+    from .conftest import _cluster_for
+
+    ring(shop, 1)
+    assert through_flask(app, lambda: shop.get(POLL))[1] == 0  # the poll's pool holds a connection
+    cluster, name = _cluster_for(database_url)
+    cluster.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+    # The test's app context outlives the requests above and kept a connection; in production
+    # each request ends its own session (this teardown), and the route's pool pings before use.
+    remove_session_safely()
+    response, requests = through_flask(app, lambda: shop.get(POLL))
+    assert response.status_code == 200 and response.get_json() == {"count": 1}
+    assert requests == 1  # the dropped connection was thrown away; the route answered
+    assert through_flask(app, lambda: shop.get(POLL))[1] == 0  # and the next poll is fast again
+
+
+def kept_and_counted(client_id):
+    """{user id: (the unread count kept in unread_counts, the unread notifications counted)}."""
+    rows = db.session.execute(text(
+        "SELECT u.id, coalesce(c.unread, 0),"
+        " (SELECT count(*) FROM notifications AS n WHERE n.user_id = u.id AND NOT n.is_read)"
+        " FROM users AS u LEFT JOIN unread_counts AS c ON c.user_id = u.id WHERE u.client_id = :shop"),
+        {"shop": client_id}).all()
+    db.session.rollback()
+    return {user: (kept, counted) for user, kept, counted in rows}
+
+
+def test_the_kept_count_follows_every_way_a_notification_is_written_or_read(app, shop, other_shop):
+    staff = shop.add_user("staff@example.com", "staff")
+    picky = shop.add_user("picky@example.com", "manager")
+    gone = shop.add_user("gone@example.com", "staff")
+    assert picky.patch("/api/me/preferences", json={"kinds": ["forecast"]}).status_code == 200
+    assert shop.patch(f"/api/users/{gone.user['id']}", json={"active": False}).status_code == 200
+    ring(shop, 3)  # three low alerts: everyone active who hears that kind
+    empty = shop.add_product("Empty", stock=5)
+    assert shop.post(f"/api/products/{empty['id']}/stock", json={"delta": -5, "reason": "sale"}).status_code == 200
+    ring(other_shop, 2)
+    expected = {shop.user["id"]: 4, staff.user["id"]: 4, picky.user["id"]: 0, gone.user["id"]: 0}
+    assert {user: kept for user, (kept, _) in kept_and_counted(shop.client["id"]).items()} == expected
+    first = shop.get("/api/notifications").get_json()["items"][0]
+    for _ in range(2):  # reading it again changes nothing
+        assert shop.post(f"/api/notifications/{first['id']}/read").status_code == 200
+    assert staff.post("/api/notifications/read-all").get_json() == {"updated": 4}
+    assert staff.post("/api/notifications/read-all").get_json() == {"updated": 0}
+    ring(shop, 1)  # "Item 0" again: a new product of the same name alerts anew
+    counts = kept_and_counted(shop.client["id"])
+    assert all(kept == counted for kept, counted in counts.values()), counts
+    assert {user: kept for user, (kept, _) in counts.items()} == {
+        shop.user["id"]: 4, staff.user["id"]: 1, picky.user["id"]: 0, gone.user["id"]: 0}
+    assert shop.get(POLL).get_json() == {"count": 4} and staff.get(POLL).get_json() == {"count": 1}
+    assert shop.get("/api/notifications").get_json()["unread_count"] == 4
+    others = kept_and_counted(other_shop.client["id"])
+    assert list(others.values()) == [(2, 2)]
+
+
+def test_alerts_raised_at_once_in_one_shop_are_all_counted(app, shop):
+    """Two requests raising alerts at the same moment both add to the same users' counts: no
+    count is lost, and neither waits on the other for ever."""
+    staff = shop.add_user("staff@example.com", "staff")
+    products = [shop.add_product(f"Item {i}", stock=10) for i in range(16)]
+    start, statuses = threading.Barrier(2), []
+
+    def sell(mine):
+        with app.app_context():
+            client = app.test_client()
+            client.set_cookie("session", shop.http.get_cookie("session").value, domain="localhost")
+            start.wait()
+            for product in mine:
+                statuses.append(client.post(f"/api/products/{product['id']}/stock", json={
+                    "delta": -9, "reason": "sale"}, headers={"X-CSRFToken": shop.csrf}).status_code)
+
+    threads = [threading.Thread(target=sell, args=(products[i::2],)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert statuses == [200] * 16
+    counts = kept_and_counted(shop.client["id"])
+    assert counts == {shop.user["id"]: (16, 16), staff.user["id"]: (16, 16)}
