@@ -70,7 +70,35 @@ def test_the_poll_is_one_statement(app, shop):
     finally:
         event.remove(db.engine, "checkout", trace)
         event.remove(db.engine, "checkin", untrace)
-    assert len(statements) == 1 and statements[0].startswith("SELECT coalesce(c.unread, 0) FROM users"), statements
+    assert len(statements) == 1 and statements[0].startswith("SELECT u.client_id, coalesce(c.unread, 0) FROM users"), statements
+
+
+def test_the_bells_list_loads_no_user_through_the_orm(app, shop):
+    """Opening the bell: the live-session read (with the count) and the list, nothing else."""
+    from .test_security_sessions import statements_of
+
+    ring(shop, 2)
+    response = []
+    statements = statements_of(app, lambda: response.append(shop.get("/api/notifications?limit=1")))
+    body = response[0].get_json()
+    assert body["unread_count"] == 2 and len(body["items"]) == 1
+    assert len(statements) == 2, statements
+    assert statements[0].startswith("SELECT u.client_id, coalesce(c.unread, 0) FROM users")
+    assert "FROM notifications" in statements[1]
+
+
+def test_the_bells_list_ends_with_the_session_and_still_takes_a_remember_cookie(app, shop):
+    ring(shop, 1)
+    thief = copied_session(app, shop)
+    shop.http.post("/api/auth/login", json={"email": shop.email, "password": shop.password, "remember": True})
+    remembered = app.test_client()
+    remembered.set_cookie("remember_token", shop.http.get_cookie("remember_token").value)
+    assert remembered.get("/api/notifications").get_json()["unread_count"] == 1
+    assert thief.get("/api/notifications").get_json()["unread_count"] == 1
+    shop.login()
+    assert shop.post("/api/auth/logout-everywhere", json={}).status_code == 204
+    assert thief.get("/api/notifications").status_code == 401
+    assert remembered.get("/api/notifications").status_code == 401
 
 
 def test_the_poll_counts_only_the_users_own_unread(app, shop, other_shop):

@@ -1,21 +1,28 @@
 """/api/notifications: the bell's JSON routes, thin over notifications.service."""
-from flask import abort, jsonify, request
+from flask import abort, jsonify, request, session
 from flask_login import current_user, login_required
 
+from ..extensions import login_manager
 from ..validation import MAX_ID, QueryArgs, empty_body
 from . import bp
 from . import service as bell
 
 
 @bp.get("/api/notifications")
-@login_required
 def api_notifications():
+    """The bell's list, opened from every page: the reader from the session cookie in one query
+    (no ORM load of the user); a remember cookie or a token takes Flask-Login's way."""
+    reader = bell.live_reader(session.get("_user_id"))
+    if reader is None:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        reader = bell.Reader(current_user.id, current_user.client_id, bell.unread_count(current_user))
     args = QueryArgs(request.args)
     unread_only, limit = args.flag("unread"), args.integer("limit", 20, 1, 100)
     before_id = args.integer("before_id", None, 1, MAX_ID)
     args.check()
-    items = bell.list_notifications(current_user, unread_only=unread_only, limit=limit, before_id=before_id)
-    return jsonify({"items": [n.to_dict() for n in items], "unread_count": bell.unread_count(current_user)})
+    items = bell.list_notifications(reader, unread_only=unread_only, limit=limit, before_id=before_id)
+    return jsonify({"items": [n.to_dict() for n in items], "unread_count": reader.unread})
 
 
 @bp.get("/api/notifications/unread-count")

@@ -2,8 +2,8 @@
 open tab every few seconds, so it is answered by a WSGI layer in front of the app with what the
 answer needs and nothing more: the session cookie verified with the app's own signer, and one
 statement on a pooled DBAPI connection that checks the session is live (user active, session
-version current) and reads the user's unread count (a row kept by notifications.service). The
-answer carries the same body and headers as the Flask route's.
+version current) and reads the user's unread count (`service.LIVE_SESSION`: two primary-key
+reads). The answer carries the same body and headers as the Flask route's.
 
 Anything else takes the usual path through Flask, unchanged: another path or method, a query
 string, a bearer token, no session cookie, a cookie that does not verify or names nobody live
@@ -20,13 +20,11 @@ from werkzeug.http import parse_cookie
 from ..auth.sessions import parse_session_id
 from ..headers import SECURITY_HEADERS
 from ..timeutil import utcnow
+from .service import LIVE_SESSION
 
 PATH = "/api/notifications/unread-count"
 POOL_SIZE = 4  # waitress's threads
 VERIFIED_COOKIES = 4096
-# Two primary-key reads: the user (is the session live?) and the user's unread count.
-_SQL = ("SELECT coalesce(c.unread, 0) FROM users AS u LEFT JOIN unread_counts AS c ON c.user_id = u.id"
-        " WHERE u.id = {p} AND u.session_version = {p} AND u.active = {p}")
 
 log = logging.getLogger("stockbell.access")
 
@@ -37,7 +35,7 @@ class UnreadCountPoll:
     def __init__(self, app, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.engine = self.sql = self.signer = None  # on the first poll, once the app is configured
+        self.engine = self.sql = self.positions = self.signer = None  # on the first poll, once the app is configured
         self._preparing = threading.Lock()
         # Cookies that verified, by their exact text: checking the signature again gives the same
         # answer until the cookie expires, and it cost a third of the poll's time under load.
@@ -100,7 +98,9 @@ class UnreadCountPoll:
             event.listen(engine, "engine_disposed", lambda _: own.dispose())  # closed with the app's
             engine = own
         self.engine = engine
-        self.sql = _SQL.format(p="?" if self.engine.dialect.paramstyle == "qmark" else "%s")
+        # The service's statement, rendered once for this driver (SQLite "?", psycopg "%(name)s").
+        compiled = LIVE_SESSION.compile(dialect=engine.dialect)
+        self.sql, self.positions = str(compiled), compiled.positiontup if compiled.positional else None
         self.signer = self.app.session_interface.get_signing_serializer(self.app)
 
     def _count(self, environ):
@@ -114,7 +114,8 @@ class UnreadCountPoll:
             return None
         try:
             cursor = connection.cursor()
-            cursor.execute(self.sql, (parsed[0], parsed[1], True))
+            params = {"user_id": parsed[0], "version": parsed[1], "active": True}
+            cursor.execute(self.sql, params if self.positions is None else [params[p] for p in self.positions])
             row = cursor.fetchone()
             cursor.close()
         except Exception:  # noqa: BLE001
@@ -122,7 +123,7 @@ class UnreadCountPoll:
             return None
         finally:
             connection.close()
-        return None if row is None else row[0]
+        return None if row is None else row[1]
 
 
 def init_app(app):

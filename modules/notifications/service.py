@@ -2,12 +2,15 @@
 per active user of the shop who wants that kind, written in the alert's transaction (a listener of
 `alerts_raised`). Each user's unread count is a row (`unread_counts`) changed in the same
 statement's transaction as the notifications it counts: here, and nowhere else."""
-from sqlalchemy import and_, func, insert, literal, or_, select, update
+from collections import namedtuple
+
+from sqlalchemy import Boolean, and_, bindparam, func, insert, literal, or_, select, text, update
 
 from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import User
+from ..auth.sessions import parse_session_id
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..dialect import insert as upsert
@@ -80,6 +83,25 @@ def _count_read(user_id, how_many):
     if how_many:
         db.session.execute(update(UnreadCount).where(UnreadCount.user_id == user_id)
                            .values(unread=UnreadCount.unread - how_many))
+
+
+# Whose session this is, if it is live (the user active, its session version current), with the
+# user's unread count: two primary-key reads. The poll (poll.py) and the bell's list ask this
+# instead of loading the user through Flask-Login.
+LIVE_SESSION = text(
+    "SELECT u.client_id, coalesce(c.unread, 0) FROM users AS u LEFT JOIN unread_counts AS c ON c.user_id = u.id"
+    " WHERE u.id = :user_id AND u.session_version = :version AND u.active = :active"
+).bindparams(bindparam("active", True, type_=Boolean))
+Reader = namedtuple("Reader", "id client_id unread")
+
+
+def live_reader(session_id):
+    """The Reader a session id ("<user id>:<version>") names, or None when it names nobody live."""
+    parsed = parse_session_id(session_id)
+    if parsed is None:
+        return None
+    row = db.session.execute(LIVE_SESSION, {"user_id": parsed[0], "version": parsed[1]}).first()
+    return None if row is None else Reader(parsed[0], row[0], row[1])
 
 
 def unread_count(user) -> int:
