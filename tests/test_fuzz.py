@@ -114,7 +114,7 @@ def fuzz_shop(shop, other_shop):
 
 
 @pytest.mark.parametrize("rule, method, endpoint", routes())
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")), derandomize=True, deadline=None, database=None,
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzz_no_route_answers_500_and_4xx_changes_nothing(app, fuzz_shop, rule, method, endpoint, data):
