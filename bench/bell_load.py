@@ -26,12 +26,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import case, func, insert, select  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 from modules import create_app  # noqa: E402
 from modules.auth import service  # noqa: E402
 from modules.extensions import db  # noqa: E402
-from modules.notifications.models import Notification, UnreadCount  # noqa: E402
+from modules.notifications.models import Notification  # noqa: E402
 from modules.timeutil import utcnow  # noqa: E402
 from bench.served import wait_for  # noqa: E402
 from tests.support.postgres import TemporaryCluster, free_port  # noqa: E402
@@ -73,10 +73,6 @@ def load(url, total, unread):
                 rows = []
         if rows:
             db.session.execute(insert(Notification), rows)
-        # Rows written behind the app's back: their unread counts as the app would have kept them.
-        db.session.execute(insert(UnreadCount).from_select(["user_id", "client_id", "unread"], select(
-            Notification.user_id, Notification.client_id, func.sum(case((Notification.is_read, 0), else_=1)))
-            .group_by(Notification.user_id, Notification.client_id)))
         db.session.commit()
         db.engine.dispose()
 

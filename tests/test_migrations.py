@@ -127,30 +127,3 @@ def test_existing_movements_get_source_app_and_downgrade_keeps_them(empty_databa
         assert db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar_one() == 1
         db.session.remove()
         db.engine.dispose()
-
-
-def test_unread_counts_start_from_the_unread_notifications_and_downgrade_drops_them(empty_database):
-    app = create_app(base_config(empty_database))
-    with app.app_context():
-        upgrade(revision="0008")
-        statements = [
-            "INSERT INTO clients (id, name, timezone, allow_negative_stock, created_at) "
-            "VALUES (1, 'Old Shop', 'UTC', false, '2026-11-01 08:00:00')",
-            *(f"INSERT INTO users (id, client_id, email, password_hash, role, active, created_at, session_version) "
-              f"VALUES ({n}, 1, 'u{n}@old.example', 'x', 'owner', true, '2026-11-01 08:00:00', 1)" for n in (1, 2, 3)),
-            # user 1: two unread and one read; user 2: one read; user 3: none
-            *(f"INSERT INTO notifications (client_id, user_id, type, kind, level, message, is_read, created_at) "
-              f"VALUES (1, {user}, 'alert', 'low', 'low', 'Low Stock Alert', {read}, '2026-11-01 08:00:00')"
-              for user, read in ((1, "false"), (1, "false"), (1, "true"), (2, "true"))),
-        ]
-        for statement in statements:
-            db.session.execute(text(statement))
-        db.session.commit()
-        upgrade()
-        kept = db.session.execute(text("SELECT user_id, client_id, unread FROM unread_counts ORDER BY user_id")).all()
-        assert [tuple(row) for row in kept] == [(1, 1, 2), (2, 1, 0)]
-        db.session.rollback()
-        downgrade(revision="0008")
-        assert db.session.execute(text("SELECT count(*) FROM notifications")).scalar_one() == 4
-        db.session.remove()
-        db.engine.dispose()

@@ -8,6 +8,9 @@ from ..extensions import db, login_manager
 from .models import User
 
 MAX_ID = 2**31 - 1
+SESSION_KEY = "_user_id"  # where Flask-Login keeps the session id in the session
+# `load_user`'s rule as SQL over `users AS u`, for the paths that skip the ORM load (the bell).
+LIVE_USER = "u.id = :user_id AND u.session_version = :version AND u.active = :active"
 
 
 def parse_session_id(session_id):

@@ -2,6 +2,7 @@
 from flask import abort, jsonify, request, session
 from flask_login import current_user, login_required
 
+from ..auth.sessions import SESSION_KEY
 from ..extensions import login_manager
 from ..validation import MAX_ID, QueryArgs, empty_body
 from . import bp
@@ -12,7 +13,7 @@ from . import service as bell
 def api_notifications():
     """The bell's list, opened from every page: the reader from the session cookie in one query
     (no ORM load of the user); a remember cookie or a token takes Flask-Login's way."""
-    reader = bell.live_reader(session.get("_user_id"))
+    reader = bell.live_reader(session.get(SESSION_KEY))
     if reader is None:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()

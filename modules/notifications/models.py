@@ -44,15 +44,3 @@ class UserPreferences(db.Model):
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     kinds = db.Column(db.String(100), nullable=True)  # ",low,forecast,": a LIKE away in SQL; null: every kind
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
-
-
-class UnreadCount(db.Model):
-    """How many of a user's notifications are unread, kept in the transaction that writes or reads
-    them (notifications.service): the poll from every open tab reads this row instead of counting.
-    No row: nothing unread yet."""
-
-    __tablename__ = "unread_counts"
-
-    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), primary_key=True)
-    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
-    unread = db.Column(db.Integer, nullable=False, default=0, server_default="0")

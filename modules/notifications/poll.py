@@ -1,14 +1,14 @@
 """The bell's poll, answered before Flask: `GET /api/notifications/unread-count` comes from every
-open tab every few seconds, so it is answered by a WSGI layer in front of the app with what the
+open tab every 30 seconds, so it is answered by a WSGI layer in front of the app with what the
 answer needs and nothing more: the session cookie verified with the app's own signer, and one
 statement on a pooled DBAPI connection that checks the session is live (user active, session
-version current) and reads the user's unread count (`service.LIVE_SESSION`: two primary-key
-reads). The answer carries the same body and headers as the Flask route's.
+version current) and counts the user's unread notifications on their index
+(`service.LIVE_SESSION`). The answer carries the same body and headers as the Flask route's.
 
 Anything else takes the usual path through Flask, unchanged: another path or method, a query
 string, a bearer token, no session cookie, a cookie that does not verify or names nobody live
-(the route then answers 401, or signs in from the remember cookie), and any database failure
-(the route then answers and logs it the usual way)."""
+(the route then answers 401, or signs in from the remember cookie), and any failure here (the
+route then answers, and logs a database failure, the usual way)."""
 import logging
 import threading
 import time
@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import create_engine, event
 from werkzeug.http import parse_cookie
 
-from ..auth.sessions import parse_session_id
+from ..auth.sessions import SESSION_KEY, parse_session_id
 from ..headers import SECURITY_HEADERS
 from ..timeutil import utcnow
 from .service import LIVE_SESSION
@@ -35,14 +35,12 @@ class UnreadCountPoll:
     def __init__(self, app, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.engine = self.sql = self.positions = self.signer = None  # on the first poll, once the app is configured
+        self.ready = None  # decided on the first poll, once the app is configured (see _prepare)
         self._preparing = threading.Lock()
         # Cookies that verified, by their exact text: checking the signature again gives the same
         # answer until the cookie expires, and it cost a third of the poll's time under load.
         # Whether the session is still live is asked of the database on every poll all the same.
         self.verified = {}  # cookie -> (session id, expires at)
-        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
-        self.max_age = int(app.permanent_session_lifetime.total_seconds())
         self.headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items(),
                         ("Cache-Control", "no-store"), ("Vary", "Cookie")]
 
@@ -51,7 +49,10 @@ class UnreadCountPoll:
                 or environ.get("QUERY_STRING") or "HTTP_AUTHORIZATION" in environ):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
-        count = self._count(environ)
+        try:
+            count = self._count(environ)
+        except Exception:  # noqa: BLE001 -- whatever went wrong here, the route answers instead
+            count = None
         if count is None:
             return self.wsgi_app(environ, start_response)
         body = b'{"count":%d}\n' % count
@@ -60,14 +61,35 @@ class UnreadCountPoll:
             log.info("GET %s 200 %.1fms", PATH, (time.perf_counter() - started) * 1000)
         return [body]
 
+    def _prepare(self):
+        """Everything the poll needs from the configured app, once; `ready` False leaves every
+        poll to the route (no secret key to verify cookies with)."""
+        from ..extensions import db
+
+        self.cookie_name = self.app.config["SESSION_COOKIE_NAME"]
+        self.max_age = int(self.app.permanent_session_lifetime.total_seconds())
+        self.signer = self.app.session_interface.get_signing_serializer(self.app)
+        with self.app.app_context():
+            engine = db.engine
+        if engine.dialect.name != "sqlite":
+            # Its own small pool of autocommit connections: no ping before each use and no
+            # rollback after it (one round trip instead of three). A connection the server
+            # dropped fails once; it is thrown away and that poll takes the route, which pings.
+            options = self.app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+            own = create_engine(engine.url, connect_args=options.get("connect_args", {}), pool_size=POOL_SIZE,
+                                max_overflow=POOL_SIZE, pool_timeout=1, isolation_level="AUTOCOMMIT")
+            event.listen(engine, "engine_disposed", lambda _: own.dispose())  # closed with the app's
+            engine = own
+        self.engine = engine
+        # The service's statement, rendered once for this driver (SQLite "?", psycopg "%(name)s").
+        compiled = LIVE_SESSION.compile(dialect=engine.dialect)
+        self.sql, self.positions = str(compiled), compiled.positiontup if compiled.positional else None
+        self.ready = self.signer is not None
+
     def _session_id(self, environ):
         cookie = parse_cookie(environ).get(self.cookie_name)
         if not cookie:
             return None
-        if self.signer is None:
-            with self._preparing:
-                if self.signer is None:
-                    self._prepare()
         known = self.verified.get(cookie)
         if known is None:
             try:  # Flask's own check: signature, salt and age
@@ -77,50 +99,37 @@ class UnreadCountPoll:
             if not isinstance(data, dict):
                 return None
             # itsdangerous counts whole seconds: too old once more than max_age have passed.
-            known = (data.get("_user_id"), signed_at.replace(tzinfo=None) + timedelta(seconds=self.max_age + 1))
+            known = (data.get(SESSION_KEY), signed_at.replace(tzinfo=None) + timedelta(seconds=self.max_age + 1))
             if len(self.verified) >= VERIFIED_COOKIES:
                 self.verified.clear()
             self.verified[cookie] = known
         session_id, expires_at = known
         return session_id if utcnow() < expires_at else None
 
-    def _prepare(self):
-        from ..extensions import db
-
-        with self.app.app_context():
-            engine = db.engine
-        if engine.dialect.name != "sqlite":
-            # Its own small pool of autocommit connections: no ping before each use and no
-            # rollback after it (two round trips of three). A connection the server dropped fails
-            # once; it is thrown away and that poll takes the usual path, which pings.
-            own = create_engine(engine.url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_timeout=1,
-                                isolation_level="AUTOCOMMIT")
-            event.listen(engine, "engine_disposed", lambda _: own.dispose())  # closed with the app's
-            engine = own
-        self.engine = engine
-        # The service's statement, rendered once for this driver (SQLite "?", psycopg "%(name)s").
-        compiled = LIVE_SESSION.compile(dialect=engine.dialect)
-        self.sql, self.positions = str(compiled), compiled.positiontup if compiled.positional else None
-        self.signer = self.app.session_interface.get_signing_serializer(self.app)
-
     def _count(self, environ):
+        if self.ready is None:
+            with self._preparing:
+                if self.ready is None:
+                    self._prepare()
+        if not self.ready:
+            return None
         session_id = self._session_id(environ)
         parsed = parse_session_id(session_id) if isinstance(session_id, str) else None
         if parsed is None:
             return None
-        try:
-            connection = self.engine.raw_connection()
-        except Exception:  # noqa: BLE001 -- the route meets the same failure and reports it
-            return None
+        params = {"user_id": parsed[0], "version": parsed[1], "active": True, "read": False}
+        connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
-            params = {"user_id": parsed[0], "version": parsed[1], "active": True}
-            cursor.execute(self.sql, params if self.positions is None else [params[p] for p in self.positions])
-            row = cursor.fetchone()
-            cursor.close()
-        except Exception:  # noqa: BLE001
-            connection.invalidate()
-            return None
+            try:
+                cursor.execute(self.sql, params if self.positions is None else [params[p] for p in self.positions])
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except Exception as error:
+            if self.engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+                connection.invalidate()  # dropped by the server: the pool makes a new one
+            raise
         finally:
             connection.close()
         return None if row is None else row[1]

@@ -1,7 +1,6 @@
 """The bell: each user's notifications and their read state. New alerts become one notification
 per active user of the shop who wants that kind, written in the alert's transaction (a listener of
-`alerts_raised`). Each user's unread count is a row (`unread_counts`) changed in the same
-statement's transaction as the notifications it counts: here, and nowhere else."""
+`alerts_raised`)."""
 from collections import namedtuple
 
 from sqlalchemy import Boolean, and_, bindparam, func, insert, literal, or_, select, text, update
@@ -10,14 +9,13 @@ from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import User
-from ..auth.sessions import parse_session_id
+from ..auth.sessions import LIVE_USER, parse_session_id
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
-from ..dialect import insert as upsert
 from ..extensions import db
 from ..retail.models import Category, Product
 from ..timeutil import utcnow
-from .models import Notification, UnreadCount, UserPreferences
+from .models import Notification, UserPreferences
 
 
 @alerts_raised.connect
@@ -29,7 +27,7 @@ def notify_users(sender, alerts, now, user_id=None):
     kind, stock = StockAlertLog.kind, StockAlertLog.stock_level
     source = (
         select(
-            StockAlertLog.client_id, User.id.label("user_id"), literal("alert"), kind, kinds.sql_level(kind, stock),
+            StockAlertLog.client_id, User.id, literal("alert"), kind, kinds.sql_level(kind, stock),
             kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
             kinds.sql_action_url(kind, Product.id, stock), literal(False), literal(now), StockAlertLog.id, Product.id,
         )
@@ -46,7 +44,6 @@ def notify_users(sender, alerts, now, user_id=None):
     db.session.execute(insert(Notification).from_select(
         ["client_id", "user_id", "type", "kind", "level", "message", "action_url", "is_read", "created_at",
          "alert_log_id", "product_id"], source))
-    _count_unread(source.subquery())
     if user_id is None:
         return None
     shown = db.session.execute(
@@ -68,30 +65,14 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
     return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
 
 
-def _count_unread(written):
-    """Add the notifications `written` (the rows just inserted, as a subquery of the same
-    transaction) to their users' unread counts: one upsert, in user id order, so that two
-    transactions of one shop take the counters' row locks in the same order."""
-    per_user = (select(written.c.user_id, written.c.client_id, func.count())
-                .group_by(written.c.user_id, written.c.client_id).order_by(written.c.user_id))
-    stmt = upsert(UnreadCount).from_select(["user_id", "client_id", "unread"], per_user)
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[UnreadCount.user_id], set_={"unread": UnreadCount.unread + stmt.excluded.unread}))
-
-
-def _count_read(user_id, how_many):
-    if how_many:
-        db.session.execute(update(UnreadCount).where(UnreadCount.user_id == user_id)
-                           .values(unread=UnreadCount.unread - how_many))
-
-
-# Whose session this is, if it is live (the user active, its session version current), with the
-# user's unread count: two primary-key reads. The poll (poll.py) and the bell's list ask this
-# instead of loading the user through Flask-Login.
+# Whose session this is, if it is live (the rule of auth.sessions.load_user), with the user's
+# unread count: the user's row by primary key, its unread notifications counted on the index
+# (user_id, is_read, id). The poll (poll.py) and the bell's list ask this instead of loading the
+# user through Flask-Login. Written as SQL once: the poll renders it for its driver.
 LIVE_SESSION = text(
-    "SELECT u.client_id, coalesce(c.unread, 0) FROM users AS u LEFT JOIN unread_counts AS c ON c.user_id = u.id"
-    " WHERE u.id = :user_id AND u.session_version = :version AND u.active = :active"
-).bindparams(bindparam("active", True, type_=Boolean))
+    "SELECT u.client_id, (SELECT count(*) FROM notifications AS n WHERE n.user_id = u.id AND n.is_read = :read)"
+    f" FROM users AS u WHERE {LIVE_USER}"
+).bindparams(bindparam("read", False, type_=Boolean), bindparam("active", True, type_=Boolean))
 Reader = namedtuple("Reader", "id client_id unread")
 
 
@@ -106,8 +87,9 @@ def live_reader(session_id):
 
 def unread_count(user) -> int:
     return db.session.execute(
-        select(UnreadCount.unread).where(UnreadCount.user_id == user.id)
-    ).scalar_one_or_none() or 0
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.is_read.is_(False))
+    ).scalar_one()
 
 
 def get_notification(user, notification_id):
@@ -115,23 +97,19 @@ def get_notification(user, notification_id):
 
 
 def mark_read(notification):
-    """Read, once: the unread count drops only for the request that turned it read."""
-    turned = db.session.execute(
-        update(Notification).where(Notification.id == notification.id, Notification.is_read.is_(False))
-        .values(is_read=True, read_at=utcnow()), execution_options={"synchronize_session": False}).rowcount
-    _count_read(notification.user_id, turned)
+    if not notification.is_read:
+        notification.is_read = True
+        notification.read_at = utcnow()
     db.session.commit()
-    db.session.refresh(notification)
     return notification
 
 
 def mark_all_read(user) -> int:
-    turned = db.session.execute(
+    result = db.session.execute(
         update(Notification)
         .where(Notification.user_id == user.id, Notification.is_read.is_(False))
         .values(is_read=True, read_at=utcnow()),
         execution_options={"synchronize_session": False},
-    ).rowcount
-    _count_read(user.id, turned)
+    )
     db.session.commit()
-    return turned
+    return result.rowcount
