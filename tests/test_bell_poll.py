@@ -101,6 +101,23 @@ def test_the_bells_list_ends_with_the_session_and_still_takes_a_remember_cookie(
     assert remembered.get("/api/notifications").status_code == 401
 
 
+@pytest.mark.parametrize("app_config", [{"SECRET_KEY": "the new key", "SECRET_KEY_FALLBACKS": ["the old key"]}])
+def test_a_cookie_signed_with_a_fallback_key_is_taken_as_the_route_takes_it(app, shop):
+    """After a key rotation, sessions signed with the old key still work until they expire."""
+    ring(shop, 1)
+    serializer = app.session_interface.get_signing_serializer(app)
+    data = serializer.loads(shop.http.get_cookie("session").value)
+    app.secret_key = "the old key"  # sign as the install did before the rotation
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    old = app.session_interface.get_signing_serializer(app).dumps(data)
+    app.secret_key, app.config["SECRET_KEY_FALLBACKS"] = "the new key", ["the old key"]
+    client = app.test_client()
+    client.set_cookie("session", old)
+    response, requests = through_flask(app, lambda: client.get(POLL))
+    assert response.get_json() == {"count": 1} and requests == 0
+    assert client.get(POLL + "?via=route").get_json() == {"count": 1}
+
+
 def test_the_poll_counts_only_the_users_own_unread(app, shop, other_shop):
     staff = shop.add_user("staff@example.com", "staff")
     ring(shop, 2)
