@@ -127,8 +127,7 @@ def register_commands(app):
 
 
 def register_request_log(app):
-    """Waitress logs no requests itself: one line per request with method, path, status, time."""
-    access = logging.getLogger("stockbell.access")
+    from .access import log_request
 
     @app.before_request
     def _start_timer():
@@ -138,6 +137,5 @@ def register_request_log(app):
     def _log_request(response):
         started = g.get("request_started")
         if started is not None and not request.path.startswith("/static/"):
-            access.info("%s %s %s %.1fms", request.method, request.path, response.status_code,
-                        (time.perf_counter() - started) * 1000)
+            log_request(request.method, request.path, response.status_code, started)
         return response

@@ -14,8 +14,11 @@ LIVE_USER = "u.id = :user_id AND u.session_version = :version AND u.active = :ac
 
 
 def parse_session_id(session_id):
-    """(user id, session version) from "<id>:<version>", or None for anything else."""
-    user_id, _, version = (session_id or "").partition(":")
+    """(user id, session version) from "<id>:<version>", or None for anything else (whatever a
+    cookie's JSON held: a number, a list, nothing)."""
+    if not isinstance(session_id, str):
+        return None
+    user_id, _, version = session_id.partition(":")
     if not (user_id.isdigit() and version.isdigit()) or not 0 < int(user_id) <= MAX_ID or len(version) > 9:
         return None
     return int(user_id), int(version)

@@ -9,7 +9,6 @@ Anything else takes the usual path through Flask, unchanged: another path or met
 string, a bearer token, no session cookie, a cookie that does not verify or names nobody live
 (the route then answers 401, or signs in from the remember cookie), and any failure here (the
 route then answers, and logs a database failure, the usual way)."""
-import logging
 import threading
 import time
 from datetime import timedelta
@@ -17,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import create_engine, event
 from werkzeug.http import parse_cookie
 
+from ..access import log_request
 from ..auth.sessions import SESSION_KEY, parse_session_id
 from ..headers import SECURITY_HEADERS
 from ..timeutil import utcnow
@@ -25,8 +25,6 @@ from .service import LIVE_SESSION
 PATH = "/api/notifications/unread-count"
 POOL_SIZE = 4  # waitress's threads
 VERIFIED_COOKIES = 4096
-
-log = logging.getLogger("stockbell.access")
 
 
 class UnreadCountPoll:
@@ -57,8 +55,7 @@ class UnreadCountPoll:
             return self.wsgi_app(environ, start_response)
         body = b'{"count":%d}\n' % count
         start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
-        if log.isEnabledFor(logging.INFO):
-            log.info("GET %s 200 %.1fms", PATH, (time.perf_counter() - started) * 1000)
+        log_request("GET", PATH, 200, started)
         return [body]
 
     def _prepare(self):
@@ -113,8 +110,7 @@ class UnreadCountPoll:
                     self._prepare()
         if not self.ready:
             return None
-        session_id = self._session_id(environ)
-        parsed = parse_session_id(session_id) if isinstance(session_id, str) else None
+        parsed = parse_session_id(self._session_id(environ))
         if parsed is None:
             return None
         params = {"user_id": parsed[0], "version": parsed[1], "active": True, "read": False}
