@@ -20,7 +20,8 @@ THRESHOLD_SQL = f"COALESCE(p.low_stock_threshold, cat.low_stock_threshold, s.low
 # the app's own scan. PostgreSQL plans it as the plain join it is.
 FLOOR_SQL = text(f"""
 INSERT INTO stock_alert_log (client_id, product_id, kind, alert_date, stock_level, threshold_level, created_at)
-SELECT p.client_id, p.id, 'low', :alert_date, p.stock, {THRESHOLD_SQL}, :now
+SELECT p.client_id, p.id, CASE WHEN p.stock <= 0 THEN 'out' ELSE 'low' END, :alert_date, p.stock,
+       {THRESHOLD_SQL}, :now
 FROM products AS p
 CROSS JOIN clients AS c
 LEFT JOIN notification_settings AS s ON s.client_id = p.client_id
@@ -52,13 +53,13 @@ FROM stock_alert_log AS l
 JOIN products AS p ON p.id = l.product_id
 LEFT JOIN categories AS cat ON cat.id = p.category_id
 JOIN users AS u ON u.client_id = l.client_id AND u.active
-WHERE l.alert_date = :alert_date AND l.kind = 'low' AND l.created_at = :now
+WHERE l.alert_date = :alert_date AND l.kind IN ('low', 'out') AND l.created_at = :now
 """).bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime)),
     text(f"""
 INSERT INTO stock_alerts (client_id, product_id, level, stock_at_alert, threshold, opened_at, last_notified_at)
 SELECT l.client_id, l.product_id, {LEVEL_SQL}, l.stock_level, l.threshold_level, :now, :now
 FROM stock_alert_log AS l
-WHERE l.alert_date = :alert_date AND l.kind = 'low' AND l.created_at = :now
+WHERE l.alert_date = :alert_date AND l.kind IN ('low', 'out') AND l.created_at = :now
 ON CONFLICT (product_id) WHERE resolved_at IS NULL DO UPDATE SET level = excluded.level,
     stock_at_alert = excluded.stock_at_alert, threshold = excluded.threshold,
     last_notified_at = excluded.last_notified_at

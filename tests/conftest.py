@@ -13,6 +13,7 @@ from modules import create_app
 from modules.extensions import db
 from tests.support.postgres import TemporaryCluster, find_bindir
 
+pytest_plugins = ["tests.support.deliveries"]  # smtp_server, twilio: fixtures any test may ask for
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 _counter = itertools.count()
 

@@ -270,7 +270,7 @@ def test_snooze_ends_at_shop_local_midnight(make_shop):
     set_stock(product, 0)
     midnight = local_end.astimezone(timezone.utc).replace(tzinfo=None)
     assert raise_alerts(now=midnight - timedelta(minutes=1)) == []
-    assert [a.kind for a in raise_alerts(now=midnight)] == ["low"]
+    assert [a.kind for a in raise_alerts(now=midnight)] == ["out"]
 
 
 def test_a_muted_product_raises_no_kind_until_unmuted(shop):

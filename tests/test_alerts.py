@@ -179,6 +179,7 @@ def test_low_again_the_same_day_opens_a_new_episode_without_a_second_notificatio
     assert sell(shop, product, 49)["alert"] is None  # the day's notification was already sent
     active = shop.get("/api/alerts").get_json()["items"]
     assert [(a["product"]["name"], a["level"], a["status"]) for a in active] == [("Soap", "low", "active")]
-    sell(shop, product, 1)
+    # Running out is news of its own, the same day (API.md, "Alert kinds": low then out raises both).
+    assert sell(shop, product, 1)["alert"]["message"] == "Out of Stock: Soap (Uncategorized)"
     assert shop.get("/api/alerts").get_json()["items"][0]["level"] == "out"
-    assert count(Notification) == 1
+    assert count(Notification) == 2

@@ -99,7 +99,7 @@ def test_three_products_low_in_one_second_give_one_message_per_recipient(app, sh
         assert text.index("Out of Stock: Bananas") < text.index("Low Stock Alert: Apples") < \
             text.index("Low Stock Alert: Cherries")
     [sms] = twilio.messages(to=SMS)
-    assert "3 products need attention (1 out of stock): Bananas, Apples, Cherries" in sms["Body"]
+    assert "3 products need attention (1 out of stock, 2 low): Bananas, Apples, Cherries" in sms["Body"]
     assert len({r.provider_id for r in delivery_rows(channel="sms")}) == 1
 
 

@@ -127,3 +127,60 @@ def test_existing_movements_get_source_app_and_downgrade_keeps_them(empty_databa
         assert db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar_one() == 1
         db.session.remove()
         db.engine.dispose()
+
+
+def test_out_of_stock_alerts_become_kind_out_and_low_listeners_hear_out(empty_database):
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0008")
+        for statement in (
+            "INSERT INTO clients (id, name, timezone, allow_negative_stock, created_at) "
+            "VALUES (1, 'Old Shop', 'UTC', false, '2026-11-01 08:00:00')",
+            "INSERT INTO users (id, client_id, email, password_hash, role, active, created_at) "
+            "VALUES (1, 1, 'o@example.com', 'x', 'owner', true, '2026-11-01 08:00:00'), "
+            "(2, 1, 's@example.com', 'x', 'staff', true, '2026-11-01 08:00:00')",
+            "INSERT INTO user_preferences (user_id, client_id, kinds, updated_at) VALUES "
+            "(1, 1, ',low,forecast,', '2026-11-01 08:00:00'), (2, 1, ',restocked,', '2026-11-01 08:00:00')",
+            "INSERT INTO products (id, client_id, name, stock, active, created_at, updated_at) "
+            "VALUES (1, 1, 'Milk', 0, true, '2026-11-01 08:00:00', '2026-11-01 08:00:00'), "
+            "(2, 1, 'Tea', 2, true, '2026-11-01 08:00:00', '2026-11-01 08:00:00')",
+            "INSERT INTO stock_alert_log (id, client_id, product_id, kind, alert_date, stock_level, threshold_level, "
+            "created_at) VALUES (1, 1, 1, 'low', '2026-11-01', 0, 5, '2026-11-01 08:00:00'), "
+            "(2, 1, 2, 'low', '2026-11-01', 2, 5, '2026-11-01 08:00:00')",
+            "INSERT INTO notifications (client_id, user_id, type, kind, level, message, is_read, created_at, "
+            "alert_log_id) VALUES (1, 1, 'alert', 'low', 'out', 'Out of Stock: Milk (Uncategorized)', false, "
+            "'2026-11-01 08:00:00', 1), (1, 1, 'alert', 'low', 'low', "
+            "'Low Stock Alert: Tea - Only 2 remaining (Uncategorized)', false, '2026-11-01 08:00:00', 2)",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+        upgrade()
+        assert db.session.execute(text("SELECT kind FROM stock_alert_log ORDER BY id")).scalars().all() == \
+            ["out", "low"]
+        assert db.session.execute(text("SELECT kind FROM notifications ORDER BY id")).scalars().all() == \
+            ["out", "low"]
+        assert db.session.execute(text("SELECT kinds FROM user_preferences ORDER BY user_id")).scalars().all() == \
+            [",low,forecast,out,", ",restocked,"]
+        # The day's `low` of Milk can still come after its `out` (another kind), never a second `out`.
+        db.session.execute(text("INSERT INTO stock_alert_log (id, client_id, product_id, kind, alert_date, "
+                                "stock_level, threshold_level, created_at) VALUES (3, 1, 1, 'low', '2026-11-01', "
+                                "3, 5, '2026-11-01 09:00:00')"))
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            db.session.execute(text("INSERT INTO stock_alert_log (id, client_id, product_id, kind, alert_date, "
+                                    "stock_level, threshold_level, created_at) VALUES (4, 1, 1, 'out', "
+                                    "'2026-11-01', 0, 5, '2026-11-01 10:00:00')"))
+            db.session.commit()
+        db.session.rollback()
+        downgrade(revision="0008")
+        # Milk's `out` folds into that day's `low`, and its notification follows it.
+        assert db.session.execute(text("SELECT id, kind FROM stock_alert_log ORDER BY id")).all() == \
+            [(2, "low"), (3, "low")]
+        assert db.session.execute(text("SELECT kind, alert_log_id FROM notifications ORDER BY id")).all() == \
+            [("low", 3), ("low", 2)]
+        assert db.session.execute(text("SELECT kinds FROM user_preferences ORDER BY user_id")).scalars().all() == \
+            [",low,forecast,", ",restocked,"]
+        db.session.commit()
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()

@@ -1,36 +1,67 @@
-"""The alert kinds registry. A kind is a set-based SQL rule (which products alert today), its
-message and its level, each in Python and in SQL. Adding one is a `Kind(...)` line in `KINDS`,
-its rule and its message (see the README, "Adding an alert kind")."""
+"""The alert kinds registry. A kind's whole meaning is its `Kind` entry: the set-based rule that
+says which products alert today, its message (in Python and in SQL, to the letter), its level,
+the words every reader shows (label, subject, digest line, badge, preference label), its priority
+and who hears it by default. The bell, the channels, the digest and the pages read these; adding a
+kind is a `register(Kind(...))` (see the README, "Adding an alert kind")."""
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal
+from sqlalchemy import String, and_, case, cast, exists, literal, or_
 
 from ..auth.models import NotificationSettings
 from ..retail import rules as stock_rules
 from ..retail.models import Product, StockMovement
 from ..retail.sales import units_sold
 from . import rules
-from .models import StockAlert
+from .models import StockAlert, StockAlertLog
+
+PRIORITIES = ("critical", "important", "normal")  # at once; coalesced; batched (API.md, "Priority")
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str
-    rule: Callable  # (Scan) -> a list of SELECTs of Scan.LOG_COLUMNS (empty when off)
-    message: Callable  # (name, stock, category, days_left) -> str
+    rule: Callable  # (Scan) -> a list of SELECTs of scan.LOG_COLUMNS (empty when off)
+    message: Callable  # (name, stock, category, days_left) -> str, to the letter
     sql_message: Callable  # the same over columns
-    level: Callable  # (stock) -> str
-    sql_level: Callable  # the same over a column
-    sql_action_url: Callable  # (product_id, stock) -> where the notification leads
+    level: str  # "out", "low", "warning", "ok", or a level of the kind's own
+    label: str  # the state's name: "Out of stock"; the subject of a one-alert message starts with it
+    preference_label: str  # the choice on My preferences
+    badge: str  # the bell's short word
+    digest_line: str  # what the digest says of such a product: "out of stock since the last digest"
+    priority: str = "normal"  # one of PRIORITIES
+    staff_default: bool = True  # whether staff hear it when they never chose their kinds
+    opens_episode: bool = False  # whether it opens (or follows) the product's alert episode
+    # The kind a digest lists a product under when it is no longer low: low and out ones were
+    # restocked since; the others still say what they said.
+    when_restocked: str | None = None
+    action_url: Callable = None  # (product_id column) -> where the notification leads
+    webhook_kind: str | None = None  # the webhook's `kind`; the name when None
+
+    @property
+    def event(self):
+        return self.webhook_kind or self.name
+
+
+def product_url(product_id):
+    return literal("/retail/products/") + cast(product_id, String) + literal("/edit")
 
 
 # --- the rules: each extends Scan.candidates(), the products that may alert in this scan ------
 
+def out_rule(scan):
+    """Active and at zero or below."""
+    return [scan.candidates(Product.stock, scan.threshold, literal(None)).where(Product.stock <= 0)]
+
+
 def low_rule(scan):
-    """The stock rule: active, at or below the effective threshold."""
+    """Active, above zero and at or below the effective threshold, and not out earlier today
+    (a product partly restocked after running out raises no `low` that day)."""
     threshold = scan.threshold
-    return [scan.candidates(Product.stock, threshold, literal(None)).where(Product.stock <= threshold)]
+    out_today = exists().where(StockAlertLog.product_id == Product.id, StockAlertLog.kind == "out",
+                               StockAlertLog.alert_date == scan.alert_date)
+    return [scan.candidates(Product.stock, threshold, literal(None))
+            .where(Product.stock > 0, Product.stock <= threshold, ~out_today)]
 
 
 def forecast_rule(scan):
@@ -68,60 +99,104 @@ def restocked_rule(scan):
 
 def forecast_message(name, stock, category, days_left):
     days = "day" if days_left == 1 else "days"
-    return f"Running Low: {name} - about {days_left} {days} left ({category or rules.UNCATEGORIZED})"
+    return f"Running Low: {name} - about {days_left} {days} left ({rules.category_name(category)})"
 
 
 def sql_forecast_message(name, stock, category, days_left):
     days = case((days_left == 1, literal(" day left (")), else_=literal(" days left ("))
     return (literal("Running Low: ") + name + literal(" - about ") + cast(days_left, String) + days
-            + func.coalesce(category, rules.UNCATEGORIZED) + literal(")"))
+            + rules.sql_category_name(category) + literal(")"))
 
 
 def restocked_message(name, stock, category, days_left=None):
-    return f"Back in Stock: {name} - {stock} in stock ({category or rules.UNCATEGORIZED})"
+    return f"Back in Stock: {name} - {stock} in stock ({rules.category_name(category)})"
 
 
 def sql_restocked_message(name, stock, category, days_left):
     return (literal("Back in Stock: ") + name + literal(" - ") + cast(stock, String) + literal(" in stock (")
-            + func.coalesce(category, rules.UNCATEGORIZED) + literal(")"))
+            + rules.sql_category_name(category) + literal(")"))
 
 
-def sql_product_url(product_id, stock=None):
-    return literal("/retail/products/") + cast(product_id, String) + literal("/edit")
+# --- the registry --------------------------------------------------------------------------------
+
+KINDS = {}
 
 
-KINDS = {kind.name: kind for kind in (
-    Kind("low", low_rule,
-         lambda name, stock, category, days_left=None: rules.alert_message(name, stock, category),
-         lambda name, stock, category, days_left: rules.sql_alert_message(name, stock, category),
-         lambda stock: "out" if stock <= 0 else "low", stock_rules.sql_level,
-         lambda product_id, stock: rules.sql_products_url(stock)),
-    Kind("forecast", forecast_rule, forecast_message, sql_forecast_message,
-         lambda stock: "warning", lambda stock: literal("warning"), sql_product_url),
-    Kind("restocked", restocked_rule, restocked_message, sql_restocked_message,
-         lambda stock: "ok", lambda stock: literal("ok"), sql_product_url),
-)}
+def register(kind):
+    """Add a kind (after the others: its rule runs last in a scan). Returns it."""
+    if kind.priority not in PRIORITIES:
+        raise ValueError(f"{kind.name}: priority must be one of {PRIORITIES}")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def unregister(name):
+    KINDS.pop(name, None)
+
+
+register(Kind("low", low_rule, rules.low_message, rules.sql_low_message, level="low", label="Low stock",
+              preference_label="Low stock", badge="Low", digest_line="low", priority="important",
+              opens_episode=True, when_restocked="restocked",
+              action_url=lambda product_id: literal(rules.products_url("low"))))
+register(Kind("out", out_rule, rules.out_message, rules.sql_out_message, level="out", label="Out of stock",
+              preference_label="Out of stock", badge="Out", digest_line="out of stock", priority="critical",
+              opens_episode=True, when_restocked="restocked",
+              action_url=lambda product_id: literal(rules.products_url("out"))))
+register(Kind("forecast", forecast_rule, forecast_message, sql_forecast_message, level="warning",
+              label="Running low", preference_label="Running low soon (forecast)", badge="Soon",
+              digest_line="running low soon", action_url=product_url))
+register(Kind("restocked", restocked_rule, restocked_message, sql_restocked_message, level="ok",
+              label="Back in stock", preference_label="Back in stock", badge="Back",
+              digest_line="back in stock", action_url=product_url))
+
+
+def get(name):
+    """The kind named `name`; an unknown name (a row from a kind since removed) reads as `low`."""
+    return KINDS.get(name) or KINDS["low"]
+
+
+def names():
+    return tuple(KINDS)
+
+
+def default_kinds(role):
+    """The kinds a person hears when they never chose: every kind, but staff only the staff kinds."""
+    return [k.name for k in KINDS.values() if k.staff_default or role != "staff"]
 
 
 def message(kind, name, stock, category, days_left=None):
-    return KINDS[kind].message(name, stock, category, days_left)
+    return get(kind).message(name, stock, category, days_left)
 
 
-def level(kind, stock):
-    return KINDS[kind].level(stock)
+def level(kind, stock=None):
+    return get(kind).level
 
 
 def _by_kind(kind_col, build):
-    return case(*((kind_col == name, build(k)) for name, k in KINDS.items()))
+    return case(*((kind_col == name, build(k)) for name, k in KINDS.items()), else_=build(KINDS["low"]))
 
 
 def sql_message(kind_col, name, stock, category, days_left):
     return _by_kind(kind_col, lambda k: k.sql_message(name, stock, category, days_left))
 
 
-def sql_level(kind_col, stock):
-    return _by_kind(kind_col, lambda k: k.sql_level(stock))
+def sql_level(kind_col, stock=None):
+    return _by_kind(kind_col, lambda k: literal(k.level))
 
 
-def sql_action_url(kind_col, product_id, stock):
-    return _by_kind(kind_col, lambda k: k.sql_action_url(product_id, stock))
+def sql_action_url(kind_col, product_id, stock=None):
+    return _by_kind(kind_col, lambda k: k.action_url(product_id) if k.action_url else product_url(product_id))
+
+
+def hears(kind, role, chosen):
+    """Whether a person hears `kind`: the kinds they chose (",low,out,"), else their role's defaults."""
+    if chosen is None:
+        return kind in default_kinds(role)
+    return f",{kind}," in chosen
+
+
+def sql_hears(kind_col, role_col, chosen_col):
+    """hears() over columns: the kind, the person's role and their chosen kinds (null: never chose)."""
+    staff_kinds = [k.name for k in KINDS.values() if k.staff_default]
+    by_role = or_(role_col != "staff", kind_col.in_(staff_kinds))
+    return or_(and_(chosen_col.is_(None), by_role), chosen_col.contains("," + kind_col + ","))

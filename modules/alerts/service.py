@@ -39,7 +39,7 @@ class NewAlert:
 
     @property
     def level(self):
-        return kinds.level(self.kind, self.stock)
+        return kinds.get(self.kind).level
 
 
 def _scans(client_id, product_ids, now):
@@ -78,7 +78,7 @@ def _raise(scans, client_id, product_ids, now, user_id=None):
     answer = None
     for start in range(0, len(new), CHUNK):
         chunk = new[start:start + CHUNK]
-        _open_episodes([a.log_id for a in chunk if a.kind == "low"], now)
+        _open_episodes([a.log_id for a in chunk if kinds.get(a.kind).opens_episode], now)
         shown = announce(chunk, now, user_id)
         answer = answer or shown
     _resolve_restocked(client_id, product_ids, now)
@@ -164,9 +164,9 @@ def describe(new_alerts):
         return []
     kind, stock = StockAlertLog.kind, StockAlertLog.stock_level
     rows = db.session.execute(
-        select(StockAlertLog.id, kind, kinds.sql_level(kind, stock),
+        select(StockAlertLog.id, kind, kinds.sql_level(kind),
                kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
-               kinds.sql_action_url(kind, Product.id, stock), Product.id, StockAlertLog.created_at)
+               kinds.sql_action_url(kind, Product.id), Product.id, StockAlertLog.created_at)
         .join(Product, Product.id == StockAlertLog.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .where(id_in(StockAlertLog.id, [a.log_id for a in new_alerts])).order_by(StockAlertLog.id)).all()

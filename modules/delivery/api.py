@@ -1,19 +1,17 @@
-"""/api/notifications/settings, deliveries, test messages, each person's preferences, and
-Twilio's status callback."""
+"""/api/notifications/settings, deliveries, test messages, each person's preferences, and the
+providers' receipts (each channel that has them reads its own)."""
 import logging
 
 from flask import current_app, jsonify, request
 from flask_login import current_user, login_required
-from twilio.request_validator import RequestValidator
 
 from ..auth.tenancy import current_client_id, require_manager, scoped
-from ..errors import ApiError, ValidationError
+from ..errors import ValidationError
 from ..extensions import csrf, db
 from ..timeutil import utcnow
 from ..validation import Fields, QueryArgs, json_body
 from . import bp, limits, outbox, preferences, receipts
-from .channels import names
-from .channels.messaging import STATUS_CALLBACK_PATH
+from .channels import all_channels, names
 from .models import DELIVERY_STATUSES, Delivery
 from .settings import read_settings, save_settings, settings_dict, settings_fields
 
@@ -112,19 +110,20 @@ def api_save_preferences():
     return jsonify(answer)
 
 
-# --- Twilio's receipts --------------------------------------------------------------------------
+# --- providers' receipts ------------------------------------------------------------------------
 
-@bp.post(STATUS_CALLBACK_PATH)
-@csrf.exempt
-def api_twilio_status():
-    """Twilio's status callback: signed with the account's auth token over PUBLIC_URL + path."""
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
-    url = current_app.config["PUBLIC_URL"].rstrip("/") + STATUS_CALLBACK_PATH
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not token or not signature or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
-        log.warning("Twilio status callback with a bad signature from %s", request.remote_addr)
-        raise ApiError(403, "The signature is not valid.")
-    receipts.record_status(request.form.get("MessageSid", ""), request.form.get("MessageStatus", ""),
-                           request.form.get("ErrorCode"), utcnow())
-    db.session.commit()
-    return "", 204
+def _receipt_view(cls):
+    def view():
+        receipt = cls.read_receipt(request, current_app.config)
+        if receipt is not None:
+            receipts.apply_receipt(receipt, utcnow())
+            db.session.commit()
+        return "", 204
+    view.__name__ = f"receipt_{cls.name}"
+    return csrf.exempt(view)
+
+
+for _path in sorted({c.receipt_path for c in all_channels() if c.receipt_path}):
+    # One route per path; the first channel registered on it reads it (SMS and WhatsApp share Twilio's).
+    _cls = next(c for c in all_channels() if c.receipt_path == _path)
+    bp.add_url_rule(_path, endpoint=f"receipt_{_cls.name}", view_func=_receipt_view(_cls), methods=["POST"])

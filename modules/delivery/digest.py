@@ -10,6 +10,7 @@ from ..auth.models import Client
 from ..extensions import db
 from ..retail.models import Category, Product
 from . import messages
+from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..auth.models import NotificationSettings
 from ..auth.settings import shop_threshold
@@ -90,8 +91,8 @@ def _digest_shop(client_id, local_day, last, day_before, now):
 
 def digest_items(client_id, since, now):
     """One item per product that alerted in (since, now], as it stands now: out or low with its
-    current stock; else, when its last alert was a forecast, that forecast; else back in stock.
-    Archived, snoozed and muted products are left out."""
+    current stock; else its last alert as its kind says (`when_restocked`: a low or out one was
+    restocked since; a forecast still says so). Archived, snoozed and muted products are left out."""
     latest = (for_shop(StockAlertLog, client_id, func.max(StockAlertLog.id).label("id"))
               .where(StockAlertLog.created_at > since, StockAlertLog.created_at <= now)
               .group_by(StockAlertLog.product_id).subquery())
@@ -108,10 +109,11 @@ def digest_items(client_id, since, now):
     items = []
     for name, category, stock, own, category_threshold, kind, days_left, product_id, sku in rows:
         threshold = stock_rules.effective_threshold(own, category_threshold, shop_default)
-        if stock_rules.stock_status(stock, threshold) != "ok":
-            kind, days_left = "low", None
-        elif kind != "forecast":
-            kind, days_left = "restocked", None
+        status = stock_rules.stock_status(stock, threshold)
+        if status != "ok":
+            kind, days_left = status, None  # the stock rule's status is the name of its kind
+        elif kinds.get(kind).when_restocked:
+            kind, days_left = kinds.get(kind).when_restocked, None
         items.append(messages.AlertItem(name, category, stock, threshold, kind, days_left, product_id, sku))
     return items
 

@@ -13,7 +13,7 @@ from ..dialect import name as dialect_name
 from ..extensions import db
 from ..periodic import PeriodicWorker
 from ..timeutil import local_midnight, utcnow
-from . import limits, outbox, recipients
+from . import limits, outbox, receipts, recipients
 from .channels import Outgoing, Result, channel_class, get_channel, names
 from .digest import enqueue_due_digests
 from .messages import Notice
@@ -77,14 +77,17 @@ def messages_of(rows, gather=True):
     for row in rows:
         key = (row.client_id, row.channel, row.recipient) if gather and _gathers(row) else ("row", row.id)
         groups.setdefault(key, []).append(row)
-    hooks = [r for r in rows if r.channel == "webhook"]
-    keys = recipients.secrets_of({r.client_id for r in hooks}, "webhook") if hooks else {}
+    signing = {r.channel for r in rows if r.channel in names() and channel_class(r.channel).signed}
+    keys = {}
+    for channel in signing:
+        keys.update({(channel, *key): secret for key, secret in recipients.secrets_of(
+            {r.client_id for r in rows if r.channel == channel}, channel).items()})
     out = []
     for group in groups.values():
         first = group[0]
         out.append(Outgoing(ids=tuple(r.id for r in group), client_id=first.client_id, channel=first.channel,
                             recipient=first.recipient, notice=Notice.from_payloads([_notice(r) for r in group]),
-                            secret=keys.get((first.client_id, first.recipient))))
+                            secret=keys.get((first.channel, first.client_id, first.recipient))))
     return out
 
 
@@ -147,11 +150,19 @@ class Recorder:
             else:
                 status = "dead" if not result.retry or tries >= self.max_attempts else "failed"
                 values = dict(status=status, last_error=result.error, claimed_until=None,
-                              next_attempt_at=self.now if status == "dead"
-                              else self.now + outbox.backoff_delay(tries, self.backoff_seconds))
+                              next_attempt_at=self.now if status == "dead" else self.retry_at(tries, result))
                 self.outcome[status] += 1
             db.session.execute(update(table).where(*held).values(**values))
+        if result.ok and result.provider_id and channel_class(result.message.channel).receipt_path:
+            receipts.apply_kept(result.provider_id, self.now)  # a receipt that came before this answer
         db.session.commit()
+
+    def retry_at(self, tries, result):
+        """The next attempt: after the backoff, and never before the provider's asked wait."""
+        wait = outbox.backoff_delay(tries, self.backoff_seconds)
+        if result.retry_after:
+            wait = max(wait, timedelta(seconds=result.retry_after))
+        return self.now + wait
 
     def hold(self, message, zone, cap):
         """Over the shop's daily cap: back to pending until the shop's next midnight, no attempt spent."""

@@ -10,7 +10,6 @@ from markupsafe import escape
 from ..alerts import kinds, rules
 
 PRODUCTS_PATH = "/retail/products"
-STATES = {"out": "Out of stock", "low": "Low stock", "warning": "Running low", "ok": "Back in stock"}
 
 
 def one_line(text):
@@ -32,12 +31,16 @@ class AlertItem:
     sku: str | None = None
 
     @property
+    def kind_entry(self):
+        return kinds.get(self.kind)
+
+    @property
     def level(self):
-        return kinds.level(self.kind, self.stock)
+        return self.kind_entry.level
 
     @property
     def state(self):
-        return STATES[self.level]
+        return self.kind_entry.label
 
     @property
     def category_name(self):
@@ -59,9 +62,18 @@ class AlertItem:
 
 
 def ordered(items):
-    """Out of stock first, then low, running low and back in stock; the lowest stock first, then by name."""
-    rank = {level: n for n, level in enumerate(STATES)}
-    return sorted(items, key=lambda i: (rank.get(i.level, len(rank)), i.stock, i.product.lower()))
+    """The most urgent first (the kinds' priority, then their order in the registry), the lowest
+    stock first, then by name."""
+    names = kinds.names()
+    rank = {name: (kinds.PRIORITIES.index(kinds.get(name).priority), n) for n, name in enumerate(names)}
+    return sorted(items, key=lambda i: (rank.get(i.kind, (len(kinds.PRIORITIES), 0)), i.stock, i.product.lower()))
+
+
+def legacy_item(item):
+    """An item queued before `out` was a kind of its own (a `low` one at zero) reads as `out`."""
+    if item.get("kind", "low") == "low" and item.get("stock", 1) <= 0:
+        return {**item, "kind": "out"}
+    return item
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ class Notice:
     def from_payloads(cls, payloads):
         """The message for one or more rows to one recipient (several only for alerts)."""
         first = payloads[0]
-        items = ordered(AlertItem(**i) for p in payloads for i in p.get("items", ()))
+        items = ordered(AlertItem(**legacy_item(i)) for p in payloads for i in p.get("items", ()))
         return cls(type=first["type"], shop_id=first["shop"]["id"], shop=first["shop"]["name"], items=tuple(items),
                    date=first.get("date"), channel=first.get("channel"), created_at=first.get("created_at"),
                    log_id=first.get("log_id") if len(payloads) == 1 else None,
@@ -147,5 +159,13 @@ def short_text(notice, public_url):
         item = items[0]
         return one_line(f"Stockbell, {shop}: {item.headline}. Threshold {item.threshold}. {link}")
     names = ", ".join(one_line(i.product) for i in items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-    what = "ran low" if notice.type == "digest" else "need attention"
-    return f"Stockbell, {shop}: {len(items)} products {what} ({notice.out_count} out of stock): {names}. {link}"
+    what = "since the last digest" if notice.type == "digest" else "need attention"
+    return f"Stockbell, {shop}: {len(items)} products {what} ({kind_counts(items)}): {names}. {link}"
+
+
+def kind_counts(items):
+    """"1 out of stock, 2 low": how many items of each kind, in the words of each kind's digest line."""
+    counts = {}
+    for item in items:
+        counts[item.kind] = counts.get(item.kind, 0) + 1
+    return ", ".join(f"{n} {kinds.get(kind).digest_line}" for kind, n in counts.items())

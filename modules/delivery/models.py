@@ -63,7 +63,8 @@ class Recipient(db.Model):
     __table_args__ = (
         db.Index("uq_recipients_shop_address", "client_id", "channel", "address", unique=True,
                  sqlite_where=db.text("user_id IS NULL"), postgresql_where=db.text("user_id IS NULL")),
-        db.Index("uq_recipients_user_channel", "user_id", "channel", unique=True,
+        # A person's addresses: one per channel for most (kept so in code), one per device for push.
+        db.Index("uq_recipients_user_address", "user_id", "channel", "address", unique=True,
                  sqlite_where=db.text("user_id IS NOT NULL"), postgresql_where=db.text("user_id IS NOT NULL")),
     )
 
@@ -90,3 +91,18 @@ class RateLimit(db.Model):
     name = db.Column(db.String(40), nullable=False)
     period = db.Column(db.String(32), nullable=False)
     count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+
+
+class ProviderReceipt(db.Model):
+    """A provider's receipt that came before its message's send was recorded, kept until it is."""
+
+    __tablename__ = "provider_receipts"
+    __table_args__ = (db.Index("ix_provider_receipts_provider_id", "provider_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    provider_id = db.Column(db.String(128), nullable=False)
+    status = db.Column(db.String(16), nullable=True)  # "delivered", "undelivered" or null (intermediate)
+    provider_status = db.Column(db.String(32), nullable=False)
+    error = db.Column(db.Text, nullable=True)
+    opt_out = db.Column(db.Boolean, nullable=False, default=False)
+    received_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -3,6 +3,7 @@ and their own email, SMS and WhatsApp, instant or in the digest. Untouched, they
 in the bell and nothing on a channel of their own, as before."""
 from sqlalchemy import select
 
+from ..alerts import kinds as alert_kinds
 from ..alerts.kinds import KINDS
 from ..auth import audit
 from ..extensions import db
@@ -13,11 +14,15 @@ from .channels import InvalidAddress, all_channels, channel_class
 
 MODES = ("instant", "digest")
 FIELDS = ("kinds",) + tuple(c.name for c in all_channels() if c.personal)
-_ADDRESS_KEY = {"email": "address"}  # the others name theirs "number"
 
 
 def address_key(channel):
-    return _ADDRESS_KEY.get(channel, "number")
+    return channel_class(channel).address_key
+
+
+def kind_choices():
+    """(kind, label) of every alert kind, in the registry's order, for the preferences page."""
+    return [(k.name, k.preference_label) for k in KINDS.values()]
 
 
 def personal_channels():
@@ -26,7 +31,8 @@ def personal_channels():
 
 def get_preferences(user):
     row = db.session.execute(select(UserPreferences).where(UserPreferences.user_id == user.id)).scalar_one_or_none()
-    kinds = list(KINDS) if row is None or row.kinds is None else [k for k in row.kinds.split(",") if k]
+    kinds = alert_kinds.default_kinds(user.role) if row is None or row.kinds is None else \
+        [k for k in row.kinds.split(",") if k in KINDS]
     out = {"kinds": kinds}
     mine = recipients.personal(user)
     for cls in personal_channels():

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
+from ..alerts import kinds as alert_kinds
 from ..auth.models import NotificationSettings, User
 from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
@@ -22,11 +23,12 @@ class Target:
     channel: str
     address: str
     mode: str
-    kinds: str | None  # ",low,forecast," for a person who chose; None: every kind
-    user_id: int | None = None  # None: on the shop's list
+    kinds: str | None  # ",low,forecast," for a person who chose; None: their role's kinds
+    user_id: int | None = None  # None: on the shop's list (every kind)
+    role: str | None = None
 
     def wants(self, kind):
-        return self.kinds is None or f",{kind}," in self.kinds
+        return alert_kinds.hears(kind, self.role, self.kinds)
 
 
 def targets(client_ids, mode=None):
@@ -35,7 +37,7 @@ def targets(client_ids, mode=None):
     effective = func.coalesce(Recipient.mode, NotificationSettings.delivery_mode, "instant")
     stmt = (
         select(Recipient.client_id, Recipient.channel, Recipient.address, effective, UserPreferences.kinds,
-               Recipient.user_id)
+               Recipient.user_id, User.role)
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Recipient.client_id)
         .outerjoin(User, User.id == Recipient.user_id)
         .outerjoin(UserPreferences, UserPreferences.user_id == Recipient.user_id)

@@ -8,7 +8,6 @@ from ..extensions import db
 from ..timeutil import is_timezone, utcnow
 from . import recipients
 from .channels import InvalidAddress, all_channels
-from .channels.email import EmailChannel
 
 _DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 MAX_RECIPIENTS = 20
@@ -19,8 +18,9 @@ SHOP_FIELDS = (
 
 
 def channel_fields():
-    """(channel class, its switch, its addresses field) in the registry's order."""
-    return [(c, f"{c.name}_enabled", c.field) for c in all_channels()]
+    """(channel class, its switch, its addresses field) in the registry's order, for the channels
+    on the shop's lists."""
+    return [(c, f"{c.name}_enabled", c.field) for c in all_channels() if c.field]
 
 
 def settings_fields():
@@ -149,8 +149,7 @@ def save_settings(client_id, changes, config, before, actor_id=None):
         if switch not in changes and field not in changes:
             continue
         enabled = changes.get(switch, before[switch])
-        secret = recipients.save_shop_list(client_id, cls.name, changes.get(field), enabled,
-                                           signed=cls.name == "webhook")
+        secret = recipients.save_shop_list(client_id, cls.name, changes.get(field), enabled, signed=cls.signed)
         made = made or secret
     settings.updated_at = utcnow()
     db.session.flush()
@@ -164,6 +163,6 @@ def save_settings(client_id, changes, config, before, actor_id=None):
     return made
 
 
-def smtputf8_addresses(changes):
-    """The email addresses in `changes` that only servers offering SMTPUTF8 accept."""
-    return [a for a in changes.get("email_recipients") or [] if EmailChannel.needs_smtputf8(a)]
+def address_warnings(changes):
+    """What each channel has to say about the addresses just saved (they work, with a catch)."""
+    return [warning for cls, _, field in channel_fields() for warning in cls.warnings(changes.get(field) or [])]

@@ -12,8 +12,8 @@ from . import bp, preferences
 from .channels import all_channels
 from .models import DELIVERY_STATUSES, Delivery
 from .recipients import opt_out
-from .settings import (opted_out, read_settings, save_settings, settings_dict, settings_fields,
-                       smtputf8_addresses)
+from .settings import address_warnings, channel_fields, opted_out, read_settings, save_settings, settings_dict, \
+    settings_fields
 from .tokens import read_unsubscribe_token
 
 PAGE_SIZE = 50
@@ -23,11 +23,9 @@ def _channels(client_id):
     """What the settings page shows for each channel, in the registry's order."""
     config, out_of = current_app.config, opted_out(client_id)
     rows = []
-    for cls in all_channels():
+    for cls, _, _ in channel_fields():
         available, reason = cls.available(config)
-        note = None
-        if cls.name == "whatsapp" and available and not config.get("TWILIO_WHATSAPP_CONTENT_SID"):
-            note = "Only inside a 24-hour session: WhatsApp delivers alerts only to people who wrote to the shop's number in the last 24 hours (the server has no approved template)."
+        note = cls.note(config)
         rows.append({"name": cls.name, "label": cls.label, "field": cls.field, "single": cls.single,
                      "placeholder": cls.placeholder, "available": available, "reason": reason, "note": note,
                      "opted_out": out_of.get(cls.name, [])})
@@ -36,7 +34,7 @@ def _channels(client_id):
 
 def _settings_form(values):
     form = dict(values)
-    for cls in all_channels():
+    for cls, _, _ in channel_fields():
         if not cls.single and isinstance(form.get(cls.field), list):
             form[cls.field] = "\n".join(form[cls.field])
         elif cls.single:
@@ -73,9 +71,8 @@ def settings_page():
     flash("Notification settings saved.", "success")
     if secret:
         flash(f"The webhook's signing secret (shown this once; keep it with the receiving program): {secret}", "info")
-    for address in smtputf8_addresses(changes):
-        flash(f"{address} has characters outside ASCII before the @: it reaches only mail servers that accept "
-              "international addresses (SMTPUTF8); if the mail server does not, its messages fail.", "warning")
+    for warning in address_warnings(changes):
+        flash(warning, "warning")
     return redirect(url_for("delivery.settings_page"), code=303)
 
 
@@ -86,7 +83,8 @@ def preferences_page():
     db.session.commit()
     channels = preferences.personal_channels()
     if request.method == "GET":
-        return render_template("delivery/preferences.html", prefs=current, channels=channels, errors={})
+        return render_template("delivery/preferences.html", prefs=current, channels=channels, errors={},
+                               kind_choices=preferences.kind_choices())
     form = request.form
     body = {"kinds": form.getlist("kinds")}
     for cls in channels:
@@ -97,6 +95,7 @@ def preferences_page():
     changes = preferences.read_preferences(fields, current_app.config, current)
     if fields.errors:
         return render_template("delivery/preferences.html", prefs=current, channels=channels, errors=fields.errors,
+                               kind_choices=preferences.kind_choices(),
                                error="Nothing was saved: please correct the fields marked below."), 400
     preferences.save_preferences(current_user, changes, current)
     db.session.commit()
@@ -120,6 +119,7 @@ def deliveries_page():
     rows = db.session.execute(stmt.order_by(Delivery.id.desc()).limit(PAGE_SIZE + 1)).scalars().all()
     more = len(rows) > PAGE_SIZE
     return render_template("delivery/deliveries.html", deliveries=rows[:PAGE_SIZE], statuses=DELIVERY_STATUSES,
+                           channels={c.name: c for c in all_channels()},
                            status=status, next_before=rows[PAGE_SIZE - 1].id if more else None)
 
 

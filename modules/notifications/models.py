@@ -1,4 +1,5 @@
 """Bell notifications: one row per user per alert, with its own read state."""
+from ..alerts import kinds
 from ..extensions import db
 from ..timeutil import isoformat, utcnow
 
@@ -21,12 +22,18 @@ class Notification(db.Model):
     alert_log_id = db.Column(db.Integer, db.ForeignKey("stock_alert_log.id"), nullable=True)
     product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=True)
 
+    @property
+    def badge(self):
+        """The kind's short word in the bell (the registry's)."""
+        return kinds.get(self.kind).badge
+
     def to_dict(self):
         return {
             "id": self.id,
             "type": self.type,
             "kind": self.kind,
             "level": self.level,
+            "badge": self.badge,
             "message": self.message,
             "action_url": self.action_url,
             "product_id": self.product_id,

@@ -3,7 +3,7 @@ per active user of the shop who wants that kind, written in the alert's transact
 `alerts_raised`)."""
 from collections import namedtuple
 
-from sqlalchemy import Boolean, and_, bindparam, func, insert, literal, or_, select, text, update
+from sqlalchemy import Boolean, and_, bindparam, func, insert, literal, select, text, update
 
 from ..alerts import kinds
 from ..alerts.models import StockAlertLog
@@ -27,17 +27,17 @@ def notify_users(sender, alerts, now, user_id=None):
     kind, stock = StockAlertLog.kind, StockAlertLog.stock_level
     source = (
         select(
-            StockAlertLog.client_id, User.id, literal("alert"), kind, kinds.sql_level(kind, stock),
+            StockAlertLog.client_id, User.id, literal("alert"), kind, kinds.sql_level(kind),
             kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
-            kinds.sql_action_url(kind, Product.id, stock), literal(False), literal(now), StockAlertLog.id, Product.id,
+            kinds.sql_action_url(kind, Product.id), literal(False), literal(now), StockAlertLog.id, Product.id,
         )
         .join(Product, Product.id == StockAlertLog.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .join(User, and_(User.client_id == StockAlertLog.client_id, User.active.is_(True)))
         .outerjoin(UserPreferences, UserPreferences.user_id == User.id)
         .where(id_in(StockAlertLog.id, [a.log_id for a in alerts]),
-               # a person who chose kinds hears only those (",low,forecast,")
-               or_(UserPreferences.kinds.is_(None), UserPreferences.kinds.contains("," + kind + ",")))
+               # a person who chose kinds hears only those (",low,forecast,"), else their role's
+               kinds.sql_hears(kind, User.role, UserPreferences.kinds))
     )
     # The plain INSERT (no ON CONFLICT here): SQLAlchemy caches its compiled form, while the
     # dialects' ON CONFLICT inserts are compiled again on every execution.

@@ -30,6 +30,7 @@ def products():
         flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
         return redirect(url_for("retail.products"))
     items, total = service.list_products(current_client_id(), **args)
+    forecast_days = service.forecast_days(current_client_id())
     pages = max(1, -(-total // args["per_page"]))
     defaults = {"stock": "all", "page": 1, "per_page": 25, "sort": "name", "dir": "asc"}
 
@@ -41,8 +42,8 @@ def products():
 
     return render_template("retail/products.html", products=service.product_dicts(current_client_id(), items),
                            total=total, pages=pages, args=args, categories=_categories(), list_url=list_url,
-                           counts=service.status_counts(current_client_id()),
-                           forecast_on=service.forecast_days(current_client_id()) > 0)
+                           counts=service.status_counts(current_client_id()), forecast_days=forecast_days,
+                           forecast_on=forecast_days > 0)
 
 
 HISTORY_PAGE = 20

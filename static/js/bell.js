@@ -75,7 +75,7 @@
       link.href = item.action_url || "/notifications";
       var level = document.createElement("span");
       level.className = "badge badge-" + item.level;
-      level.textContent = LEVELS[item.level] || item.level;
+      level.textContent = item.badge || LEVELS[item.level] || item.level;
       var text = document.createElement("span");
       text.className = "bell-text";
       text.textContent = item.message; // textContent: product names are never parsed as HTML

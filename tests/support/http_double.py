@@ -19,7 +19,7 @@ class Posted:
 class HttpDouble:
     def __init__(self):
         self.posts = []
-        self.answers = []  # (status, body) to give, in order, before the default 200
+        self.answers = []  # (status, body) or (status, body, headers) to give, in order, before the default
         self.default = (200, b"ok")
         self.lock = threading.Lock()
         self._server = None
@@ -36,11 +36,13 @@ class HttpDouble:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with double.lock:
                     double.posts.append(Posted(self.path, dict(self.headers), body))
-                    status, answer = double.answers.pop(0) if double.answers else double.default
+                    status, answer, *headers = double.answers.pop(0) if double.answers else double.default
                 if callable(answer):
                     answer = answer(body)
                 data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 self.send_response(status)
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -28,6 +28,8 @@ class TwilioDouble:
         self.sent = []  # the forms answered 201
         self.fail_next = []  # statuses to answer, in order, before answering normally again
         self.invalid = set()  # "To" values answered 400 / 21211
+        self.failure_headers = {}  # headers of a forced failure's answer (e.g. Retry-After)
+        self.next_sids = []  # the sids to give the next accepted messages (else random ones)
         self.lock = threading.Lock()
         self._server = None
         self._thread = None
@@ -95,14 +97,15 @@ class TwilioDouble:
         if forced:
             code, text = ERRORS.get(forced, (forced, "Error"))
             return self._reply(request, forced, {"code": code, "message": text, "status": forced,
-                                                 "more_info": f"https://www.twilio.com/docs/errors/{code}"})
+                                                 "more_info": f"https://www.twilio.com/docs/errors/{code}"},
+                               self.failure_headers)
         if form.get("To") in self.invalid:
             return self._reply(request, 400, {
                 "code": 21211, "message": f"The 'To' number {form['To']} is not a valid phone number.",
                 "status": 400, "more_info": "https://www.twilio.com/docs/errors/21211"})
-        sid = "SM" + uuid.uuid4().hex
-        form["_sid"] = sid
         with self.lock:
+            sid = self.next_sids.pop(0) if self.next_sids else "SM" + uuid.uuid4().hex
+            form["_sid"] = sid
             self.sent.append(form)
         return self._reply(request, 201, {
             "sid": sid, "account_sid": self.account_sid, "to": form.get("To"), "from": form.get("From"),
@@ -111,9 +114,11 @@ class TwilioDouble:
         })
 
     @staticmethod
-    def _reply(request, status, body):
+    def _reply(request, status, body, headers=None):
         data = json.dumps(body).encode()
         request.send_response(status)
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
         request.send_header("Content-Type", "application/json")
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()

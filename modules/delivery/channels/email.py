@@ -88,6 +88,9 @@ class EmailChannel(Channel):
     field = "email_recipients"
     personal = True
     placeholder = "one address per line"
+    address_key = "address"
+    address_label = "address"
+    status_words = {"sent": "accepted by the mail server"}
 
     @classmethod
     def available(cls, config):
@@ -108,6 +111,12 @@ class EmailChannel(Channel):
             return envelope_address(address)[1]
         except EmailNotValidError:
             return False
+
+    @classmethod
+    def warnings(cls, addresses):
+        return [f"{address} has characters outside ASCII before the @: it reaches only mail servers that accept "
+                "international addresses (SMTPUTF8); if the mail server does not, its messages fail."
+                for address in addresses if cls.needs_smtputf8(address)]
 
     def sender(self):
         public = urlsplit(self.config.get("PUBLIC_URL") or "")

@@ -1,5 +1,6 @@
-"""Channels that POST over HTTPS: Slack (an incoming-webhook URL), Telegram (the Bot API's
-sendMessage) and a signed webhook. Shop-given URLs must be https and must not reach this host's
+"""Channels that POST over HTTPS: Slack (an incoming-webhook URL; its text escaped as Slack's
+mrkdwn wants), Telegram (the Bot API's sendMessage, plain text) and a signed webhook. Each honours
+the provider's "wait": Retry-After, or Telegram's `parameters.retry_after`. Shop-given URLs must be https and must not reach this host's
 own network (loopback, private, link-local) unless WEBHOOK_ALLOW_PRIVATE=1; they are checked when
 saved and again, resolved, before every send, and redirects are never followed."""
 import calendar
@@ -16,7 +17,7 @@ import requests
 
 from ...timeutil import utcnow
 from .. import messages
-from . import Channel, InvalidAddress, Result, register
+from . import Channel, InvalidAddress, Result, register, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,18 @@ def unix_seconds(now):
     return calendar.timegm(now.timetuple())
 
 
+def wait_asked(response):
+    """The seconds a 429 or 503 asks us to wait (its Retry-After), or None."""
+    if response.status_code not in (429, 503):
+        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))
+
+
 class HttpChannel(Channel):
     timeout_key = "WEBHOOK_TIMEOUT"
+    address_key = "url"
+    address_label = "URL (https://...)"
+    status_words = {"sent": "the server answered 2xx"}
 
     def post(self, message, url, body, headers):
         """The result of one POST: 2xx sent; 429, 5xx or no answer retried; another status dead."""
@@ -83,7 +94,8 @@ class HttpChannel(Channel):
             return None, response
         retry = response.status_code == 429 or response.status_code >= 500
         log.info("%s delivery %s answered %s: %s", self.name, message.id, response.status_code, response.text[:300])
-        return Result.failed(message, f"The {self.label} server answered HTTP {response.status_code}.", retry=retry), None
+        return Result.failed(message, f"The {self.label} server answered HTTP {response.status_code}.", retry=retry,
+                             retry_after=wait_asked(response)), None
 
 
 @register
@@ -98,11 +110,20 @@ class SlackChannel(HttpChannel):
     def validate(cls, address, config):
         return check_url(address, config)
 
+    def text(self, notice):
+        """Slack reads `<...>` as a mention or a link: its three characters escaped, so that a
+        product named `<!channel>` pings nobody and `<https://x|y>` is no disguised link."""
+        return slack_escape(super().text(notice))
+
     def send(self, outgoing):
         for message in outgoing:
-            text = messages.short_text(message.notice, self.config.get("PUBLIC_URL", ""))
-            failed, _ = self.post(message, message.recipient, json.dumps({"text": text}), {})
+            failed, _ = self.post(message, message.recipient, json.dumps({"text": self.text(message.notice)}), {})
             yield failed or Result.sent(message)
+
+
+def slack_escape(text):
+    """Slack's escaping of message text: &, < and > (https://api.slack.com/reference/surfaces/formatting)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _CHAT_ID = re.compile(r"-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31}")
@@ -114,6 +135,9 @@ class TelegramChannel(HttpChannel):
     label = "Telegram"
     field = "telegram_chat_ids"
     placeholder = "one chat id per line, e.g. -1001234567890 or @mychannel"
+    address_key = "chat_id"
+    address_label = "chat id"
+    status_words = {"sent": "accepted by Telegram"}
 
     @classmethod
     def available(cls, config):
@@ -136,8 +160,9 @@ class TelegramChannel(HttpChannel):
             if not token:
                 yield Result.failed(message, "Telegram is not configured on this server: ask your administrator.")
                 continue
-            text = messages.short_text(message.notice, self.config.get("PUBLIC_URL", ""))
-            body = json.dumps({"chat_id": message.recipient, "text": text, "disable_web_page_preview": True})
+            # Plain text: no parse_mode, so nothing in a name is read as markup.
+            body = json.dumps({"chat_id": message.recipient, "text": self.text(message.notice),
+                               "disable_web_page_preview": True})
             try:
                 response = requests.post(f"{base}/bot{token}/sendMessage", data=body,
                                          headers={"Content-Type": "application/json"},
@@ -155,11 +180,16 @@ class TelegramChannel(HttpChannel):
             answer = response.json()
         except ValueError:
             answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
         if 200 <= response.status_code < 300 and answer.get("ok"):
             return Result.sent(message, (answer.get("result") or {}).get("message_id"))
         description = str(answer.get("description") or f"HTTP {response.status_code}")[:200]
         retry = response.status_code == 429 or response.status_code >= 500
-        return Result.failed(message, f"Telegram refused the message: {description}", retry=retry)
+        parameters = answer.get("parameters")
+        wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        wait = retry_after_seconds(wait) if wait is not None else wait_asked(response)
+        return Result.failed(message, f"Telegram refused the message: {description}", retry=retry, retry_after=wait)
 
 
 def signature(secret, timestamp, body):
@@ -176,7 +206,7 @@ def webhook_event(message):
     if item is not None:
         product = {"id": item.product_id, "name": item.product, "sku": item.sku, "stock": item.stock,
                    "threshold": item.threshold, "category": item.category}
-    return {"id": message.id, "kind": item.kind if item else notice.type, "shop": {"id": notice.shop_id, "name": notice.shop},
+    return {"id": message.id, "kind": item.kind_entry.event if item else notice.type, "shop": {"id": notice.shop_id, "name": notice.shop},
             "product": product, "message": item.headline if item else messages.one_line(notice.subject),
             "created_at": notice.created_at}
 
@@ -188,6 +218,7 @@ class WebhookChannel(HttpChannel):
     field = "webhook_url"
     single = True
     coalesce = False  # a program wants one event per alert
+    signed = True
     placeholder = "https://example.com/stockbell-events"
 
     @classmethod

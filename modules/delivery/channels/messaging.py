@@ -1,4 +1,5 @@
-"""WhatsApp and SMS through the Twilio SDK (Programmable Messaging: `messages.create`)."""
+"""WhatsApp and SMS through the Twilio SDK (Programmable Messaging: `messages.create`), with
+Twilio's status callbacks as their receipts and its Retry-After honoured."""
 import json
 import logging
 
@@ -6,10 +7,12 @@ import phonenumbers
 import requests
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from .. import messages
-from . import Channel, InvalidAddress, Result, register
+from ...errors import ApiError
+from . import Channel, InvalidAddress, Receipt, Result, register, retry_after_seconds
 
 log = logging.getLogger(__name__)
 TWILIO_BASE = "https://api.twilio.com"
@@ -17,24 +20,29 @@ STATUS_CALLBACK_PATH = "/api/deliveries/twilio-status"
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
-    """The SDK's HTTP client, sending to another base URL (a proxy, a local test double):
-    the SDK has no option of its own for that."""
+    """The SDK's HTTP client, sending to another base URL when given (a proxy, a local test
+    double: the SDK has no option of its own for that), and keeping the last answer's headers
+    (the SDK's exception carries no Retry-After)."""
 
-    def __init__(self, base_url, **kwargs):
+    def __init__(self, base_url=TWILIO_BASE, **kwargs):
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
+        self.last_headers = {}
 
     def request(self, method, url, *args, **kwargs):
         if url.startswith(TWILIO_BASE):
             url = self.base_url + url[len(TWILIO_BASE):]
-        return super().request(method, url, *args, **kwargs)
+        self.last_headers = {}
+        response = super().request(method, url, *args, **kwargs)
+        self.last_headers = response.headers or {}
+        return response
 
 
 def twilio_client(config):
     timeout = float(config["TWILIO_TIMEOUT"])
     base = (config.get("TWILIO_API_BASE") or TWILIO_BASE).rstrip("/")
-    http = TwilioHttpClient(timeout=timeout) if base == TWILIO_BASE else BaseUrlHttpClient(base, timeout=timeout)
-    return Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http)
+    return Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+                  http_client=BaseUrlHttpClient(base, timeout=timeout))
 
 
 def retryable(status):
@@ -81,10 +89,48 @@ ERROR_TEXTS = {
 }
 
 
+DELIVERED = {"delivered", "read"}
+UNDELIVERED = {"undelivered", "failed"}
+STOPPED = "21610"  # the recipient replied STOP
+
+
+def _error_code(raw):
+    raw = (raw or "").strip()
+    return raw if raw.isdigit() and len(raw) <= 10 else None
+
+
+def read_status_callback(form):
+    """A Receipt from Twilio's status callback fields (MessageSid, MessageStatus, ErrorCode)."""
+    sid, raw = form.get("MessageSid", "")[:128], form.get("MessageStatus", "")[:32].lower()
+    code = _error_code(form.get("ErrorCode"))
+    status = "delivered" if raw in DELIVERED else "undelivered" if raw in UNDELIVERED else None
+    error = None
+    if status == "undelivered":
+        text = ERROR_TEXTS.get(int(code), "The message could not be delivered.") if code else \
+            "The message could not be delivered."
+        error = f"{text} (Twilio error {code})" if code else text
+    return Receipt(sid, status, raw, error, opt_out=code == STOPPED)
+
+
 class TwilioChannel(Channel):
     from_key = None
     personal = True
     placeholder = "one number per line, as +14155550123"
+    receipt_path = STATUS_CALLBACK_PATH
+    status_words = {"sent": "accepted by Twilio", "delivered": "delivered to the phone (Twilio's receipt)",
+                    "undelivered": "Twilio could not deliver it"}
+
+    @classmethod
+    def read_receipt(cls, request, config):
+        """Twilio's status callback, signed with the account's auth token over PUBLIC_URL + path."""
+        token = config.get("TWILIO_AUTH_TOKEN")
+        url = config["PUBLIC_URL"].rstrip("/") + STATUS_CALLBACK_PATH
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token or not signature or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
+            log.warning("Twilio status callback with a bad signature from %s", request.remote_addr)
+            raise ApiError(403, "The signature is not valid.")
+        receipt = read_status_callback(request.form)
+        return receipt if receipt.provider_id else None
 
     @classmethod
     def available(cls, config):
@@ -101,7 +147,7 @@ class TwilioChannel(Channel):
         return number
 
     def content(self, message):
-        return {"body": messages.short_text(message.notice, self.config.get("PUBLIC_URL", ""))}
+        return {"body": self.text(message.notice)}
 
     def send(self, outgoing):
         ready, why = self.available(self.config)
@@ -118,7 +164,10 @@ class TwilioChannel(Channel):
                                               status_callback=callback, **self.content(message))
                 yield Result.sent(message, sent.sid)
             except TwilioException as e:
-                yield Result.failed(message, describe(e), retry=retryable(getattr(e, "status", None)))
+                status = getattr(e, "status", None)
+                wait = retry_after_seconds(client.http_client.last_headers.get("Retry-After")) \
+                    if status in (429, 503) else None
+                yield Result.failed(message, describe(e), retry=retryable(status), retry_after=wait)
             except requests.RequestException as e:
                 # Twilio unreachable: the rest of the batch would only wait out the same timeout.
                 log.warning("Twilio unavailable: %s: %s", type(e).__name__, e)
@@ -133,6 +182,13 @@ class WhatsAppChannel(TwilioChannel):
     label = "WhatsApp"
     field = "whatsapp_numbers"
     from_key = "TWILIO_WHATSAPP_FROM"
+
+    @classmethod
+    def note(cls, config):
+        if cls.available(config)[0] and not config.get("TWILIO_WHATSAPP_CONTENT_SID"):
+            return ("Only inside a 24-hour session: WhatsApp delivers alerts only to people who wrote to the shop's "
+                    "number in the last 24 hours (the server has no approved template).")
+        return None
 
     def address(self, number):
         return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
