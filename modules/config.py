@@ -119,6 +119,7 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 5),
         "DELIVERY_ENABLED": _bool("DELIVERY_ENABLED", True),
         "DELIVERY_COALESCE_SECONDS": _float("DELIVERY_COALESCE_SECONDS", 60),
+        "DELIVERY_NORMAL_BATCH_SECONDS": _float("DELIVERY_NORMAL_BATCH_SECONDS", 300),
         "SHOP_DAILY_MESSAGE_CAP": _int("SHOP_DAILY_MESSAGE_CAP", 500),
         "TELEGRAM_BOT_TOKEN": os.environ.get("TELEGRAM_BOT_TOKEN"),
         "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),

@@ -20,6 +20,7 @@ class PeriodicWorker:
         self.interval = float(interval)
         self.initial_delay = float(initial_delay)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and wake(): ends the wait between cycles
         self._thread = None
         self.cycles = 0
         self.errors = 0
@@ -49,6 +50,7 @@ class PeriodicWorker:
 
     def stop(self, timeout=30):
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         log.info("%s stopped", self.thread_name)
@@ -77,12 +79,23 @@ class PeriodicWorker:
                 self.last_run_at = utcnow()
                 self.last_duration_ms = round((time.perf_counter() - started) * 1000, 1)
 
+    def wake(self):
+        """Run the next cycle now rather than at the end of the interval (work has come)."""
+        self._wake.set()
+
+    def _sleep(self, seconds):
+        """Wait up to `seconds`, or until woken or stopped; True when stopped. A wake that comes
+        during a cycle is kept for the wait after it, so none is lost."""
+        self._wake.wait(seconds)
+        self._wake.clear()
+        return self._stop.is_set()
+
     def _loop(self):
         if self._stop.wait(self.initial_delay):
             return
         while not self._stop.is_set():
             if not self.more_due(self.run_once()):
-                self._stop.wait(self.interval)
+                self._sleep(self.interval)
 
     def status(self):
         return {

@@ -13,7 +13,7 @@ from ..dialect import name as dialect_name
 from ..extensions import db
 from ..periodic import PeriodicWorker
 from ..timeutil import local_midnight, utcnow
-from . import limits, outbox, receipts, recipients
+from . import limits, outbox, receipts, recipients, wakeup
 from .channels import Outgoing, Result, channel_class, get_channel, names
 from .digest import enqueue_due_digests
 from .messages import Notice
@@ -188,6 +188,21 @@ class Dispatcher(PeriodicWorker):
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.totals = Counter()
+        self.listener = None
+        wakeup.listen_here(self)
+
+    def start(self):
+        """The thread, and on PostgreSQL a LISTEN connection that wakes it (other processes' rows)."""
+        super().start()
+        with self.app.app_context():
+            if dialect_name() == "postgresql" and self.listener is None:
+                self.listener = wakeup.Listener(self.app, db.engine.url, self.wake).start()
+
+    def stop(self, timeout=30):
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+        super().stop(timeout)
 
     def cycle(self, now=None):
         """Returns the counts of what it did (digests, claimed, sent, failed, dead). `now` fixes
@@ -196,7 +211,7 @@ class Dispatcher(PeriodicWorker):
         counts = Counter(digests=enqueue_due_digests(now or utcnow()))
         limits.prune(now or utcnow())
         db.session.commit()
-        gather = float(config.get("DELIVERY_COALESCE_SECONDS") or 0) > 0  # 0: each alert on its own, at once
+        gather = outbox.gathers(config)
         batch = claim(self.batch_size, now or utcnow(), self.lease_seconds, gather)
         counts["claimed"] = len(batch)
         if batch:

@@ -17,7 +17,8 @@ from ..dialect import insert
 from ..extensions import db
 from ..retail.models import Category, Product
 from ..timeutil import isoformat, utcnow
-from . import messages, recipients
+from ..alerts import kinds
+from . import messages, recipients, wakeup
 from .channels import channel_class
 from .models import Delivery
 
@@ -53,10 +54,25 @@ def _shop_names(client_ids):
         select(Client.id, Client.name).where(Client.id.in_(bindparam("ids", list(client_ids), expanding=True)))).all())
 
 
+def waits(config):
+    """{priority: how long a row on a gathering channel waits for others to go with it}: critical
+    ones leave at once, important ones wait DELIVERY_COALESCE_SECONDS, normal ones
+    DELIVERY_NORMAL_BATCH_SECONDS (API.md, "Priority")."""
+    return {"critical": timedelta(0),
+            "important": timedelta(seconds=float(config.get("DELIVERY_COALESCE_SECONDS") or 0)),
+            "normal": timedelta(seconds=float(config.get("DELIVERY_NORMAL_BATCH_SECONDS") or 0))}
+
+
+def gathers(config):
+    """Whether bursts are gathered at all (0 and 0: every alert on its own, at once)."""
+    return any(wait > timedelta(0) for wait in waits(config).values())
+
+
 def enqueue_alert_deliveries(new_alerts, now):
     """Queue a row per new alert and instant-mode address that wants its kind. Rows on channels
-    that gather a burst wait DELIVERY_COALESCE_SECONDS, so that the alerts that follow within
-    that time go with them as one message. Three queries and one INSERT per call."""
+    that gather a burst wait as their kind's priority says, so that the alerts that follow within
+    that time go with them as one message; rows due now wake the dispatcher once committed.
+    Three queries and one INSERT per call."""
     by_shop = recipients.targets({a.client_id for a in new_alerts}, mode="instant")
     wanted = [a.log_id for a in new_alerts if a.client_id in by_shop]
     if not wanted:
@@ -68,8 +84,8 @@ def enqueue_alert_deliveries(new_alerts, now):
         .where(StockAlertLog.id.in_(bindparam("log_ids", wanted, expanding=True)))
     )}
     shops = _shop_names(by_shop)
-    wait = timedelta(seconds=float(current_app.config.get("DELIVERY_COALESCE_SECONDS") or 0))
-    rows = []
+    wait = waits(current_app.config)
+    rows, due_now = [], False
     for alert in new_alerts:
         if alert.log_id not in details:
             continue
@@ -81,12 +97,15 @@ def enqueue_alert_deliveries(new_alerts, now):
         for target in by_shop[alert.client_id]:
             if not target.wants(alert.kind):
                 continue
-            due = now + wait if channel_class(target.channel).coalesce else now
+            due = now + wait[kinds.get(alert.kind).priority] if channel_class(target.channel).coalesce else now
+            due_now = due_now or due <= now
             rows.append(message_row(alert.client_id, f"alert:{alert.log_id}", target.channel, target.address, notice,
                                     now, alert_log_id=alert.log_id, due_at=due))
     queued = add_deliveries(rows)
     if queued:
         log.info("queued %d alert message(s) for %d shop(s)", queued, len(by_shop))
+    if due_now:
+        wakeup.queued_due_now()
     return queued
 
 

@@ -38,8 +38,9 @@ def delivery_config(smtp_server, twilio, **extra):
         "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM, "TWILIO_SMS_FROM": SMS_FROM,
         "TWILIO_WHATSAPP_CONTENT_SID": None, "TWILIO_API_BASE": twilio.url, "TWILIO_TIMEOUT": 5,
         "DELIVERY_MAX_ATTEMPTS": 3, "DELIVERY_BACKOFF_SECONDS": 30,
-        # Each alert at once unless a test is about bursts (the default gathers for 60 s).
-        "DELIVERY_COALESCE_SECONDS": 0, **extra,
+        # Each alert at once unless a test is about bursts or priority (the defaults gather for 60 s
+        # and batch the normal kinds for 300 s).
+        "DELIVERY_COALESCE_SECONDS": 0, "DELIVERY_NORMAL_BATCH_SECONDS": 0, **extra,
     }
 
 
