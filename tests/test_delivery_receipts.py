@@ -86,7 +86,7 @@ def test_three_products_low_in_one_second_give_one_message_per_recipient(app, sh
     app.config["DELIVERY_COALESCE_SECONDS"] = 60
     configure(shop, email_enabled=True, email_recipients=MAILS, sms_enabled=True, sms_numbers=[SMS])
     make_low(shop, "Apples", stock=10, delta=-8)
-    make_low(shop, "Bananas", stock=10, delta=-10)
+    make_low(shop, "Bananas", stock=10, delta=-9)  # (an empty shelf would not wait: test_priority.py)
     make_low(shop, "Cherries", stock=10, delta=-7)
     assert dispatcher(app).run_once(now=later(30))["claimed"] == 0  # the burst is still gathering
 
@@ -94,12 +94,12 @@ def test_three_products_low_in_one_second_give_one_message_per_recipient(app, sh
     assert counts["sent"] == 9 and counts["claimed"] == 9  # 3 alerts x 3 recipients, as 3 messages
     for address in MAILS:
         [mail] = smtp_server.messages(to=address)
-        assert mail.subject == "3 products need attention at Corner Shop (1 out of stock)"
-        text = mail.part("text/plain")
-        assert text.index("Out of Stock: Bananas") < text.index("Low Stock Alert: Apples") < \
+        assert mail.subject == "3 products need attention at Corner Shop"
+        text = mail.part("text/plain")  # the lowest stock first
+        assert text.index("Low Stock Alert: Bananas") < text.index("Low Stock Alert: Apples") < \
             text.index("Low Stock Alert: Cherries")
     [sms] = twilio.messages(to=SMS)
-    assert "3 products need attention (1 out of stock, 2 low): Bananas, Apples, Cherries" in sms["Body"]
+    assert "3 products need attention (3 low): Bananas, Apples, Cherries" in sms["Body"]
     assert len({r.provider_id for r in delivery_rows(channel="sms")}) == 1
 
 
