@@ -12,19 +12,11 @@ from modules.delivery.channels.http import slack_escape
 from modules.timeutil import utcnow
 from tests.support.deliveries import configure, deliveries, delivery_config, delivery_rows, dispatcher, make_low
 from tests.support.deliveries import SMS_FROM
-from tests.support.http_double import HttpDouble
 
 BOT_TOKEN = "123456:test-bot-token"
 SMS = "+14155552671"
 CALLBACK = "http://stockbell.test/api/deliveries/twilio-status"
 DELIVERY = Path(__file__).resolve().parent.parent / "modules" / "delivery"
-
-
-@pytest.fixture
-def receiver():
-    double = HttpDouble().start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture

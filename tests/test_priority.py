@@ -13,16 +13,8 @@ from modules.delivery.wakeup import CHANNEL, Listener
 from modules.extensions import db
 from modules.retail.models import Product
 from tests.support.deliveries import configure, delivery_config, delivery_rows, dispatcher
-from tests.support.http_double import HttpDouble
 
 SMS = "+14155552671"
-
-
-@pytest.fixture
-def receiver():
-    double = HttpDouble().start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture

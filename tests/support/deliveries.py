@@ -9,6 +9,7 @@ from modules.extensions import db
 from modules.delivery.dispatcher import Dispatcher
 from modules.delivery.models import Delivery
 from modules.timeutil import utcnow
+from tests.support.http_double import HttpDouble
 from tests.support.smtp import SmtpServer
 from tests.support.twilio_double import TwilioDouble
 
@@ -25,6 +26,14 @@ def smtp_server():
 @pytest.fixture
 def twilio():
     double = TwilioDouble().start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def receiver():
+    """A local HTTP server that records every POST: Slack's, Telegram's and a webhook's far end."""
+    double = HttpDouble().start()
     yield double
     double.stop()
 
