@@ -184,7 +184,8 @@ def test_threshold_column_names_the_category_and_days_left_follows_sales(page):
     expect(beans_row.locator("td.stock")).to_have_text("25")
     expect(beans_row.locator("td.threshold")).to_have_text("20 (category)")
     expect(beans_row.locator("td.days-left")).to_have_text("2")  # 25 left at 280 per 28 days
-    expect(beans_row.locator(".badge-ok")).to_have_text("OK")  # 25 > 20
+    # 25 > 20, not low; but about 2 days left is within the forecast's 3: running out, not "OK".
+    expect(beans_row.locator(".badge-warning")).to_have_text("Running out")
 
     expect(product_row(page, "Decaf").locator("td.threshold")).to_have_text("8")  # its own
     expect(product_row(page, "Decaf").locator("td.days-left")).to_have_text("")  # no sales
