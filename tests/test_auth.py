@@ -5,7 +5,7 @@ import pytest
 
 from modules.auth.models import Client, User
 from modules.extensions import db
-from tests.conftest import ApiClient
+from tests.support.shops import ApiClient
 
 
 def count(model):

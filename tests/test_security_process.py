@@ -18,9 +18,9 @@ import pytest
 
 from modules import create_app
 from modules.extensions import db
-from tests.conftest import base_config
+from tests.support.app import base_config, cluster_for
 from tests.support.postgres import free_port
-from tests.test_app_process import ROOT, read_until, start
+from tests.support.process import ROOT, read_until, start
 
 MAKE_KEY = """
 import sys, time
@@ -119,9 +119,7 @@ def _kill_database(database_url):
         away = path.parent.with_name(path.parent.name + "-away")
         shutil.move(path.parent, away)
         return lambda: shutil.move(away, path.parent)
-    from tests.conftest import _cluster_for
-
-    cluster, name = _cluster_for(database_url)
+    cluster, name = cluster_for(database_url)
     cluster.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
     cluster.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
     return lambda: cluster.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
