@@ -1,6 +1,9 @@
 """The suite's fixtures come from the plugins below (tests/support/*), never from a test module:
 the app on SQLite and PostgreSQL, shops, the delivery doubles, the browser. This file marks each
-test `postgres` or `browser` for `-m` (README: the quick command)."""
+test `postgres` or `browser` for `-m` (README: the quick command), and picks the fuzz's seed."""
+import os
+import random
+
 import pytest
 
 pytest.register_assert_rewrite("tests.support")
@@ -20,3 +23,13 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.postgres)
         if "browser" in item.fixturenames:
             item.add_marker(pytest.mark.browser)
+
+
+def pytest_configure(config):
+    # One seed per run, chosen before xdist starts its workers (they inherit the environment).
+    os.environ.setdefault("FUZZ_SEED", str(random.SystemRandom().randrange(2**32)))
+
+
+def pytest_report_header(config):
+    return (f"fuzz: FUZZ_SEED={os.environ['FUZZ_SEED']} FUZZ_EXAMPLES={os.environ.get('FUZZ_EXAMPLES', 40)} "
+            "(the same two variables replay this run's fuzz)")

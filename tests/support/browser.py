@@ -101,6 +101,14 @@ def live_server(browser, database_url):
         db.engine.dispose()
 
 
+_servers = {}  # id(page) -> the live server it was opened on, while its test runs
+
+
+def server_of(page):
+    """The LiveServer a page from `open_page` talks to (its app, to write rows directly)."""
+    return _servers[id(page)]
+
+
 @pytest.fixture
 def open_page(browser, live_server, request):
     """open_page() -> a page in a browser context of its own (its own cookies: one user)."""
@@ -112,11 +120,14 @@ def open_page(browser, live_server, request):
         contexts.append(context)
         page = context.new_page()
         pages.append((page, watch_console(page)))
+        _servers[id(page)] = live_server
         return page
 
     yield _open
     if failed(request.node):
         save_artifacts(request.node, pages, request.config.rootpath / "test-artifacts")
+    for page, _ in pages:
+        _servers.pop(id(page), None)
     for context in contexts:
         context.close()
     # The strict CSP refuses inline script and style: a page that needed one is broken.

@@ -5,18 +5,25 @@ import re
 
 from sqlalchemy import func, select
 
+from modules.auth import service as auth_service
 from modules.extensions import db
-from tests.support.browser import expect
+from tests.support.browser import expect, server_of
 
 PASSWORD = "correct-horse-42"
 XSS_NAME = "<img src=x onerror=window.__xss=1>"
 
 
 def sign_up(page, shop_name, email):
-    """A shop and its owner through the JSON API in this page's context; returns the CSRF token."""
-    response = page.request.post("/api/auth/register",
-                                 data={"shop_name": shop_name, "email": email, "password": PASSWORD})
-    assert response.status == 201, response.text()
+    """A shop and its owner, written with the app's own service (as `flask create-shop` does), then
+    signed in through the JSON login API in this page's context; returns the CSRF token. The
+    sign-up form has tests of its own (tests/test_browser.py)."""
+    with server_of(page).app.app_context():
+        try:
+            auth_service.create_shop(shop_name, email, PASSWORD)
+        finally:
+            db.session.remove()
+    response = page.request.post("/api/auth/login", data={"email": email, "password": PASSWORD})
+    assert response.status == 200, response.text()
     return response.json()["csrf_token"]
 
 
