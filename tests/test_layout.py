@@ -4,7 +4,9 @@ modules at the bottom import no feature. Checked twice: every import statement i
 in that order, must not pull in a higher feature. And the tests' own rule: no test module imports
 another test module or a conftest, nor a fixture by name (fixtures come from `pytest_plugins`)."""
 import ast
+import importlib.metadata
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +149,41 @@ def test_the_checker_sees_a_test_importing_another(tmp_path):
         "tests.test_api_tokens", "tests.test_api_tokens.new_token"]
     probe.write_text("from tests.support.shops import ApiClient\nfrom tests.support.app import base_config\n")
     assert rule_breaking_imports(probe, root=tmp_path) == []
+
+
+# --- what the code imports is declared ------------------------------------------------------------
+
+def third_party_imports(paths):
+    """Top-level names of what `paths` import from outside the standard library and this repository."""
+    own = {"modules", "tests", "bench", "app", "conftest", "test_stock_monitor"}
+    found = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return sorted(name for name in found if name not in sys.stdlib_module_names and name not in own)
+
+
+def declared(requirements):
+    """Distribution names a requirements file pins (following -r), normalised as PyPI does."""
+    names = set()
+    for line in (ROOT / requirements).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            names |= declared(line[3:].strip())
+        elif line:
+            names.add(re.split(r"[\[=<>~! ]", line)[0].lower().replace("_", "-"))
+    return names
+
+
+@pytest.mark.parametrize("requirements, paths", [
+    ("requirements.txt", lambda: [ROOT / "app.py", *MODULES.rglob("*.py")]),
+    ("requirements-dev.txt", lambda: [*suite_files(), *(ROOT / "bench").rglob("*.py")]),
+], ids=["app", "tests"])
+def test_requirements_declare_every_package_imported(requirements, paths):
+    distributions = importlib.metadata.packages_distributions()
+    missing = {name: distributions.get(name) for name in third_party_imports(paths())
+               if not {d.lower().replace("_", "-") for d in distributions.get(name, [name])} & declared(requirements)}
+    assert missing == {}
