@@ -43,6 +43,14 @@ def test_register_requires_json(client):
     assert response.get_json()["error"]
 
 
+def test_passwords_are_hashed_with_the_configured_method_scrypt_unless_told(app, shop, tmp_path):
+    from modules.config import load_config
+
+    assert load_config(instance=tmp_path)["PASSWORD_HASH_METHOD"] == "scrypt"
+    stored = db.session.execute(db.select(User.password_hash).where(User.email == shop.email)).scalar_one()
+    assert stored.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")  # the tests' cheap method
+
+
 @pytest.mark.parametrize("app_config", [{"ALLOW_SIGNUP": False}])
 def test_signup_can_be_closed(client):
     response = client.post("/api/auth/register", json={

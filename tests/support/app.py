@@ -5,8 +5,11 @@ built by running the migrations (once per session, per xdist worker), then copie
 Loaded as a plugin by tests/conftest.py (`pytest_plugins`); `base_config`, `cluster_for` and
 `statements_of` (the SQL a call sends) are plain helpers a test may import."""
 import itertools
+import logging
 import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from flask import g
@@ -18,6 +21,10 @@ from modules.extensions import db
 from tests.support.postgres import TemporaryCluster, find_bindir
 
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+# Test databases live in memory when the machine has a tmpfs: a database per test on a busy disk
+# cost most of a PostgreSQL test's time (and SQLite's every commit waits for an fsync).
+FAST_TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+log = logging.getLogger(__name__)
 _counter = itertools.count()
 _clusters = {}  # a test database's URL -> (its cluster, its name)
 
@@ -74,7 +81,7 @@ def pg_cluster():
         if REQUIRE_POSTGRES:
             pytest.fail("REQUIRE_POSTGRES=1 but no PostgreSQL server binaries (initdb) were found")
         pytest.skip("PostgreSQL server binaries not found (set PG_BINDIR); PostgreSQL tests skipped")
-    cluster = TemporaryCluster().start()
+    cluster = TemporaryCluster(parent=FAST_TMP, options="-c max_wal_size=256MB").start()
     try:
         cluster.execute("CREATE DATABASE stockbell_template")
         migrate(cluster.url("stockbell_template"))
@@ -92,16 +99,26 @@ def sqlite_template(tmp_path_factory):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request, tmp_path):
-    """A fresh, migrated database for one test."""
+    """A fresh, migrated database for one test, removed after it."""
     if request.param == "sqlite":
-        path = tmp_path / "stockbell.db"
+        folder = Path(tempfile.mkdtemp(prefix="stockbell-sqlite-", dir=FAST_TMP or tmp_path))
+        path = folder / "stockbell.db"  # alone in its folder: an outage test moves the folder away
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        yield f"sqlite:///{path}"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder.with_name(folder.name + "-away"), ignore_errors=True)
+        return
     cluster = request.getfixturevalue("pg_cluster")
     name = f"test_{os.getpid()}_{next(_counter)}"
     cluster.execute(f"CREATE DATABASE {name} TEMPLATE stockbell_template")
-    _clusters[cluster.url(name)] = (cluster, name)
-    return cluster.url(name)
+    url = cluster.url(name)
+    _clusters[url] = (cluster, name)
+    yield url
+    del _clusters[url]
+    try:  # FORCE: a process or a pool the test left behind must not keep the database
+        cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    except Exception:
+        log.warning("could not drop the test database %s", name, exc_info=True)
 
 
 @pytest.fixture
