@@ -22,7 +22,6 @@ from modules.alerts.monitor import StockMonitorService, run_cycle
 from modules.retail import service as retail_service
 from modules.retail.models import Product
 from modules.timeutil import local_date, utcnow
-from tests.conftest import app, app_config, database_url, pg_cluster, sqlite_template  # noqa: F401  (fixtures)
 
 PRODUCTS = [
     # name, category, stock, own threshold, active -> expected message or None
@@ -33,6 +32,9 @@ PRODUCTS = [
     ("Bananas", "Produce", 40, None, True, None),
     ("Old Stock", "Produce", 0, None, False, None),
 ]
+
+# The app's fixtures (tests/conftest.py does not reach a file outside tests/, e.g. when run alone).
+pytest_plugins = ["tests.support.app"]
 
 
 @pytest.fixture

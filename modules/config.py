@@ -132,6 +132,7 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "REMEMBER_COOKIE_SECURE": _optional_bool("REMEMBER_COOKIE_SECURE"),
         # Fixed, not from the environment.
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "PASSWORD_HASH_METHOD": "scrypt",  # werkzeug's method for new password hashes; tests set a cheap one
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

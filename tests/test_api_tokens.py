@@ -9,30 +9,7 @@ from sqlalchemy import select, text, update
 from modules.auth.models import ApiToken, AuditEntry
 from modules.extensions import db
 from modules.timeutil import utcnow
-
-
-def new_token(shop, scope="stock", name="Front till"):
-    response = shop.post("/api/tokens", json={"name": name, "scope": scope})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def till(app, token):
-    """A client with no cookie jar entry and no CSRF token: only the Bearer header."""
-    http = app.test_client(use_cookies=False)
-    headers = {"Authorization": f"Bearer {token}"}
-
-    class Till:
-        def get(self, url, **kw):
-            return http.get(url, headers={**headers, **kw.pop("headers", {})}, **kw)
-
-        def post(self, url, **kw):
-            return http.post(url, headers={**headers, **kw.pop("headers", {})}, **kw)
-
-        def open(self, url, method, **kw):
-            return http.open(url, method=method, headers={**headers, **kw.pop("headers", {})}, **kw)
-
-    return Till()
+from tests.support.shops import new_token, till
 
 
 def stored_tokens():

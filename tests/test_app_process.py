@@ -1,41 +1,13 @@
 """`python app.py` as a newcomer runs it: migrate, seed the demo shop, print its login once,
 serve, and stop cleanly on SIGTERM."""
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from http.cookiejar import CookieJar
-from pathlib import Path
 from urllib.parse import urlencode
 
 from tests.support.postgres import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(database_url, port, **env):
-    environ = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1",
-               "SEED_DEMO": "1", "STOCK_MONITOR_INITIAL_DELAY": "0", "DELIVERY_POLL_SECONDS": "1",
-               "PYTHONUNBUFFERED": "1", **env}
-    return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
-def read_until(proc, pattern, timeout=60):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match, seen
-    raise AssertionError("never printed " + pattern + ":\n" + "".join(seen))
+from tests.support.process import read_until, start
 
 
 def test_python_app_py_serves_the_demo_shop_and_stops_on_sigterm(database_url, tmp_path):

@@ -5,7 +5,7 @@ import pytest
 
 from modules.auth.models import Client, User
 from modules.extensions import db
-from tests.conftest import ApiClient
+from tests.support.shops import ApiClient
 
 
 def count(model):
@@ -41,6 +41,14 @@ def test_register_requires_json(client):
     response = client.post("/api/auth/register", data={"shop_name": "S"})
     assert response.status_code == 415
     assert response.get_json()["error"]
+
+
+def test_passwords_are_hashed_with_the_configured_method_scrypt_unless_told(app, shop, tmp_path):
+    from modules.config import load_config
+
+    assert load_config(instance=tmp_path)["PASSWORD_HASH_METHOD"] == "scrypt"
+    stored = db.session.execute(db.select(User.password_hash).where(User.email == shop.email)).scalar_one()
+    assert stored.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")  # the tests' cheap method
 
 
 @pytest.mark.parametrize("app_config", [{"ALLOW_SIGNUP": False}])

@@ -14,7 +14,8 @@ from modules.auth.models import User
 from modules.extensions import db
 from modules.outage import remove_session_safely
 
-from .test_api_tokens import new_token, till
+from tests.support.app import cluster_for, statements_of
+from tests.support.shops import new_token, till
 
 POLL = "/api/notifications/unread-count"
 
@@ -77,8 +78,6 @@ def test_the_poll_is_one_statement(app, shop):
 
 def test_the_bells_list_loads_no_user_through_the_orm(app, shop):
     """Opening the bell: the live-session read (with the count) and the list, nothing else."""
-    from .test_security_sessions import statements_of
-
     ring(shop, 2)
     response = []
     statements = statements_of(app, lambda: response.append(shop.get("/api/notifications?limit=1")))
@@ -208,11 +207,9 @@ def test_a_session_of_a_user_with_a_new_version_in_the_database_is_401(app, shop
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_connection_the_server_dropped_costs_the_poll_nothing(app, shop, database_url):
-    from .conftest import _cluster_for
-
     ring(shop, 1)
     assert through_flask(app, lambda: shop.get(POLL))[1] == 0  # the poll's pool holds a connection
-    cluster, name = _cluster_for(database_url)
+    cluster, name = cluster_for(database_url)
     cluster.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
     # The test's app context outlives the requests above and kept a connection; in production

@@ -3,159 +3,22 @@ waitress, on SQLite and PostgreSQL: sign-up, products and stock, the bell, setti
 On failure every open page is saved to test-artifacts/<test>.png (and .html)."""
 import re
 
-import pytest
-from sqlalchemy import func, select
-
-# Listed in pytest_plugins below and imported here: rewritten before either, so pytest says nothing.
-pytest.register_assert_rewrite("tests.support.browser")
-
-from modules import create_app
 from modules.auth.models import Client, User
-from modules.extensions import db
-from tests.conftest import base_config
-from tests.support.browser import (
-    LiveServer,
-    PlaywrightError,
-    expect,
-    failed,
-    launch_chromium,
-    save_artifacts,
-    skip_or_fail,
-    sync_playwright,
-    unavailable_reason,
-    watch_console,
+from tests.support.browser import expect
+from tests.support.pages import (
+    PASSWORD,
+    XSS_NAME,
+    api_post,
+    badge,
+    count_rows,
+    log_in,
+    make_low,
+    open_bell,
+    product_row,
+    return_to_tab,
+    shop_with_staff,
+    sign_up,
 )
-
-pytest_plugins = ["tests.support.browser"]
-
-PASSWORD = "correct-horse-42"
-XSS_NAME = "<img src=x onerror=window.__xss=1>"
-
-
-# --- fixtures -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def browser():
-    reason = unavailable_reason()
-    if reason:
-        skip_or_fail(reason)
-    playwright = sync_playwright().start()
-    try:
-        browser = launch_chromium(playwright)
-    except PlaywrightError as e:
-        playwright.stop()
-        skip_or_fail(f"chromium did not start: {e}")
-    yield browser
-    browser.close()
-    playwright.stop()
-
-
-@pytest.fixture
-def live_server(browser, database_url):
-    app = create_app(base_config(database_url))
-    server = LiveServer(app)
-    app.config["PUBLIC_URL"] = server.url  # links in messages point at this server
-    server.start()
-    yield server
-    server.stop()
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def open_page(browser, live_server, request):
-    """open_page() -> a page in a browser context of its own (its own cookies: one user)."""
-    contexts, pages = [], []
-
-    def _open():
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        pages.append((page, watch_console(page)))
-        return page
-
-    yield _open
-    if failed(request.node):
-        save_artifacts(request.node, pages, request.config.rootpath / "test-artifacts")
-    for context in contexts:
-        context.close()
-    # The strict CSP refuses inline script and style: a page that needed one is broken.
-    refused = [line for _, console in pages for line in console if "Content Security Policy" in line]
-    assert not refused, refused
-
-
-@pytest.fixture
-def page(open_page):
-    return open_page()
-
-
-# --- what a user does -------------------------------------------------------------------------
-
-def sign_up(page, shop_name, email):
-    """A shop and its owner through the JSON API in this page's context; returns the CSRF token."""
-    response = page.request.post("/api/auth/register",
-                                 data={"shop_name": shop_name, "email": email, "password": PASSWORD})
-    assert response.status == 201, response.text()
-    return response.json()["csrf_token"]
-
-
-def api_post(page, csrf, path, body):
-    response = page.request.post(path, data=body, headers={"X-CSRFToken": csrf})
-    assert response.ok, f"{path}: {response.status} {response.text()}"
-    return response.json()
-
-
-def log_in(page, email):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/$"))  # the dashboard
-    page.goto("/retail/products")
-
-
-def shop_with_staff(open_page):
-    """(owner page, owner's CSRF token, staff page): two users of one shop, each in their own browser."""
-    owner = open_page()
-    csrf = sign_up(owner, "Corner Shop", "owner@example.com")
-    api_post(owner, csrf, "/api/users", {"email": "staff@example.com", "password": PASSWORD, "role": "staff"})
-    return owner, csrf, open_page()
-
-
-def make_low(page, csrf, name, category, stock=10, delta=-8):
-    product = api_post(page, csrf, "/api/products", {"name": name, "category": category, "stock": stock})
-    change = api_post(page, csrf, f"/api/products/{product['id']}/stock", {"delta": delta, "reason": "sale"})
-    assert change["alert"] is not None, change
-    return product
-
-
-def return_to_tab(page):
-    # Headless chromium never loses focus, so fire what the browser fires when the user comes back.
-    page.evaluate("window.dispatchEvent(new Event('focus'))")
-
-
-def badge(page):
-    return page.locator("#bell-badge")
-
-
-def open_bell(page):
-    page.get_by_role("button", name="Notifications").click()
-    expect(page.locator("#bell-menu")).to_be_visible()
-    expect(page.locator("#bell-list")).not_to_contain_text("Loading")
-    return page.locator("#bell-list")
-
-
-def product_row(page, name):
-    return page.locator("table.products tbody tr", has=page.get_by_role("link", name=name, exact=True))
-
-
-def count_rows(app, model):
-    with app.app_context():
-        try:
-            return db.session.scalar(select(func.count()).select_from(model))
-        finally:
-            db.session.remove()
 
 
 # --- sign-up, products and stock --------------------------------------------------------------

@@ -9,19 +9,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.register_assert_rewrite("tests.support.browser")
-
-from tests.support.browser import REQUIRE_BROWSER, skip_or_fail  # noqa: E402
-from tests.test_browser import (  # noqa: E402,F401  (live_server, open_page, page: fixtures)
-    api_post,
-    live_server,
-    open_bell,
-    open_page,
-    sign_up,
-)
-from tests.test_browser_kinds import browser  # noqa: E402,F401  (a fixture)
-
-pytest_plugins = ["tests.support.browser"]
+from tests.support.browser import REQUIRE_BROWSER, skip_or_fail
+from tests.support.pages import api_post, open_bell, sign_up
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = Path(os.environ.get("AXE_CORE_JS", ROOT / "node_modules" / "axe-core" / "axe.min.js"))

@@ -1,43 +1,35 @@
 """The back office in a real browser (Debian's chromium through Playwright), on SQLite and
 PostgreSQL, at desktop (1280x800) and phone (390x844) sizes: the dashboard, a product's chart
 and history, the products list as cards on a phone, adjusting stock with a preview, and the CSV
-import with its progress bar. Screenshots for the README's "Screens" go to docs/screens/.
-The fixtures are tests/test_browser.py's (imported, not copied); `browser` is test_browser_kinds'."""
+import with its progress bar. The README's "Screens" (docs/screens/) are taken only when asked:
+`SCREENSHOTS=1 python -m pytest tests/test_browser_back_office.py -k sqlite`."""
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-pytest.register_assert_rewrite("tests.support.browser")
-
-from modules.extensions import db  # noqa: E402
-from modules.retail.models import StockMovement  # noqa: E402
-from modules.timeutil import utcnow  # noqa: E402
-from tests.support.browser import expect  # noqa: E402
-from tests.test_browser import (  # noqa: E402,F401  (live_server, open_page, page: fixtures)
+from modules.extensions import db
+from modules.retail.models import StockMovement
+from modules.timeutil import utcnow
+from tests.support.browser import expect
+from tests.support.pages import (
     PASSWORD,
     api_post,
     badge,
-    live_server,
     open_bell,
-    open_page,
-    page,
     product_row,
     sign_up,
 )
-from tests.test_browser_kinds import browser  # noqa: E402,F401  (a fixture)
-
-pytest_plugins = ["tests.support.browser"]
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENS = Path(__file__).resolve().parent.parent / "docs" / "screens"
+TAKE_SCREENSHOTS = os.environ.get("SCREENSHOTS") == "1"  # a normal run never rewrites tracked files
 
 
 def screenshot(page, database_url, name):
-    """docs/screens/<name>.png, from the SQLite run (one picture, not one per database)."""
-    if database_url.startswith("sqlite"):
+    """docs/screens/<name>.png when SCREENSHOTS=1, from the SQLite run (one picture, not one per database)."""
+    if TAKE_SCREENSHOTS and database_url.startswith("sqlite"):
         SCREENS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
 

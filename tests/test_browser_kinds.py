@@ -1,73 +1,23 @@
 """Snooze, category thresholds and days left in a real browser (Debian's chromium through
 Playwright), on SQLite and PostgreSQL: the products list's snooze controls, its threshold and
 days-left columns, the categories page, and snoozing from the bell.
-The fixtures and helpers are tests/test_browser.py's own (imported, not copied), except `browser`:
-see below. On failure every open page is saved to test-artifacts/<test>.png (and .html)."""
-import gc
+On failure every open page is saved to test-artifacts/<test>.png (and .html)."""
 import re
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
-
-pytest.register_assert_rewrite("tests.support.browser")
-
-from tests.support.browser import (  # noqa: E402
-    PlaywrightError,
-    expect,
-    launch_chromium,
-    skip_or_fail,
-    sync_playwright,
-    unavailable_reason,
-)
-from tests.test_browser import (  # noqa: E402,F401  (live_server, open_page, page: fixtures)
+from tests.support.browser import expect
+from tests.support.pages import (
     XSS_NAME,
     api_post,
     badge,
-    live_server,
     log_in,
     make_low,
     open_bell,
-    open_page,
-    page,
     product_row,
     shop_with_staff,
     sign_up,
 )
-
-try:
-    from playwright.sync_api import Browser
-except ImportError:  # `browser` below skips (or fails under REQUIRE_BROWSER=1) with the reason
-    Browser = None
-
-pytest_plugins = ["tests.support.browser"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """test_browser.py's chromium when its tests ran first in this process, else one of our own.
-
-    Its `browser` fixture lives in that test module, so importing it here would make a second
-    session fixture, and Playwright's sync API cannot start a second instance in a thread where
-    one runs ("using Playwright Sync API inside the asyncio loop"). Module scope: ours is closed
-    before test_browser.py's tests start, whatever the order the files are given in."""
-    running = [o for o in gc.get_objects() if Browser is not None and isinstance(o, Browser) and o.is_connected()]
-    if running:
-        yield running[0]
-        return
-    reason = unavailable_reason()
-    if reason:
-        skip_or_fail(reason)
-    playwright = sync_playwright().start()
-    try:
-        chromium = launch_chromium(playwright)
-    except PlaywrightError as e:
-        playwright.stop()
-        skip_or_fail(f"chromium did not start: {e}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
-
 
 SHOP_ZONE = "Pacific/Auckland"  # far from UTC: the shop's midnight is rarely UTC's
 

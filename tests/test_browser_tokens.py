@@ -1,21 +1,10 @@
 """The API tokens page in a real browser (Debian's chromium through Playwright), on SQLite and
 PostgreSQL, at desktop size: an owner creates a token, sees it once, a till uses it, and revoking
-it (asked first, by static/js/confirm.js) stops it at once. Fixtures are tests/test_browser.py's."""
+it (asked first, by static/js/confirm.js) stops it at once."""
 import re
 
-import pytest
-
-pytest.register_assert_rewrite("tests.support.browser")
-
-from tests.support.browser import expect  # noqa: E402
-from tests.test_browser import (  # noqa: E402,F401  (live_server, open_page, page: fixtures)
-    live_server,
-    open_page,
-    sign_up,
-)
-from tests.test_browser_kinds import browser  # noqa: E402,F401  (a fixture)
-
-pytest_plugins = ["tests.support.browser"]
+from tests.support.browser import expect
+from tests.support.pages import sign_up
 
 DESKTOP = {"width": 1280, "height": 800}
 

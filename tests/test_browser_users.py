@@ -1,27 +1,18 @@
 """The Users page and my account in a real browser (Debian's chromium through Playwright), on SQLite
 and PostgreSQL, at desktop (1280x800) and phone (390x844) sizes, without sideways scrolling:
 an owner adds a person, resets their password and deactivates them; a person changes their own
-password and signs out everywhere. The fixtures are tests/test_browser.py's (imported, not
-copied); `browser` is test_browser_kinds'."""
+password and signs out everywhere."""
 import re
 
 import pytest
 
-pytest.register_assert_rewrite("tests.support.browser")
-
-from tests.support.browser import expect  # noqa: E402
-from tests.test_browser import (  # noqa: E402,F401  (live_server, open_page, page: fixtures)
+from tests.support.browser import expect
+from tests.support.pages import (
     PASSWORD,
     api_post,
-    live_server,
     log_in,
-    open_page,
-    page,
     sign_up,
 )
-from tests.test_browser_kinds import browser  # noqa: E402,F401  (a fixture)
-
-pytest_plugins = ["tests.support.browser"]
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 NEW_PASSWORD = "a brand new secret 42"

@@ -7,9 +7,8 @@ import pytest
 
 from modules.delivery.dispatcher import claim
 from modules.timeutil import utcnow
-from tests.support.deliveries import (  # noqa: F401  (fixtures)
-    SMS_FROM, WHATSAPP_FROM, configure, deliveries, delivery_config, delivery_rows, dispatcher, later,
-    make_low, smtp_server, twilio,
+from tests.support.deliveries import (
+    SMS_FROM, WHATSAPP_FROM, configure, deliveries, delivery_config, delivery_rows, dispatcher, later, make_low,
 )
 
 OWNER_MAILS = ["owner@cornershop.example", "buyer@cornershop.example"]

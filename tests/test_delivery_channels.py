@@ -6,9 +6,7 @@ import threading
 
 import pytest
 
-from tests.support.deliveries import (  # noqa: F401  (fixtures)
-    configure, deliveries, delivery_config, dispatcher, make_low, smtp_server, twilio,
-)
+from tests.support.deliveries import configure, deliveries, delivery_config, dispatcher, make_low
 
 WHATSAPP = "+447911123456"
 

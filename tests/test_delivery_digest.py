@@ -7,9 +7,7 @@ import pytest
 
 from modules.delivery.digest import digest_instant
 from modules.timeutil import utcnow
-from tests.support.deliveries import (  # noqa: F401  (fixtures)
-    configure, deliveries, delivery_config, delivery_rows, dispatcher, make_low, smtp_server, twilio,
-)
+from tests.support.deliveries import configure, deliveries, delivery_config, delivery_rows, dispatcher, make_low
 
 TZ = "Asia/Tokyo"
 MAIL = "owner@cornershop.example"

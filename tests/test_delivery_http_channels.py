@@ -5,9 +5,7 @@ import hmac
 
 import pytest
 
-from tests.support.deliveries import (  # noqa: F401  (fixtures)
-    configure, deliveries, delivery_config, dispatcher, later, make_low, smtp_server, twilio,
-)
+from tests.support.deliveries import configure, deliveries, delivery_config, dispatcher, later, make_low
 from tests.support.http_double import HttpDouble
 
 BOT_TOKEN = "123456:test-bot-token"

@@ -11,9 +11,7 @@ from sqlalchemy import update
 
 from modules.extensions import db
 from modules.retail.models import Product
-from tests.support.deliveries import (  # noqa: F401  (fixtures)
-    configure, deliveries, delivery_config, delivery_rows, dispatcher, later, make_low, smtp_server, twilio,
-)
+from tests.support.deliveries import configure, deliveries, delivery_config, delivery_rows, dispatcher, later, make_low
 from tests.support.smtp import SmtpServer
 
 ZOE = "zoë@bücher.example"

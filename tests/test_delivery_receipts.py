@@ -5,9 +5,7 @@ from datetime import timedelta
 import pytest
 
 from modules.timeutil import utcnow
-from tests.support.deliveries import (  # noqa: F401  (fixtures)
-    configure, deliveries, delivery_config, delivery_rows, dispatcher, later, make_low, smtp_server, twilio,
-)
+from tests.support.deliveries import configure, deliveries, delivery_config, delivery_rows, dispatcher, later, make_low
 
 SMS = "+14155552671"
 MAILS = ["owner@cornershop.example", "buyer@cornershop.example"]

@@ -1,10 +1,17 @@
 """Random JSON bodies, forms and path segments at every route of the app, signed in as an owner
-with a CSRF token, on SQLite and PostgreSQL: never a 500, and a 4xx changes no row."""
+with a CSRF token, on SQLite and PostgreSQL: never a 500, and a 4xx changes no row.
+
+Each run tries new inputs: a small budget per route and database (FUZZ_EXAMPLES, 40), drawn from
+a seed chosen per run and shown in pytest's header (FUZZ_SEED=<it> replays the run), and any
+failure is kept in Hypothesis's example database (.hypothesis/) and tried first next time.
+A long search: `FUZZ_EXAMPLES=1000 python -m pytest -n 2 tests/test_fuzz.py`."""
 import os
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis import strategies as st
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, case, func, select
 
@@ -34,6 +41,9 @@ bodies = st.one_of(
 segments = st.one_of(st.sampled_from(EDGE_INTS).map(str), st.integers(min_value=-5, max_value=2**70).map(str),
                      st.sampled_from(["1", "2", "0", "%00", "-1", "1e3", "١", "../x", " 1", "abc"]), st.text(max_size=12))
 
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+SEED = int(os.environ["FUZZ_SEED"])  # set once per run by tests/conftest.py, for every xdist worker alike
+EXAMPLE_DATABASE = DirectoryBasedExampleDatabase(Path(__file__).resolve().parent.parent / ".hypothesis" / "examples")
 SESSION_ENDERS = {"auth.api_logout", "auth.logout", "auth.api_logout_everywhere", "auth.api_change_password"}
 
 
@@ -114,8 +124,9 @@ def fuzz_shop(shop, other_shop):
 
 
 @pytest.mark.parametrize("rule, method, endpoint", routes())
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), derandomize=True, deadline=None, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, database=EXAMPLE_DATABASE, print_blob=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@seed(SEED)
 @given(data=st.data())
 def test_fuzz_no_route_answers_500_and_4xx_changes_nothing(app, fuzz_shop, rule, method, endpoint, data):
     shop = fuzz_shop

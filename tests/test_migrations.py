@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from modules import create_app
 from modules.extensions import db
-from tests.conftest import base_config
+from tests.support.app import base_config
 
 _names = itertools.count()
 

@@ -15,7 +15,7 @@ from modules.alerts.models import StockAlert, StockAlertLog
 from modules.notifications.models import Notification
 from modules.alerts.monitor import StockMonitorService, run_cycle
 from modules.retail.models import Product
-from tests.conftest import base_config
+from tests.support.app import base_config, cluster_for
 
 
 def count(model):
@@ -133,9 +133,7 @@ def _kill_database(app, database_url):
         db.engine.dispose()
         shutil.move(path.parent, path.parent.with_name(path.parent.name + "-away"))
         return lambda: (shutil.move(path.parent.with_name(path.parent.name + "-away"), path.parent))
-    from tests.conftest import _cluster_for
-
-    cluster, name = _cluster_for(database_url)
+    cluster, name = cluster_for(database_url)
     cluster.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
     cluster.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
     return lambda: cluster.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")

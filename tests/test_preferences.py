@@ -2,9 +2,7 @@
 or WhatsApp, instant or in the digest. Untouched, everyone behaves as before."""
 import pytest
 
-from tests.support.deliveries import (  # noqa: F401  (fixtures)
-    configure, delivery_config, delivery_rows, dispatcher, later, make_low, smtp_server, twilio,
-)
+from tests.support.deliveries import configure, delivery_config, delivery_rows, dispatcher, later, make_low
 
 DEFAULTS = {
     "kinds": ["low", "out", "forecast", "restocked"],

@@ -240,7 +240,7 @@ def test_categories_page_refuses_duplicate(shop):
 def test_concurrent_stock_counts_do_not_interleave(app, shop):
     import threading
 
-    from tests.conftest import ApiClient
+    from tests.support.shops import ApiClient
 
     product = shop.add_product("Soap", stock=100)
     statuses = []

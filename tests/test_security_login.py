@@ -10,7 +10,7 @@ from modules import create_app
 from modules.auth.models import LoginAttempt
 from modules.extensions import db
 from modules.timeutil import utcnow
-from tests.conftest import base_config
+from tests.support.app import base_config
 
 
 def login(http, email, password, address="127.0.0.1"):

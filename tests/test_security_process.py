@@ -18,16 +18,20 @@ import pytest
 
 from modules import create_app
 from modules.extensions import db
-from tests.conftest import base_config
+from tests.support.app import base_config, cluster_for
 from tests.support.postgres import free_port
-from tests.test_app_process import ROOT, read_until, start
+from tests.support.process import ROOT, read_until, start
 
+# modules/config.py alone, not the package (whose import loads the whole app, ~1 s of CPU per
+# process): the twelve are ready long before the instant they all start at.
 MAKE_KEY = """
-import sys, time
+import importlib.util, sys, time
 from pathlib import Path
+spec = importlib.util.spec_from_file_location("config", "modules/config.py")
+config = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(config)
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start at the same instant
-from modules.config import _secret_key
-print(_secret_key(Path(sys.argv[1])))
+print(config._secret_key(Path(sys.argv[1])))
 """
 
 
@@ -119,9 +123,7 @@ def _kill_database(database_url):
         away = path.parent.with_name(path.parent.name + "-away")
         shutil.move(path.parent, away)
         return lambda: shutil.move(away, path.parent)
-    from tests.conftest import _cluster_for
-
-    cluster, name = _cluster_for(database_url)
+    cluster, name = cluster_for(database_url)
     cluster.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
     cluster.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
     return lambda: cluster.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")

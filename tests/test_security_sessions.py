@@ -1,8 +1,6 @@
 """Sessions that end: a copied session or remember-me cookie stops working after logout-everywhere,
 a password change, a deactivation and a role change; a CSRF token dies with its session."""
-from sqlalchemy import event
-
-from modules.extensions import db
+from tests.support.app import statements_of
 
 
 def copy_cookies(app, source, *names):
@@ -127,20 +125,6 @@ def test_session_from_before_versions_is_refused(app, shop):
         assert load_user(str(user_id)) is None
         assert load_user(f"{user_id}:2") is None
         assert load_user(f"{2**40}:1") is None
-
-
-def statements_of(app, call):
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return statements
 
 
 def test_user_loader_is_one_query(app, shop):

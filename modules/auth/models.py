@@ -1,4 +1,5 @@
 """The shop (tenant, called client in the data) and its users."""
+from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -58,7 +59,7 @@ class User(UserMixin, db.Model):
         return self.role in ("owner", "manager")
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)

@@ -1,7 +1,8 @@
-"""Real-browser support for tests/test_browser.py: Debian's chromium driven by Playwright, the app
-served by waitress on a free port, and a screenshot of every open page when a test fails.
+"""The browser tests' fixtures: one Chromium per session (Debian's, driven by Playwright, shared by
+every browser test), the app served by waitress on a free port (`live_server`), pages in contexts
+of their own (`open_page`, `page`), and a screenshot of every open page when a test fails.
 
-Loaded as a pytest plugin by the browser tests (`pytest_plugins`), for its report hook."""
+Loaded as a plugin by tests/conftest.py (`pytest_plugins`)."""
 import os
 import re
 import shutil
@@ -10,6 +11,10 @@ from pathlib import Path
 
 import pytest
 from waitress import create_server, wasyncore
+
+from modules import create_app
+from modules.extensions import db
+from tests.support.app import base_config
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -63,6 +68,76 @@ class LiveServer:
         self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
         self._thread.join(timeout=5)
         self.server.task_dispatcher.shutdown(timeout=5)
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole session (per xdist worker); each test gets fresh contexts."""
+    reason = unavailable_reason()
+    if reason:
+        skip_or_fail(reason)
+    playwright = sync_playwright().start()
+    try:
+        chromium = launch_chromium(playwright)
+    except PlaywrightError as e:
+        playwright.stop()
+        skip_or_fail(f"chromium did not start: {e}")
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def live_server(browser, database_url):
+    app = create_app(base_config(database_url))
+    server = LiveServer(app)
+    app.config["PUBLIC_URL"] = server.url  # links in messages point at this server
+    server.start()
+    yield server
+    server.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+_servers = {}  # id(page) -> the live server it was opened on, while its test runs
+
+
+def server_of(page):
+    """The LiveServer a page from `open_page` talks to (its app, to write rows directly)."""
+    return _servers[id(page)]
+
+
+@pytest.fixture
+def open_page(browser, live_server, request):
+    """open_page() -> a page in a browser context of its own (its own cookies: one user)."""
+    contexts, pages = [], []
+
+    def _open():
+        context = browser.new_context(base_url=live_server.url)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        pages.append((page, watch_console(page)))
+        _servers[id(page)] = live_server
+        return page
+
+    yield _open
+    if failed(request.node):
+        save_artifacts(request.node, pages, request.config.rootpath / "test-artifacts")
+    for page, _ in pages:
+        _servers.pop(id(page), None)
+    for context in contexts:
+        context.close()
+    # The strict CSP refuses inline script and style: a page that needed one is broken.
+    refused = [line for _, console in pages for line in console if "Content Security Policy" in line]
+    assert not refused, refused
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page()
 
 
 # --- screenshots on failure -------------------------------------------------------------------

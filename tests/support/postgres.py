@@ -24,12 +24,15 @@ def free_port():
 
 
 class TemporaryCluster:
-    def __init__(self, bindir=None):
+    def __init__(self, bindir=None, parent=None, options=""):
+        """`parent`: the folder to make the cluster's own in (the tests give a tmpfs when there is
+        one); `options`: more `-c name=value` server settings."""
         self.bindir = bindir or find_bindir()
         if not self.bindir:
             raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="stockbell-pg-"))
+        self.options = options
+        self.root = Path(tempfile.mkdtemp(prefix="stockbell-pg-", dir=parent))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.as_postgres = os.geteuid() == 0
@@ -47,7 +50,7 @@ class TemporaryCluster:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-locale")
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {self.options}")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
         return self
 
