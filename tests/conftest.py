@@ -27,6 +27,7 @@ def base_config(url, **extra):
         "DELIVERY_ENABLED": False,
         "PUBLIC_URL": "http://stockbell.test",
         "MAIL_SUPPRESS_SEND": False,
+        "LOGIN_HASH_CONCURRENCY": 4, "SIGNUP_PER_ADDRESS_PER_HOUR": 10_000,  # tests sign in at once, sign up a lot
     }
     config.update(extra)
     return config
