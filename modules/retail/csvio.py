@@ -19,7 +19,7 @@ from ..dialect import insert as upsert
 from ..dialect import lock_for_write
 from ..extensions import db
 from ..timeutil import utcnow
-from ..validation import Fields
+from ..validation import FORBIDDEN, Fields
 from .forms import MAX_STOCK, MAX_THRESHOLD
 from .models import Category, Product, StockMovement
 from .signals import announce_stock_change
@@ -134,6 +134,9 @@ def _read_row(line, header, record):
     cells = dict(zip(header, record))
     fields = Fields({column: unguard(value.strip()) if column in LIMITS else value
                      for column, value in cells.items()}, form=True)
+    for column, value in cells.items():  # as the JSON API's check of every string, before any trimming
+        if FORBIDDEN.search(value):
+            fields.error(column, "Must not contain control characters or line breaks.")
     name = fields.text("name", required=True, max_length=LIMITS["name"])
     sku = fields.text("sku", max_length=LIMITS["sku"])
     category = fields.text("category", max_length=LIMITS["category"])
