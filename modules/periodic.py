@@ -145,9 +145,8 @@ class PeriodicWorker:
         self.started_at = utcnow()
         self.beat()
         next_beat = time.monotonic() + self.beat_seconds
-        if self._stop.wait(self.initial_delay):
-            return
-        next_cycle = time.monotonic()
+        next_cycle = time.monotonic() + self.initial_delay  # beating while it waits for the first cycle too
+        self._stop.wait(max(0.0, min(next_cycle, next_beat) - time.monotonic()))
         while not self._stop.is_set():
             if time.monotonic() >= next_cycle:
                 due = self.more_due(self.run_once())

@@ -35,7 +35,7 @@ def stop_workers(app, timeout=STOP_SECONDS):
     """Ask every worker to stop at once, then wait for them together, `timeout` s at most: the
     threads are daemons, so a cycle still stuck after that (a dead SMTP server) cannot hold up
     the exit (SIGTERM within 2 s); its claimed rows come back when their lease ends."""
-    workers = [w for w in (app.extensions.get(key) for key in ("stock_monitor", "dispatcher")) if w is not None]
+    workers = [w for w in (app.extensions.pop(key, None) for key in ("stock_monitor", "dispatcher")) if w is not None]
     for worker in workers:
         worker.signal_stop()
     deadline = time.monotonic() + timeout
