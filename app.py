@@ -40,6 +40,9 @@ def server_settings(config):
         "max_request_body_size": 17 * 1024 * 1024,
         "max_request_header_size": 64 * 1024,
         "asyncore_use_poll": True,  # select() stops at 1,024 descriptors
+        # X-Forwarded-* are Werkzeug's ProxyFix's to read (TRUSTED_PROXIES); waitress drops them
+        # only when no proxy is trusted.
+        "clear_untrusted_proxy_headers": not config["TRUSTED_PROXIES"],
         "ident": "",  # no "Server: waitress" banner telling a scanner what to try
     }
 
