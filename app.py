@@ -62,6 +62,9 @@ def bind(app, connections):
 
 
 def main():
+    # A thread waiting on the database gets the interpreter back within 1 ms of its answer, not 5:
+    # under a flood of cheap requests (429s), a page's few queries would each wait a full switch.
+    sys.setswitchinterval(0.001)
     connections = {}
     server = bind(app, connections)
     if server is None:

@@ -65,7 +65,7 @@ def reset_password_command(email):
     password = secrets.token_urlsafe(12)
     user.set_password(password)
     end_every_session(user)
-    throttle.record_success(user.email.lower())
+    throttle.forget_account(user.email.lower())
     audit.record(user.client_id, None, "user.password_reset", f"user {user.id}: {user.email} (command line)")
     db.session.commit()
     click.echo(f"New password for {user.email}: {password}")
