@@ -20,12 +20,14 @@ that finds none is answered 429 at once, so a flood is refused, not queued."""
 import math
 import os
 import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app, request
 from sqlalchemy import and_, case, delete, or_, select, update
 
+from ..access import log_request
 from ..dialect import insert
 from ..errors import ApiError
 from ..extensions import db
@@ -244,7 +246,10 @@ class SignInGate:
         if (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) not in GATED:
             return self.wsgi_app(environ, start_response)
         if not self.slots.acquire(blocking=False):
-            return self._busy(environ, start_response)
+            started = time.perf_counter()
+            answer = self._busy(environ, start_response)
+            log_request(environ["REQUEST_METHOD"], environ["PATH_INFO"], 429, started)
+            return answer
         environ[SLOT_KEY] = True
         try:  # Flask has run the view (and made the whole answer: these routes stream nothing) when it returns
             return self.wsgi_app(environ, start_response)
