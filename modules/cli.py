@@ -24,7 +24,7 @@ def create_shop_command(name, email, password, timezone):
     fields = Fields({"shop_name": name, "email": email, "password": password, "timezone": timezone})
     fields.text("shop_name", required=True, max_length=120)
     email = service.normalize_email(fields)
-    service.check_password_field(fields)
+    service.check_password_field(fields, user_inputs=(name, email))
     service.read_timezone(fields)
     try:
         fields.check()
@@ -35,7 +35,7 @@ def create_shop_command(name, email, password, timezone):
 
 
 @click.command("seed-demo")
-@click.option("--email", default=None, help="Login of the demo owner (default demo@stockbell.local).")
+@click.option("--email", default=None, help="Login of the demo owner (default demo@example.com).")
 def seed_demo_command(email):
     """Create the demo shop and print its login."""
     from .seed import DEMO_EMAIL, seed_demo
@@ -65,7 +65,7 @@ def reset_password_command(email):
     password = secrets.token_urlsafe(12)
     user.set_password(password)
     end_every_session(user)
-    throttle.record_success(user.email.lower())
+    throttle.forget_account(user.email.lower())
     audit.record(user.client_id, None, "user.password_reset", f"user {user.id}: {user.email} (command line)")
     db.session.commit()
     click.echo(f"New password for {user.email}: {password}")

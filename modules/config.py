@@ -127,6 +127,16 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 10),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "HEALTH_TOKEN": os.environ.get("HEALTH_TOKEN") or None,
+        # Serving: waitress's threads, and how many proxies in front set X-Forwarded-* (ProxyFix).
+        "WAITRESS_THREADS": _int("WAITRESS_THREADS", 8),
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        "WAITRESS_CHANNEL_TIMEOUT": _int("WAITRESS_CHANNEL_TIMEOUT", 30),  # an idle connection closes
+        "WAITRESS_CONNECTION_LIMIT": _int("WAITRESS_CONNECTION_LIMIT", 200),
+        "WORKER_HEARTBEAT_SECONDS": _float("WORKER_HEARTBEAT_SECONDS", 30),
+        "SIGNUP_PER_ADDRESS_PER_HOUR": _int("SIGNUP_PER_ADDRESS_PER_HOUR", 5),
+        # Password checks at once per process (sign-ins, sign-ups); more are a 429 at once. 0: half
+        # the cores, always fewer than WAITRESS_THREADS.
+        "LOGIN_HASH_CONCURRENCY": _int("LOGIN_HASH_CONCURRENCY", 0),
         # None: on when PUBLIC_URL is https (decided in create_app, after any overrides).
         "SESSION_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),
         "REMEMBER_COOKIE_SECURE": _optional_bool("REMEMBER_COOKIE_SECURE"),
@@ -139,9 +149,11 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
-        "LOGIN_DELAY_SECONDS": 1,  # after an account's first failure; doubles with each one more
-        "LOGIN_MAX_FAILURES": 5,  # from this failure on, an account waits LOGIN_LOCKOUT_SECONDS
-        "LOGIN_LOCKOUT_SECONDS": 900,
-        "LOGIN_ADDRESS_MAX_FAILURES": 50,  # one address (a shop's NAT) may fail this often, any accounts
-        "LOGIN_HASH_CONCURRENCY": 4,  # password checks at once per process; more are a 429
+        "LOGIN_DELAY_SECONDS": _int("LOGIN_DELAY_SECONDS", 1),  # after a failure of an account from an address; doubles with each one more
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),  # from this failure on, that account from that address waits LOGIN_LOCKOUT_SECONDS
+        "LOGIN_LOCKOUT_SECONDS": _int("LOGIN_LOCKOUT_SECONDS", 900),  # the longest any sign-in waits: never a permanent lock
+        # Failures of one account from browsers without its device cookie, any address, before
+        # those browsers meet a growing delay (an attack from many addresses).
+        "LOGIN_ACCOUNT_FREE_FAILURES": _int("LOGIN_ACCOUNT_FREE_FAILURES", 10),
+        "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 50),  # one address (a shop's NAT) may fail this often, any accounts
     }

@@ -16,12 +16,13 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error with the contract's body: {"error": sentence, "details": {field: problem}}."""
 
-    def __init__(self, status, message, details=None, headers=None):
+    def __init__(self, status, message, details=None, headers=None, extra=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or {}
         self.headers = headers or {}  # e.g. Retry-After on a 429
+        self.extra = extra or {}  # more top-level fields of the body (a CSV import's "more")
 
 
 class ValidationError(ApiError):
@@ -35,9 +36,9 @@ def wants_json():
     )
 
 
-def error_response(status, message, details=None):
+def error_response(status, message, details=None, extra=None):
     if wants_json():
-        return jsonify({"error": message, "details": details or {}}), status
+        return jsonify({"error": message, "details": details or {}, **(extra or {})}), status
     try:
         return render_template("error.html", status=status, message=message), status
     except Exception:  # the page needs the database (the signed-in user): say it plainly instead
@@ -48,7 +49,7 @@ def init_app(app):
     @app.errorhandler(ApiError)
     def _api_error(e):
         db.session.rollback()
-        response, status = error_response(e.status, e.message, e.details)
+        response, status = error_response(e.status, e.message, e.details, e.extra)
         return response, status, e.headers
 
     @app.errorhandler(CSRFError)

@@ -1,15 +1,19 @@
 """GET /health: the database and the background workers, no sign-in needed. Anyone sees the
-status and each worker's state (its last error as a kind of failure only); counts across shops
-need `Authorization: Bearer <HEALTH_TOKEN>`."""
+status, this process's worker threads (their last error as a kind of failure only), every worker
+process's last heartbeat from the database (so a web process of a split deployment tells whether
+the worker lives) and when the outbox's longest-waiting row became due; counts across shops, and
+which host and process each worker is, need `Authorization: Bearer <HEALTH_TOKEN>`."""
 import hmac
 import logging
+from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
 from .extensions import db
 from .delivery import outbox
-from .timeutil import utcnow
+from .periodic import heartbeats
+from .timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ def health():
     trusted = _trusted()
     body["monitor"] = _worker_status("stock_monitor", "STOCK_MONITOR_INTERVAL", trusted)
     body["dispatcher"] = _worker_status("dispatcher", "DELIVERY_POLL_SECONDS", trusted)
+    if status == 200:
+        body.update(_from_the_database(trusted))
     if not trusted:
         return jsonify(body), status
     body["deliveries"] = None
@@ -40,6 +46,30 @@ def health():
             db.session.rollback()
             log.exception("could not count deliveries")
     return jsonify(body), status
+
+
+def _from_the_database(trusted):
+    """{"workers": [every worker's last beat], "outbox": {"oldest_due_at", "waiting_seconds"}}."""
+    now = utcnow()
+    beat_seconds = float(current_app.config.get("WORKER_HEARTBEAT_SECONDS") or 30)
+    try:
+        workers = []
+        for beat in heartbeats(now - timedelta(days=1)):
+            silent = max(0.0, (now - beat.last_beat_at).total_seconds())
+            entry = {"kind": beat.kind, "last_beat_at": isoformat(beat.last_beat_at),
+                     "seconds_since_beat": round(silent, 1), "alive": silent <= 3 * beat_seconds}
+            if trusted:
+                entry.update(host=beat.host, pid=beat.pid, started_at=isoformat(beat.started_at))
+            workers.append(entry)
+        oldest = outbox.oldest_due(now)
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 -- the status above already says what a caller needs
+        db.session.rollback()
+        log.exception("could not read the workers' heartbeats")
+        return {}
+    return {"workers": workers, "outbox": {
+        "oldest_due_at": isoformat(oldest),
+        "waiting_seconds": None if oldest is None else round(max(0.0, (now - oldest).total_seconds()), 1)}}
 
 
 PUBLIC_WORKER_FIELDS = ("running", "interval_seconds", "last_run_at", "last_duration_ms", "last_error")

@@ -3,7 +3,6 @@ traceback per request while the database is down), and a session cleanup that ca
 committed answer into an error after the fact."""
 import logging
 import threading
-import time
 
 from flask import current_app
 from sqlalchemy.exc import DBAPIError
@@ -32,27 +31,37 @@ def is_database_failure(error):
 
 
 class FailureLog:
-    """Logs the first failure of each kind at once, then at most one line per interval with how
-    many more there were."""
+    """Logs the first failure of each kind at once and opens a window of `interval` seconds; the
+    failures of that kind within it are counted, and when it closes (a timer, whether or not
+    another failure comes) one line says how many there were. The next failure after that is
+    logged at once again: a second outage is never folded into the first one's count."""
 
-    def __init__(self, interval=INTERVAL_SECONDS, clock=time.monotonic):
+    def __init__(self, interval=INTERVAL_SECONDS):
         self.interval = interval
-        self.clock = clock
         self._lock = threading.Lock()
-        self._kinds = {}  # kind -> [last logged at, suppressed since]
+        self._windows = {}  # kind -> {"count", "where", "logger"} while its window is open
 
     def failed(self, where, error, logger=log):
         kind = failure_kind(error)
-        now = self.clock()
         with self._lock:
-            last, suppressed = self._kinds.get(kind, (None, 0))
-            if last is not None and now - last < self.interval:
-                self._kinds[kind] = [last, suppressed + 1]
+            window = self._windows.get(kind)
+            if window is not None:
+                window["count"] += 1
+                window["where"] = where
                 return False
-            self._kinds[kind] = [now, 0]
-        more = f" ({suppressed} more like it in the last {self.interval:.0f} s)" if suppressed else ""
-        logger.error("%s: %s%s", where, kind, more)
+            self._windows[kind] = {"count": 0, "where": where, "logger": logger}
+            timer = threading.Timer(self.interval, self._close, (kind,))
+            timer.daemon = True
+            timer.start()
+        logger.error("%s: %s", where, kind)
         return True
+
+    def _close(self, kind):
+        with self._lock:
+            window = self._windows.pop(kind, None)
+        if window and window["count"]:
+            window["logger"].error("%s: %s (%d more like it in the last %.0f s)", window["where"], kind,
+                                   window["count"], self.interval)
 
 
 def report(where, error, logger=log, app=None):

@@ -6,7 +6,7 @@ from .auth.models import Client
 from .extensions import db
 from .retail import service as retail_service
 
-DEMO_EMAIL = "demo@stockbell.local"
+DEMO_EMAIL = "demo@example.com"  # an address the register form accepts too
 DEMO_PRODUCTS = [
     # name, sku, category, stock, own threshold
     ("Whole Milk 1L", "DAI-001", "Dairy", 3, None),

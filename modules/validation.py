@@ -16,6 +16,15 @@ MAX_JSON_DEPTH = 32
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # What a one-line field does not accept either.
 LINE_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+# A whole number as text: ASCII digits, an optional minus. Not int(), which also takes other
+# scripts' digits ("١٢"), underscores ("1_000") and a plus, while "²" and "①" pass isdigit().
+WHOLE_NUMBER = re.compile("-?[0-9]{1,30}")
+
+
+def whole_number(text):
+    """The integer `text` spells (spaces around allowed), or None when it is not a whole number."""
+    text = text.strip()
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
 class IdConverter(IntegerConverter):
@@ -159,9 +168,8 @@ class Fields:
                 self.error(name, "Must be an integer.")
             return None
         if self.form and isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
+            value = whole_number(value)
+            if value is None:
                 self.error(name, "Must be a whole number.")
                 return None
         if isinstance(value, bool) or not isinstance(value, int):
@@ -226,9 +234,8 @@ class QueryArgs:
         raw = self.args.get(name)
         if raw in (None, ""):
             return default
-        try:
-            value = int(raw)
-        except ValueError:
+        value = whole_number(raw)
+        if value is None:
             self.errors[name] = "Must be a whole number."
             return default
         if not minimum <= value <= maximum:

@@ -1,6 +1,7 @@
 """Sessions that end: a copied session or remember-me cookie stops working after logout-everywhere,
 a password change, a deactivation and a role change; a CSRF token dies with its session."""
 from tests.support.app import statements_of
+from tests.support.shops import ApiClient
 
 
 def copy_cookies(app, source, *names):
@@ -116,15 +117,48 @@ def test_csrf_token_does_not_outlive_its_session(shop):
     assert shop.post("/api/products", json={"name": "Tea"}).status_code == 201
 
 
-def test_session_from_before_versions_is_refused(app, shop):
-    """A cookie whose id carries no version (or another one) is nobody."""
+def test_session_ids_without_a_live_session_row_are_refused(app, shop):
+    """A cookie whose id carries no session key (from before keys), another key, or another
+    version is nobody."""
+    with shop.http.session_transaction() as stored:
+        session_id = stored["_user_id"]
+    user_id, version, key = session_id.split(":")
     with app.test_request_context():
         from modules.auth.sessions import load_user
-        user_id = shop.user["id"]
-        assert load_user(f"{user_id}:1") is not None
+        assert load_user(session_id) is not None
+        assert load_user(f"{user_id}:{version}") is None
         assert load_user(str(user_id)) is None
-        assert load_user(f"{user_id}:2") is None
-        assert load_user(f"{2**40}:1") is None
+        assert load_user(f"{user_id}:{int(version) + 1}:{key}") is None
+        assert load_user(f"{user_id}:{version}:{'x' * len(key)}") is None
+        assert load_user(f"{2**40}:1:{key}") is None
+
+
+def test_a_plain_logout_ends_every_copy_of_that_session_only(app, shop):
+    thief = copy_cookies(app, shop, "session")
+    other_browser = ApiClient(app, shop.email, shop.password)
+    other_browser.login()
+    assert me(thief) == 200
+    assert shop.post("/api/auth/logout").status_code == 204
+    assert me(thief) == 401  # the copy died with the session
+    assert me(shop.http) == 401
+    assert me(other_browser.http) == 200  # the user's other session goes on
+
+
+def test_a_plain_logout_ends_that_sessions_remember_cookie(app, shop):
+    signed_in = shop.http.post("/api/auth/login", json={"email": shop.email, "password": shop.password,
+                                                        "remember": True})
+    shop.csrf = signed_in.get_json()["csrf_token"]
+    remembered = copy_cookies(app, shop, "remember_token")
+    assert me(remembered) == 200
+    assert shop.post("/api/auth/logout").status_code == 204
+    assert me(remembered) == 401
+
+
+def test_the_html_logout_ends_the_session_for_every_copy(app, shop):
+    thief = copy_cookies(app, shop, "session")
+    token = shop.http.get("/api/auth/csrf").get_json()["csrf_token"]
+    assert shop.http.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert me(thief) == 401
 
 
 def test_user_loader_is_one_query(app, shop):

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from . import api, sessions, views  # noqa: E402,F401
+from . import api, devices, sessions, views  # noqa: E402,F401

@@ -6,8 +6,8 @@ from flask_wtf.csrf import generate_csrf
 from ..errors import ApiError
 from ..extensions import csrf, db
 from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
-from ..timeutil import isoformat
-from . import audit, bp, service, throttle, tokens
+from ..timeutil import isoformat, utcnow
+from . import audit, bp, devices, service, throttle, tokens
 from .forms import read_new_token
 from .models import ApiToken, User
 from .roles import check_may_manage, require_owner
@@ -23,13 +23,13 @@ def read_registration(fields):
     """The fields of a new shop, shared by the JSON route and the HTML form."""
     shop_name = fields.text("shop_name", required=True, max_length=120)
     email = service.normalize_email(fields)
-    password = service.check_password_field(fields)
+    password = service.check_password_field(fields, user_inputs=(shop_name, email, fields.data.get("email")))
     timezone = service.read_timezone(fields) or "UTC"
     return shop_name, email, password, timezone
 
 
 def login_attempt(email, password):
-    """The user for these credentials; 429 while the account or the address waits, 401 when wrong."""
+    """The user for these credentials; 429 while this browser must wait, 401 when wrong."""
     email = (email or "").strip().lower()[:service.MAX_EMAIL]
     found = []
 
@@ -37,9 +37,16 @@ def login_attempt(email, password):
         found.append(service.authenticate(email, password))
         return found[0] is not None
 
-    if not throttle.attempt(email, request.remote_addr or "unknown", check):
+    if not throttle.attempt(email, devices.nonce_for(email), check):
         raise ApiError(401, "Invalid email or password.")
     return found[0]
+
+
+def new_shop(shop_name, email, password, timezone):
+    """A new shop from a checked registration: counted against the address's hourly sign-ups first
+    (429 past them), then made (409 when the email is taken)."""
+    throttle.count_signup(utcnow())
+    return service.create_shop(shop_name, email, password, timezone)
 
 
 # Sign-in needs no CSRF token (it is what hands one out); requiring a JSON body keeps
@@ -52,7 +59,7 @@ def api_register():
     fields = Fields(json_body({"shop_name", "email", "password", "timezone"}))
     shop_name, email, password, timezone = read_registration(fields)
     fields.check()
-    client, user = service.create_shop(shop_name, email, password, timezone)
+    client, user = new_shop(shop_name, email, password, timezone)
     start_session(user)
     return _signed_in(user, 201)
 
@@ -91,7 +98,7 @@ def api_change_password():
     """A new password (the current one is needed): every other session of this user ends."""
     fields = Fields(json_body({"current_password", "new_password"}))
     user = current_user._get_current_object()
-    new = service.check_password_field(fields, "new_password")
+    new = service.check_password_field(fields, "new_password", user_inputs=(user.email, user.client.name))
     service.check_current_password(fields, user)
     fields.check()
     service.change_own_password(user, new)
@@ -124,7 +131,8 @@ def api_users():
 def api_create_user():
     fields = Fields(json_body({"email", "password", "role"}))
     email = service.normalize_email(fields)
-    password = service.check_password_field(fields)
+    password = service.check_password_field(fields, user_inputs=(email, fields.data.get("email"),
+                                                                 current_user.client.name))
     role = service.read_role(fields)
     fields.check()
     check_may_manage(current_user, role)  # a manager cannot create an owner or a manager
@@ -140,7 +148,8 @@ def api_update_user(user_id):
     fields = Fields(json_body({"role", "active", "password"}))
     role = service.read_role(fields) if fields.has("role") else None
     active = fields.boolean("active") if fields.has("active") else None
-    password = service.check_password_field(fields) if fields.has("password") else None
+    password = service.check_password_field(fields, user_inputs=(user.email, user.client.name)) \
+        if fields.has("password") else None
     fields.check()
     service.change_user(current_user, user, role, active, password)
     db.session.commit()

@@ -1,6 +1,7 @@
 """Requests signed in with an API token: under /api/ only, with `Authorization: Bearer` and no
 cookie. Such a request skips the CSRF check (a browser cannot send that header cross-site), is
-signed in for itself alone (no session is written), and reaches only what its scope allows."""
+signed in for itself alone (no session is written), and reaches only what both its scope and its
+creator's current role allow; a token whose creator is deactivated is refused (401)."""
 from flask import current_app, g, request
 
 from ..errors import ApiError
@@ -33,11 +34,14 @@ def _sign_in_or_check_csrf():
     token = tokens.find_token(secret)
     if token is None:
         raise ApiError(401, "This API token is unknown or revoked.")
-    if not tokens.allows(token.scope, request.method, request.url_rule.rule, request.endpoint):
+    creator = tokens.creator(token)
+    if creator is None:
+        raise ApiError(401, "This API token's creator is no longer active in the shop.")
+    if not tokens.allows(token.scope, creator.role, request.method, request.url_rule.rule, request.endpoint):
         raise ApiError(403, "This API token cannot do this" + (
             "; a read token only reads products, categories and alerts." if token.scope == "read" else "."))
     tokens.touch(token)
-    g.api_token = tokens.TokenPrincipal(token)
+    g.api_token = tokens.TokenPrincipal(token, creator)
 
 
 @login_manager.request_loader

@@ -109,8 +109,24 @@ class NotificationSettings(db.Model):
         }
 
 
+class UserSession(db.Model):
+    """One signed-in session (a sign-in or a sign-up, in one browser): its key is in the session
+    and remember cookies ("<user id>:<version>:<key>"); a plain logout deletes the row, so every
+    copy of that session's cookies stops working while the user's other sessions go on."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (db.Index("ix_user_sessions_user_id", "user_id", "created_at"),)
+
+    key = db.Column(db.String(64), primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
 class LoginAttempt(db.Model):
-    """Failed sign-ins per account or per address, shared by every process (not in memory)."""
+    """The sign-in throttle's and the sign-up limit's counters, shared by every process (not in
+    memory): kind "pair" (an account from an address), "account" (an account from browsers
+    without its device cookie), "device" (a device cookie), "address" (failures from an address,
+    any account), "signup" (sign-ups from an address in the current hour)."""
 
     __tablename__ = "login_attempts"
     __table_args__ = (
@@ -120,7 +136,7 @@ class LoginAttempt(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     key = db.Column(db.String(300), nullable=False)
-    kind = db.Column(db.String(16), nullable=False)  # "account" or "address"
+    kind = db.Column(db.String(16), nullable=False)
     failures = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     last_failure_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     blocked_until = db.Column(db.DateTime, nullable=True)

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
+from zxcvbn import zxcvbn
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
@@ -16,6 +17,9 @@ from .tenancy import for_shop
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200
+MIN_STRENGTH = 3  # zxcvbn's score, 0..4: 3 is "safely unguessable" (about 10^8 guesses and more)
+SCORED_LENGTH = 72  # zxcvbn's own bound; the characters past it only add strength
+PASSWORD_RULE = f"At least {MIN_PASSWORD} characters, hard to guess, and neither the email nor the shop's name."
 MAX_EMAIL = 254
 COMMON_PASSWORDS = frozenset(
     line.strip().lower() for line in (Path(__file__).with_name("common_passwords.txt")).read_text().splitlines()
@@ -34,7 +38,10 @@ def normalize_email(fields, name="email", required=True):
         return None
 
 
-def check_password_field(fields, name="password", required=True):
+def check_password_field(fields, name="password", required=True, user_inputs=()):
+    """A password that follows the one rule (PASSWORD_RULE, which the pages show): at least
+    MIN_PASSWORD characters, scored by zxcvbn at MIN_STRENGTH or more with `user_inputs` (the
+    email, the shop's name) as words it knows, and not one of those itself."""
     value = fields.data.get(name)
     if value is None or value == "":
         if required:
@@ -46,14 +53,24 @@ def check_password_field(fields, name="password", required=True):
     if len(value) < MIN_PASSWORD:
         fields.error(name, f"Must be at least {MIN_PASSWORD} characters.")
         return None
+    if len(value) > MAX_PASSWORD:
+        fields.error(name, f"Must be at most {MAX_PASSWORD} characters.")
+        return None
     if not value.strip():
         fields.error(name, "Must not be only spaces.")
+        return None
+    words = [w.strip().lower() for w in user_inputs if isinstance(w, str) and w.strip()]
+    words += [w.split("@", 1)[0] for w in words if "@" in w]
+    if value.strip().lower() in words:
+        fields.error(name, "Must be neither the email nor the shop's name.")
         return None
     if value.lower() in COMMON_PASSWORDS or value.strip().lower() in COMMON_PASSWORDS:
         fields.error(name, "This is one of the most common passwords; choose another.")
         return None
-    if len(value) > MAX_PASSWORD:
-        fields.error(name, f"Must be at most {MAX_PASSWORD} characters.")
+    result = zxcvbn(value[:SCORED_LENGTH], user_inputs=words)
+    if result["score"] < MIN_STRENGTH:
+        hint = (result.get("feedback") or {}).get("warning") or "Add more words or characters that are hard to guess."
+        fields.error(name, f"Too easy to guess: {hint.rstrip('.')}. Try a few unrelated words.")
         return None
     return value
 
@@ -185,7 +202,7 @@ def change_user(actor, user, role=None, active=None, password=None):
         user.active = active
     if password:
         user.set_password(password)
-        throttle.record_success(user.email.lower())  # a new password is a way back in: no waiting
+        throttle.forget_account(user.email.lower())  # a new password is a way back in: no waiting
     if ends_sessions:  # a new role, a deactivation or a reset password: the old sessions end
         end_every_session(user)
     _audit_user(actor, user, before)

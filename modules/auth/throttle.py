@@ -1,17 +1,33 @@
-"""The login throttle, in the database so that every process shares it and a restart keeps it.
-Per account: after each failure a delay that doubles (LOGIN_DELAY_SECONDS, 2x, 4x ...), and
-LOGIN_LOCKOUT_SECONDS from the LOGIN_MAX_FAILURES-th failure on: slow guessing, never a permanent
-lock a stranger can hold. Per address: LOGIN_ADDRESS_MAX_FAILURES failures, then the lock-out.
-An attempt on an account with failures claims it first (a conditional UPDATE), so parallel
-guesses get one password check per delay; a small semaphore bounds the hashes run at once."""
+"""The sign-in throttle, in the database so that every process shares it and a restart keeps it,
+after OWASP's device cookies: no stranger can lock anyone out, and guessing stays slow.
+
+Counters (`login_attempts`, by kind and key):
+- "pair": an account from one address. After each failure a delay that doubles from
+  LOGIN_DELAY_SECONDS, and LOGIN_LOCKOUT_SECONDS from the LOGIN_MAX_FAILURES-th failure on.
+- "account": an account from browsers without its device cookie, any address. Free for
+  LOGIN_ACCOUNT_FREE_FAILURES failures, then a delay that doubles from LOGIN_DELAY_SECONDS up to
+  LOGIN_LOCKOUT_SECONDS: an attack from many addresses meets a growing delay, never a lock.
+- "device": one browser's device cookie for the account (auth/devices.py), the pair's schedule.
+- "address": failures from an address, any account; past LOGIN_ADDRESS_MAX_FAILURES the address
+  waits LOGIN_LOCKOUT_SECONDS, unless the browser has the account's device cookie.
+A sign-in with the account's device cookie meets only its own "device" counter; without it, the
+pair, the account and the address. A counter with failures is claimed before the password check
+(a conditional UPDATE), so parallel guesses get one check per delay.
+
+Password checks are bounded per process (LOGIN_HASH_CONCURRENCY, fewer than the server's threads):
+the sign-in and sign-up routes take a slot before Flask sees them (`SignInGate`), and a request
+that finds none is answered 429 at once, so a flood is refused, not queued."""
 import math
+import os
 import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import and_, case, delete, or_, select, update
 
+from ..access import log_request
 from ..dialect import insert
 from ..errors import ApiError
 from ..extensions import db
@@ -19,6 +35,9 @@ from ..timeutil import utcnow
 from .models import LoginAttempt
 
 KEEP = timedelta(days=1)  # rows idle this long are pruned
+MAX_ADDRESS = 45  # the longest IPv6 text
+SLOT_KEY = "stockbell.hash_slot"  # in the WSGI environ: this request holds a password-check slot
+BUSY = "The server is busy checking passwords; try again in a moment."
 
 
 def _retry_after(until, now):
@@ -29,15 +48,31 @@ def _blocked(seconds, message):
     return ApiError(429, message, headers={"Retry-After": str(seconds)})
 
 
-def _delay(config, failures):
-    """Seconds to wait after `failures` consecutive failures of one account."""
-    if failures >= config["LOGIN_MAX_FAILURES"]:
+def _delay(config, kind, failures):
+    """Seconds to wait after `failures` failures counted by a counter of `kind`; 0: no wait."""
+    if kind == "account":
+        failures -= config["LOGIN_ACCOUNT_FREE_FAILURES"]
+    elif failures >= config["LOGIN_MAX_FAILURES"]:
         return config["LOGIN_LOCKOUT_SECONDS"]
-    return min(config["LOGIN_DELAY_SECONDS"] * 2 ** (failures - 1), config["LOGIN_LOCKOUT_SECONDS"])
+    if failures <= 0:
+        return 0
+    return min(config["LOGIN_DELAY_SECONDS"] * 2 ** min(failures - 1, 30), config["LOGIN_LOCKOUT_SECONDS"])
+
+
+def _held_from(config, kind):
+    """From how many failures a counter of `kind` is held during a password check."""
+    return config["LOGIN_ACCOUNT_FREE_FAILURES"] if kind == "account" else 1
 
 
 def _row(kind, key):
     return and_(LoginAttempt.kind == kind, LoginAttempt.key == key)
+
+
+def counters(account, address, device_nonce):
+    """The counters a sign-in meets: its device cookie's alone, or the pair's and the account's."""
+    if device_nonce is not None:
+        return [("device", device_nonce)]
+    return [("pair", f"{account}|{address}"), ("account", account)]
 
 
 def check_address(address, now):
@@ -47,42 +82,49 @@ def check_address(address, now):
         raise _blocked(_retry_after(until, now), "Too many failed sign-ins from this address; try again later.")
 
 
-def claim_account(account, now):
-    """Take the account's turn: 429 while it waits out a delay. An account with failures is then
-    held for the delay the next failure would earn, so that parallel guesses get one password
-    check, not one each; one without failures is not held (a shop's tills sign in at once). Committed."""
+def claim(rows, now):
+    """Take each counter's turn: 429 (nothing changed) while any waits out a delay. A counter that
+    the next failure would slow is then held for that delay, so that parallel guesses get one
+    password check, not one each; one that it would not is left free (a shop's tills sign in at
+    once). Committed."""
     config = current_app.config
-    db.session.execute(insert(LoginAttempt).values(
-        kind="account", key=account, failures=0, last_failure_at=now).on_conflict_do_nothing())
-    # Two statements, one transaction: the row stays locked between them, so no one sees the first.
+    for kind, key in rows:
+        db.session.execute(insert(LoginAttempt).values(
+            kind=kind, key=key, failures=0, last_failure_at=now).on_conflict_do_nothing())
     hold = now + timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
-    failures = db.session.execute(
-        update(LoginAttempt).where(_row("account", account),
-                                   or_(LoginAttempt.blocked_until.is_(None), LoginAttempt.blocked_until <= now))
-        .values(blocked_until=case((LoginAttempt.failures > 0, hold), else_=None))
-        .returning(LoginAttempt.failures), execution_options={"synchronize_session": False}).scalar()
-    if failures is None:
-        until = db.session.execute(select(LoginAttempt.blocked_until).where(_row("account", account))).scalar()
-        db.session.commit()
-        raise _blocked(_retry_after(until or now, now),
+    waits = []
+    for kind, key in rows:
+        # Two statements, one transaction: the row stays locked between them, so no one sees the first.
+        failures = db.session.execute(
+            update(LoginAttempt).where(_row(kind, key),
+                                       or_(LoginAttempt.blocked_until.is_(None), LoginAttempt.blocked_until <= now))
+            .values(blocked_until=case((LoginAttempt.failures >= _held_from(config, kind), hold), else_=None))
+            .returning(LoginAttempt.failures), execution_options={"synchronize_session": False}).scalar()
+        if failures is None:
+            waits.append(db.session.execute(select(LoginAttempt.blocked_until).where(_row(kind, key))).scalar())
+        elif failures >= _held_from(config, kind):
+            db.session.execute(update(LoginAttempt).where(_row(kind, key)).values(
+                blocked_until=now + timedelta(seconds=_delay(config, kind, failures + 1))),
+                execution_options={"synchronize_session": False})
+    if waits:
+        db.session.rollback()
+        raise _blocked(max(_retry_after(until or now, now) for until in waits),
                        "Too many failed sign-ins for this email; try again in a moment.")
-    if failures:
-        db.session.execute(update(LoginAttempt).where(_row("account", account)).values(
-            blocked_until=now + timedelta(seconds=_delay(config, failures + 1))),
-            execution_options={"synchronize_session": False})
     db.session.commit()
 
 
-def record_failure(account, address, now):
-    """One more failure for the account (its delay doubles) and for the address; old rows pruned."""
+def record_failure(rows, address, now):
+    """One more failure for each counter (its delay grows) and for the address; old rows pruned."""
     config = current_app.config
-    failures = db.session.execute(
-        update(LoginAttempt).where(_row("account", account))
-        .values(failures=LoginAttempt.failures + 1, last_failure_at=now)
-        .returning(LoginAttempt.failures), execution_options={"synchronize_session": False}).scalar() or 1
-    db.session.execute(update(LoginAttempt).where(_row("account", account)).values(
-        blocked_until=now + timedelta(seconds=_delay(config, failures))),
-        execution_options={"synchronize_session": False})
+    for kind, key in rows:
+        failures = db.session.execute(
+            update(LoginAttempt).where(_row(kind, key))
+            .values(failures=LoginAttempt.failures + 1, last_failure_at=now)
+            .returning(LoginAttempt.failures), execution_options={"synchronize_session": False}).scalar() or 1
+        delay = _delay(config, kind, failures)
+        db.session.execute(update(LoginAttempt).where(_row(kind, key)).values(
+            blocked_until=now + timedelta(seconds=delay) if delay else None),
+            execution_options={"synchronize_session": False})
     db.session.execute(insert(LoginAttempt).values(
         kind="address", key=address, failures=0, last_failure_at=now).on_conflict_do_nothing())
     limit, lockout = config["LOGIN_ADDRESS_MAX_FAILURES"], timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
@@ -90,45 +132,154 @@ def record_failure(account, address, now):
         failures=LoginAttempt.failures + 1, last_failure_at=now,
         blocked_until=case((LoginAttempt.failures + 1 >= limit, now + lockout), else_=LoginAttempt.blocked_until)),
         execution_options={"synchronize_session": False})
+    prune(now)
+    db.session.commit()
+
+
+def prune(now):
     db.session.execute(delete(LoginAttempt).where(
         LoginAttempt.last_failure_at < now - KEEP,
         or_(LoginAttempt.blocked_until.is_(None), LoginAttempt.blocked_until < now)),
         execution_options={"synchronize_session": False})
+
+
+def record_success(rows):
+    """The right password: this pair's or this device's failures are forgotten; the account's
+    count of strangers' failures stays (an attack goes on at its pace), only its hold is lifted."""
+    for kind, key in rows:
+        if kind == "account":
+            db.session.execute(update(LoginAttempt).where(_row(kind, key)).values(blocked_until=None),
+                               execution_options={"synchronize_session": False})
+        else:
+            db.session.execute(delete(LoginAttempt).where(_row(kind, key)),
+                               execution_options={"synchronize_session": False})
+
+
+def forget_account(account):
+    """A new password set by an owner is a way back in: no waiting for any browser of `account`.
+    The caller commits."""
+    db.session.execute(delete(LoginAttempt).where(or_(
+        _row("account", account), and_(LoginAttempt.kind == "pair", LoginAttempt.key.startswith(account + "|",
+                                                                                                autoescape=True)))),
+        execution_options={"synchronize_session": False})
+
+
+def count_signup(now):
+    """One more sign-up from the client's address in its hour: 429 (nothing counted) past
+    SIGNUP_PER_ADDRESS_PER_HOUR. The counter is one row per address, a window of an hour from
+    its first sign-up, decided by one UPDATE. Committed."""
+    limit, address = current_app.config["SIGNUP_PER_ADDRESS_PER_HOUR"], client_address()
+    hour = now + timedelta(hours=1)
+    db.session.execute(insert(LoginAttempt).values(
+        kind="signup", key=address, failures=0, last_failure_at=now, blocked_until=hour).on_conflict_do_nothing())
+    over = LoginAttempt.blocked_until <= now  # the window has closed: a new one starts with this sign-up
+    count, until = db.session.execute(
+        update(LoginAttempt).where(_row("signup", address))
+        .values(failures=case((over, 1), else_=LoginAttempt.failures + 1),
+                blocked_until=case((over, hour), else_=LoginAttempt.blocked_until), last_failure_at=now)
+        .returning(LoginAttempt.failures, LoginAttempt.blocked_until),
+        execution_options={"synchronize_session": False}).one()
+    if count > limit:
+        db.session.rollback()
+        raise _blocked(_retry_after(until, now), f"At most {limit} new shops an hour from one address; "
+                                                 "try again later.")
     db.session.commit()
 
 
-def record_success(account):
-    db.session.execute(delete(LoginAttempt).where(_row("account", account)),
-                       execution_options={"synchronize_session": False})
+def client_address():
+    """The client's address (behind TRUSTED_PROXIES proxies, the one they forwarded)."""
+    return (request.remote_addr or "unknown")[:MAX_ADDRESS]
+
+
+def attempt(account, device_nonce, check):
+    """Run `check()` (the password check, True when right) under the throttle; 429 while blocked.
+    `device_nonce`: this browser's device cookie for the account, or None."""
+    now = utcnow()
+    address = client_address()
+    if device_nonce is None:
+        check_address(address, now)
+    rows = counters(account, address, device_nonce)
+    with hash_slot():
+        claim(rows, now)
+        ok = check()
+    if ok:
+        record_success(rows)
+        db.session.commit()
+    else:
+        record_failure(rows, address, utcnow())
+    return ok
 
 
 @contextmanager
 def hash_slot():
-    """One of the few password checks this process runs at once; 429 at once when all are taken,
-    so a flood of sign-ins cannot starve every other request of the CPU."""
+    """One of the few password checks this process runs at once; 429 at once when all are taken.
+    A request that came through the gate already holds one."""
+    if request.environ.get(SLOT_KEY):
+        yield
+        return
     slots = current_app.extensions["login_hash_slots"]
     if not slots.acquire(blocking=False):
-        raise _blocked(1, "The server is busy checking passwords; try again in a moment.")
+        raise _blocked(1, BUSY)
     try:
         yield
     finally:
         slots.release()
 
 
-def attempt(account, address, check):
-    """Run `check()` (the password check, True when right) under the throttle; 429 while blocked."""
-    now = utcnow()
-    check_address(address, now)
-    with hash_slot():
-        claim_account(account, now)
-        ok = check()
-    if ok:
-        record_success(account)
-        db.session.commit()
-    else:
-        record_failure(account, address, utcnow())
-    return ok
+GATED = frozenset({("POST", "/api/auth/login"), ("POST", "/login"),
+                   ("POST", "/api/auth/register"), ("POST", "/register")})
+
+
+class SignInGate:
+    """WSGI middleware in front of Flask: a sign-in or sign-up (each checks or makes a password
+    hash) takes a slot for its whole request, or is answered 429 at once, before any session,
+    database or template work; so a flood costs the server next to nothing beyond its slots."""
+
+    def __init__(self, app, wsgi_app):
+        self.slots = app.extensions["login_hash_slots"]
+        self.wsgi_app = wsgi_app
+        from ..headers import SECURITY_HEADERS
+
+        self.headers = [*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"), ("Retry-After", "1")]
+
+    def __call__(self, environ, start_response):
+        if (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) not in GATED:
+            return self.wsgi_app(environ, start_response)
+        if not self.slots.acquire(blocking=False):
+            started = time.perf_counter()
+            answer = self._busy(environ, start_response)
+            log_request(environ["REQUEST_METHOD"], environ["PATH_INFO"], 429, started)
+            return answer
+        environ[SLOT_KEY] = True
+        try:  # Flask has run the view (and made the whole answer: these routes stream nothing) when it returns
+            return self.wsgi_app(environ, start_response)
+        finally:
+            self.slots.release()
+
+    def _busy(self, environ, start_response):
+        if environ["PATH_INFO"].startswith("/api/"):
+            body, kind = b'{"error": "' + BUSY.encode() + b'", "details": {}}\n', "application/json"
+        else:
+            body = (b"<!doctype html><html lang=\"en\"><title>Busy</title><p>" + BUSY.encode()
+                    + b" <a href=\"/login\">Back to sign-in</a></p></html>\n")
+            kind = "text/html; charset=utf-8"
+        start_response("429 Too Many Requests", [("Content-Type", kind), ("Content-Length", str(len(body))),
+                                                 *self.headers])
+        return [body]
+
+
+def hash_concurrency(config):
+    """LOGIN_HASH_CONCURRENCY, or half the cores (a hash keeps one busy); always fewer than the
+    server's threads, so that other requests always find one."""
+    wanted = config.get("LOGIN_HASH_CONCURRENCY") or (os.cpu_count() or 2) // 2
+    return max(1, min(wanted, config.get("WAITRESS_THREADS", 8) - 1))
 
 
 def init_app(app):
-    app.extensions["login_hash_slots"] = threading.BoundedSemaphore(app.config["LOGIN_HASH_CONCURRENCY"])
+    concurrency = hash_concurrency(app.config)
+    app.config["LOGIN_HASH_CONCURRENCY"] = concurrency
+    app.extensions["login_hash_slots"] = threading.BoundedSemaphore(concurrency)
+
+
+def init_gate(app):
+    app.wsgi_app = SignInGate(app, app.wsgi_app)

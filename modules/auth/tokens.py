@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 from ..extensions import db
 from ..timeutil import utcnow
 from . import audit
-from .models import ApiToken, Client
+from .models import ApiToken, Client, User
 from .tenancy import for_shop
 
 TOKEN_PREFIX = "sb_"
@@ -85,16 +85,34 @@ def touch(token, now=None):
     db.session.commit()
 
 
-def allows(scope, method, path, endpoint):
-    """Whether a token of `scope` may make this request (the route's rule, not the raw path)."""
+# What each role may do of what tokens reach (API.md, Tenancy: staff adjust stock and read).
+ROLE_MAY = {"owner": {"read", "stock"}, "manager": {"read", "stock"}, "staff": {"read", "stock"}}
+
+
+def creator(token):
+    """The token's creator while they are an active user of the token's shop, else None: a token
+    acts with its creator's current rights, and with none once they are gone."""
+    if token.created_by is None:
+        return None
+    user = db.session.get(User, token.created_by)
+    if user is None or not user.active or user.client_id != token.client_id:
+        return None
+    return user
+
+
+def allows(scope, role, method, path, endpoint):
+    """Whether a token of `scope` made by someone who is now `role` may make this request (the
+    route's rule, not the raw path): what the scope allows and the role may do."""
+    may = ROLE_MAY.get(role, set())
     if method in ("GET", "HEAD"):
-        return any(path == p or path.startswith(p + "/") for p in READ_PATHS)
-    return scope == "stock" and method == "POST" and endpoint in STOCK_ENDPOINTS
+        return "read" in may and any(path == p or path.startswith(p + "/") for p in READ_PATHS)
+    return scope == "stock" and "stock" in may and method == "POST" and endpoint in STOCK_ENDPOINTS
 
 
 class TokenPrincipal:
-    """Who a request signed in with a token is: the shop, no person. `id` is None, so movements
-    record no user; `can_manage` is False, so nothing owners-only is reachable."""
+    """Who a request signed in with a token is: the shop, no person, with its creator's current
+    role. `id` is None, so movements record no user; `can_manage` is False, so nothing that
+    silences an alert is reachable whatever the creator's role."""
 
     is_authenticated = True
     is_active = True
@@ -105,10 +123,11 @@ class TokenPrincipal:
     role = None
     can_manage = False
 
-    def __init__(self, token):
+    def __init__(self, token, creator):
         self.token_id = token.id
         self.client_id = token.client_id
         self.scope = token.scope
+        self.role = creator.role
 
     @property
     def client(self):

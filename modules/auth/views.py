@@ -9,12 +9,18 @@ from ..errors import ApiError, ValidationError, wants_json
 from ..extensions import db, login_manager
 from ..validation import MAX_ID, Fields, QueryArgs
 from . import audit, bp, service, tokens
-from .api import login_attempt, read_registration
+from .api import login_attempt, new_shop, read_registration
 from .forms import read_new_token
 from .models import ROLES, ApiToken, User
 from .roles import check_may_manage, may_manage
 from .sessions import end_session, keep_this_session, sign_out_everywhere, start_session
 from .tenancy import get_owned_or_404, require_manager
+
+
+@bp.app_context_processor
+def _password_rule():
+    """The password rule as the server applies it: every page's hint comes from here."""
+    return {"password_rule": service.PASSWORD_RULE, "min_password": service.MIN_PASSWORD}
 
 
 @login_manager.unauthorized_handler
@@ -63,8 +69,11 @@ def register():
     shop_name, email, password, timezone = read_registration(fields)
     try:
         fields.check()
-        client, user = service.create_shop(shop_name, email, password, timezone)
+        client, user = new_shop(shop_name, email, password, timezone)
     except ApiError as e:
+        if e.status == 429:
+            return render_template("auth/register.html", form=request.form, errors={}, error=e.message), 429, \
+                e.headers
         errors = e.details if isinstance(e, ValidationError) else {"email": e.message}
         return render_template("auth/register.html", form=request.form, errors=errors), 400
     start_session(user)
@@ -162,7 +171,8 @@ def users_page():
 def add_user():
     fields = Fields(request.form, form=True)
     email = service.normalize_email(fields)
-    password = service.check_password_field(fields)
+    password = service.check_password_field(fields, user_inputs=(email, fields.data.get("email"),
+                                                                 current_user.client.name))
     role = service.read_role(fields)
     form = {"email": request.form.get("email", ""), "role": request.form.get("role", "")}
     try:
@@ -183,7 +193,7 @@ def _change(user_id, done, **change):
     if "role" in change:
         change["role"] = service.read_role(fields)
     if "password" in change:
-        change["password"] = service.check_password_field(fields)
+        change["password"] = service.check_password_field(fields, user_inputs=(user.email, user.client.name))
     try:
         fields.check()
         if change.get("active") is False:
@@ -240,7 +250,7 @@ def change_password():
     """Same rules as POST /api/auth/password: every other session ends, this one stays."""
     user = current_user._get_current_object()
     fields = Fields(request.form, form=True)
-    new = service.check_password_field(fields, "new_password")
+    new = service.check_password_field(fields, "new_password", user_inputs=(user.email, user.client.name))
     service.check_current_password(fields, user)
     if fields.errors:
         return render_template("auth/account.html", errors=fields.errors,

@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
@@ -128,6 +128,13 @@ def due_clause(now):
         and_(Delivery.status.in_(("pending", "failed")), Delivery.next_attempt_at <= now),
         and_(Delivery.status == "sending", Delivery.claimed_until < now),
     )
+
+
+def oldest_due(now):
+    """When the longest-waiting row of the outbox became due (a claimed row: when its lease ran
+    out), over every shop; None when nothing is due. A time, not a count: /health shows it to anyone."""
+    due_since = case((Delivery.status == "sending", Delivery.claimed_until), else_=Delivery.next_attempt_at)
+    return db.session.execute(select(func.min(due_since)).where(due_clause(now))).scalar()
 
 
 def counts(now):

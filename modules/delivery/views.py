@@ -51,13 +51,14 @@ def _render_settings(form, errors=None, error=None, status=200):
 @login_required
 def settings_page():
     client_id = current_client_id()
+    if request.method == "POST" and not current_user.can_manage:
+        # Refused before anything is read: the first read of the settings would write their row.
+        return render_template("error.html", status=403,
+                               message="Only owners and managers can change notification settings."), 403
     current = settings_dict(client_id, current_app.config, with_addresses=current_user.can_manage)
     db.session.commit()
     if request.method == "GET":
         return _render_settings(_settings_form(current))
-    if not current_user.can_manage:
-        return _render_settings(_settings_form(current), error="Only owners and managers can change notification "
-                                                               "settings.", status=403)
     fields = Fields({k: v for k, v in request.form.items() if k in settings_fields()}, form=True)
     try:
         changes = read_settings(fields, current, current_app.config, form=True)

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event
 from werkzeug.http import parse_cookie
 
 from ..access import log_request
-from ..auth.sessions import SESSION_KEY, parse_session_id
+from ..auth.sessions import SESSION_KEY, live_user_params, parse_session_id
 from ..headers import SECURITY_HEADERS
 from ..timeutil import utcnow
 from .service import LIVE_SESSION
@@ -113,7 +113,7 @@ class UnreadCountPoll:
         parsed = parse_session_id(self._session_id(environ))
         if parsed is None:
             return None
-        params = {"user_id": parsed[0], "version": parsed[1], "active": True, "read": False}
+        params = {**live_user_params(parsed), "read": False}
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()

@@ -9,7 +9,7 @@ from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import User
-from ..auth.sessions import LIVE_USER, parse_session_id
+from ..auth.sessions import LIVE_USER, live_user_params, parse_session_id
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..extensions import db
@@ -77,11 +77,11 @@ Reader = namedtuple("Reader", "id client_id unread")
 
 
 def live_reader(session_id):
-    """The Reader a session id ("<user id>:<version>") names, or None when it names nobody live."""
+    """The Reader a session id ("<user id>:<version>:<key>") names, or None when it names nobody live."""
     parsed = parse_session_id(session_id)
     if parsed is None:
         return None
-    row = db.session.execute(LIVE_SESSION, {"user_id": parsed[0], "version": parsed[1]}).first()
+    row = db.session.execute(LIVE_SESSION, live_user_params(parsed)).first()
     return None if row is None else Reader(parsed[0], row[0], row[1])
 
 

@@ -75,9 +75,9 @@ def import_upload():
     if upload is None:
         raise ApiError(400, "Send the CSV as the multipart field `file`.", {"file": "Required."})
     try:
-        rows = csvio.read_csv(upload.read())
+        rows = csvio.read_csv(upload.stream)
     except csvio.ImportRefused as e:
-        raise ApiError(400, e.message, e.details)
+        raise ApiError(400, e.message, e.details, extra={"more": e.more} if e.more else None)
     try:
         return csvio.import_products(current_client_id(), current_user.id, rows)
     except csvio.ImportConflict:

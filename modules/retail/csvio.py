@@ -1,6 +1,8 @@
 """Products as CSV (name,sku,category,stock,low_stock_threshold,active): the export, streamed,
-and the import, validated whole before anything is written, then applied in a few set-based
-statements (bulk inserts and updates, one alert check for every changed product).
+and the import, read as a stream in bounded memory (lines and their length bounded, at most
+MAX_REPORTED bad lines named), every cell checked by the JSON API's own readers
+(validation.Fields), validated whole before anything is written, then applied in a few
+set-based statements (bulk inserts and updates, one alert check for every changed product).
 
 Cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR) are written
 with a leading single quote; the import takes that quote off again, so an export imports as is."""
@@ -17,12 +19,15 @@ from ..dialect import insert as upsert
 from ..dialect import lock_for_write
 from ..extensions import db
 from ..timeutil import utcnow
+from ..validation import FORBIDDEN, Fields
 from .forms import MAX_STOCK, MAX_THRESHOLD
 from .models import Category, Product, StockMovement
 from .signals import announce_stock_change
 
 COLUMNS = ("name", "sku", "category", "stock", "low_stock_threshold", "active")
-MAX_LINES = 50_000
+MAX_LINES = 50_000  # lines after the header, blank ones included
+MAX_LINE_CHARS = 8192  # a product's line is under 1,000 characters even with every cell quoted
+MAX_REPORTED = 100  # bad lines named in the answer; the others are counted in "more"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIMITS = {"name": 200, "sku": 64, "category": 80}
 TRUE, FALSE = ("true", "1", "yes", ""), ("false", "0", "no")
@@ -34,10 +39,13 @@ class ImportConflict(Exception):
 
 
 class ImportRefused(Exception):
-    def __init__(self, details, message="The file has errors; nothing was imported."):
+    """The file is refused: `details` names at most MAX_REPORTED bad lines, `more` counts the rest."""
+
+    def __init__(self, details, message="The file has errors; nothing was imported.", more=0):
         super().__init__(message)
         self.message = message
         self.details = details
+        self.more = more
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -79,7 +87,7 @@ def export_rows(client_id):
 
 # --- import: reading ----------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     name: str
@@ -91,87 +99,117 @@ class Row:
     has_threshold: bool
 
 
-def _text(value, column, errors, required=False):
-    value = unguard(value.strip())
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        errors.append(f"{column}: control characters are not allowed.")
-        return None
-    if not value:
-        if required:
-            errors.append(f"{column}: required.")
-        return None
-    if len(value) > LIMITS[column]:
-        errors.append(f"{column}: at most {LIMITS[column]} characters.")
-        return None
-    return value
+class _FileTooLong(Exception):
+    pass
 
 
-def _integer(value, column, maximum, errors):
-    value = value.strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        errors.append(f"{column}: must be a whole number from 0 to {maximum}.")
-        return None
-    number = int(value)
-    if number > maximum:
-        errors.append(f"{column}: must be at most {maximum}.")
-        return None
-    return number
+class _LineTooLong(Exception):
+    def __init__(self, line):
+        super().__init__(line)
+        self.line = line
 
 
-def read_csv(raw: bytes):
-    """Every line of the file as a Row, or ImportRefused naming each bad line ("line <n>")."""
+def _lines(text):
+    """The file's text line by line, as csv.reader reads it, read as a stream: a line longer than
+    MAX_LINE_CHARS or more than MAX_LINES lines after the header (blank ones included) end the
+    reading, so neither one huge line nor millions of short ones cost memory or time."""
+    count = 0
+    while True:
+        line = text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        count += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise _LineTooLong(count)
+        if count > MAX_LINES + 1:
+            raise _FileTooLong()
+        yield line
+
+
+def _read_row(line, header, record):
+    """(Row, None) or (None, "what is wrong"): every cell through the JSON API's own checks
+    (validation.Fields, as a form's text: the same text rules, the same whole numbers)."""
+    if len(record) != len(header):
+        return None, f"Expected {len(header)} cells, found {len(record)}."
+    cells = dict(zip(header, record))
+    fields = Fields({column: unguard(value.strip()) if column in LIMITS else value
+                     for column, value in cells.items()}, form=True)
+    for column, value in cells.items():  # as the JSON API's check of every string, before any trimming
+        if FORBIDDEN.search(value):
+            fields.error(column, "Must not contain control characters or line breaks.")
+    name = fields.text("name", required=True, max_length=LIMITS["name"])
+    sku = fields.text("sku", max_length=LIMITS["sku"])
+    category = fields.text("category", max_length=LIMITS["category"])
+    stock = fields.integer("stock", minimum=0, maximum=MAX_STOCK)
+    threshold = fields.integer("low_stock_threshold", minimum=0, maximum=MAX_THRESHOLD)
+    active = cells.get("active", "").strip().lower()
+    if active not in TRUE + FALSE:
+        fields.error("active", "Must be true or false.")
+    if fields.errors:
+        return None, " ".join(f"{column}: {problem}" for column, problem in fields.errors.items())
+    return Row(line, name, sku, category, stock, threshold, active not in FALSE, "low_stock_threshold" in cells), None
+
+
+def read_csv(stream):
+    """Every line of the file (a binary stream, read as it comes) as a Row, or ImportRefused
+    naming the first MAX_REPORTED bad lines ("line <n>") and counting the others (`more`)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(_lines(text))
+    rows, skus = [], {}
+    problems, more = {}, 0
+
+    def problem(key, what):
+        nonlocal more
+        if len(problems) < MAX_REPORTED:
+            problems[key] = what
+        else:
+            more += 1
+
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportRefused({"file": "Must be UTF-8 text."})
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise ImportRefused({"file": "The file is empty."})
-    except csv.Error as e:
-        raise ImportRefused({"line 1": f"Not valid CSV ({e})."})
-    unknown = [h for h in header if h not in COLUMNS]
-    if "name" not in header or unknown or len(set(header)) != len(header):
-        raise ImportRefused({"line 1": "The header must name the columns " + ",".join(COLUMNS)
-                             + " (name required; each once)."})
-    rows, problems, skus = [], {}, {}
-    try:
-        for record in reader:
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            raise ImportRefused({"file": "The file is empty."})
+        except csv.Error as e:
+            raise ImportRefused({"line 1": f"Not valid CSV ({e})."})
+        unknown = [h for h in header if h not in COLUMNS]
+        if "name" not in header or unknown or len(set(header)) != len(header):
+            raise ImportRefused({"line 1": "The header must name the columns " + ",".join(COLUMNS)
+                                 + " (name required; each once)."})
+        while True:
+            before = reader.line_num
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                problem(f"line {reader.line_num}", f"Not valid CSV ({e}).")
+                if reader.line_num == before:
+                    break
+                continue
             line = reader.line_num
             if not any(cell.strip() for cell in record):
                 continue  # a blank line
-            if len(rows) >= MAX_LINES:
-                raise ImportRefused({"file": f"At most {MAX_LINES} lines per file."})
-            errors = []
-            if len(record) != len(header):
-                problems[f"line {line}"] = f"Expected {len(header)} cells, found {len(record)}."
-                continue
-            cells = dict(zip(header, record))
-            row = Row(line, _text(cells["name"], "name", errors, required=True),
-                      _text(cells.get("sku", ""), "sku", errors), _text(cells.get("category", ""), "category", errors),
-                      _integer(cells.get("stock", ""), "stock", MAX_STOCK, errors),
-                      _integer(cells.get("low_stock_threshold", ""), "low_stock_threshold", MAX_THRESHOLD, errors),
-                      True, "low_stock_threshold" in cells)
-            active = cells.get("active", "").strip().lower()
-            if active not in TRUE + FALSE:
-                errors.append("active: must be true or false.")
-            row.active = active not in FALSE
-            if row.sku is not None:
+            row, wrong = _read_row(line, header, record)
+            if row is not None and row.sku is not None:
                 key = row.sku.lower()
                 if key in skus:
-                    errors.append(f"sku: {row.sku} is already on line {skus[key]}.")
+                    row, wrong = None, f"sku: {row.sku} is already on line {skus[key]}."
                 skus.setdefault(key, line)
-            if errors:
-                problems[f"line {line}"] = " ".join(errors)
+            if wrong:
+                problem(f"line {line}", wrong)
             else:
                 rows.append(row)
-    except csv.Error as e:
-        problems[f"line {reader.line_num}"] = f"Not valid CSV ({e})."
+    except UnicodeDecodeError:
+        raise ImportRefused({"file": "Must be UTF-8 text."})
+    except _LineTooLong as e:
+        problem(f"line {e.line}", f"Longer than {MAX_LINE_CHARS:,} characters; nothing after it was read.")
+    except _FileTooLong:
+        problems["file"] = f"At most {MAX_LINES:,} lines per file; nothing after that was read."
+    finally:
+        text.detach()  # the upload's stream is Werkzeug's to close
     if problems:
-        raise ImportRefused(problems)
+        raise ImportRefused(problems, more=more)
     if not rows:
         raise ImportRefused({"file": "The file has no products."})
     return rows

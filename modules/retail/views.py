@@ -214,7 +214,8 @@ def import_page():
         db.session.commit()
     except ApiError as e:
         db.session.rollback()
-        return render_template("retail/import.html", error=e.message, details=e.details), e.status
+        return render_template("retail/import.html", error=e.message, details=e.details,
+                               more=e.extra.get("more")), e.status
     flash(f"Imported: {result['created']} new, {result['updated']} updated.", "success")
     return redirect(url_for("retail.products"), code=303)
 

@@ -30,6 +30,11 @@
       list.appendChild(item);
     });
     errors.appendChild(list);
+    if (body.more) {
+      var more = document.createElement("p");
+      more.textContent = "… and " + body.more + " more lines with errors.";
+      errors.appendChild(more);
+    }
   }
 
   form.addEventListener("submit", function (event) {

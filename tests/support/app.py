@@ -43,6 +43,7 @@ def base_config(url, **extra):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
         # Every test client comes from one address; tests about the sign-up limit set their own.
         "SIGNUP_PER_ADDRESS_PER_HOUR": 1000000,
+        "LOGIN_HASH_CONCURRENCY": 4,  # tests sign in at once
     }
     config.update(extra)
     return config
