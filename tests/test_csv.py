@@ -9,15 +9,7 @@ import pytest
 from modules.extensions import db
 from modules.notifications.models import Notification
 from modules.retail.models import StockMovement
-
-HEADER = "name,sku,category,stock,low_stock_threshold,active\r\n"
-
-
-def upload(shop, text, name="products.csv"):
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    return shop.post("/api/products/import", data={"file": (io.BytesIO(data), name)},
-                     content_type="multipart/form-data")
-
+from tests.support.csvfiles import HEADER, upload
 
 def export(shop):
     response = shop.get("/api/products/export.csv")

@@ -13,7 +13,7 @@ from modules.extensions import db
 from modules.seed import DEMO_EMAIL
 from modules.timeutil import utcnow
 from modules.validation import Fields
-from tests.test_api_tokens import new_token, till
+from tests.support.shops import new_token, till
 
 
 def count(model, *where):

@@ -1,6 +1,5 @@
 """The audit log: users, roles, passwords (the fact only), thresholds, snoozes and archiving are
 written with the change itself; GET /api/audit and /settings/audit are for owners, paged."""
-import pytest
 
 from modules.auth.models import AuditEntry
 from modules.extensions import db

@@ -12,8 +12,8 @@ import pytest
 from modules.extensions import db
 from modules.retail.models import Product
 from tests.support.postgres import free_port
-from tests.test_app_process import read_until, start
-from tests.test_csv import HEADER, upload
+from tests.support.process import read_until, start
+from tests.support.csvfiles import HEADER, upload
 
 
 def product_count():

@@ -1,6 +1,5 @@
 """Input that cannot 500: NUL and control characters, ids and query integers past the database's
 range, stock past a billion, malformed, over-deep, non-UTF-8 JSON and lone surrogates."""
-import json
 
 import pytest
 

@@ -22,7 +22,7 @@ from modules.outage import FailureLog
 from modules.periodic import WorkerHeartbeat
 from modules.timeutil import utcnow
 from tests.support.postgres import free_port
-from tests.test_app_process import read_until, start
+from tests.support.process import read_until, start
 
 TOKEN = "health-token-for-tests"
 

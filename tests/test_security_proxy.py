@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.postgres import free_port
-from tests.test_app_process import ROOT, read_until, start
+from tests.support.process import ROOT, read_until, start
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 SITE = ROOT / "deploy" / "nginx.conf"
