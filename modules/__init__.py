@@ -26,7 +26,6 @@ def create_app(config=None):
     register_input_checks(app)
     register_headers(app)
     register_blueprints(app)
-    register_fast_paths(app)
     register_errorhandlers(app)
     register_commands(app)
     register_request_log(app)
@@ -105,13 +104,6 @@ def register_blueprints(app):
 
     for bp in (auth_bp, retail_bp, alerts_bp, notifications_bp, delivery_bp, health_bp):
         app.register_blueprint(bp)
-
-
-def register_fast_paths(app):
-    """The bell's poll answered in front of Flask (everything else, and any doubt, goes through)."""
-    from .notifications import poll
-
-    poll.init_app(app)
 
 
 def register_errorhandlers(app):
