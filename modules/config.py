@@ -120,6 +120,8 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "DELIVERY_ENABLED": _bool("DELIVERY_ENABLED", True),
         "DELIVERY_COALESCE_SECONDS": _float("DELIVERY_COALESCE_SECONDS", 60),
         "SHOP_DAILY_MESSAGE_CAP": _int("SHOP_DAILY_MESSAGE_CAP", 500),
+        "NOTIFICATION_RETENTION_DAYS": _int("NOTIFICATION_RETENTION_DAYS", 90),
+        "DELIVERY_RETENTION_DAYS": _int("DELIVERY_RETENTION_DAYS", 30),
         "TELEGRAM_BOT_TOKEN": os.environ.get("TELEGRAM_BOT_TOKEN"),
         "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),
         "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
