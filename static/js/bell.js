@@ -1,9 +1,21 @@
-// The notification bell: polls the unread count every 30 s while the tab is visible, at once when
-// the tab regains focus, and lists the latest notifications when opened. No server push: waitress
-// has few threads, and a poll of an indexed count is cheap.
+// The notification bell: the unread badge, the latest notifications when opened, "mark all read".
+//
+// One tab of the browser polls for all of them (the tab holding the Web Lock "stockbell-bell";
+// when it closes, the next waiting tab takes it over), every 30 s while it is visible and every
+// 5 minutes while it is hidden; it sends the last ETag, so an unchanged count is a bodiless 304.
+// Every tab hears each answer on the BroadcastChannel "stockbell-bell" as {type: "count", count,
+// etag}. A {type: "refresh"} message on that channel (what the service worker posts on a push)
+// makes the polling tab ask at once, and so refreshes every tab's bell. A tab the user comes back
+// to asks at once and takes over the polling. Without Web Locks (a page not served over https)
+// every tab is a candidate: whichever tab's timer fires first polls, and the others, hearing its
+// answer, wait a whole interval again. No server push through waitress: a push reaches the
+// service worker, which posts the refresh.
 (function () {
   "use strict";
-  var POLL_MS = 30000;
+  var VISIBLE_MS = 30000;
+  var HIDDEN_MS = 300000;
+  var FRESH_MS = 2000; // a tab shown again asks at once unless an answer came this recently
+  var NAME = "stockbell-bell";
   var bell = document.getElementById("bell");
   if (!bell) return;
   var button = document.getElementById("bell-button");
@@ -13,7 +25,14 @@
   var readAll = document.getElementById("bell-read-all");
   var api = bell.getAttribute("data-api");
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(NAME) : null;
+  var locks = channel && navigator.locks ? navigator.locks : null;
+  var leading = !locks; // without locks every tab is a candidate
+  var jitter = locks ? 0 : 0.1; // candidates' timers drift apart, so one of them fires first
   var timer = null;
+  var etag = null; // of the last answer, and the count it tagged
+  var etagCount = 0;
+  var heardAt = 0;
 
   var canSnooze = bell.getAttribute("data-can-snooze") === "1";
   var LEVELS = { out: "Out", low: "Low", warning: "Soon", ok: "Back" };
@@ -39,8 +58,32 @@
     bell.setAttribute("data-unread", String(count));
   }
 
+  function heard(count, tag) {
+    showCount(count);
+    etag = tag;
+    etagCount = count;
+    heardAt = Date.now();
+  }
+
+  function tell(count) {
+    if (channel) channel.postMessage({ type: "count", count: count, etag: etag });
+  }
+
   function refreshCount() {
-    return request("GET", api + "/unread-count").then(function (d) { showCount(d.count); }).catch(function () {});
+    var headers = { "Accept": "application/json" };
+    if (etag) headers["If-None-Match"] = etag;
+    return fetch(api + "/unread-count", { credentials: "same-origin", cache: "no-store", headers: headers })
+      .then(function (r) {
+        if (r.status === 401) { window.location.reload(); throw new Error("signed out"); }
+        if (r.status === 304) return { count: etagCount, etag: etag };
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json().then(function (d) { return { count: d.count, etag: r.headers.get("ETag") }; });
+      })
+      .then(function (answer) {
+        heard(answer.count, answer.etag);
+        tell(answer.count);
+      })
+      .catch(function () {});
   }
 
   function timeAgo(iso) {
@@ -133,15 +176,55 @@
 
   function markAllRead() {
     return request("POST", api + "/read-all").then(function () {
-      showCount(0);
+      heard(0, null);
+      tell(0);
       Array.prototype.forEach.call(document.querySelectorAll(".unread"), function (el) { el.classList.remove("unread"); });
     }).catch(function () {});
   }
 
   function schedule() {
-    clearInterval(timer);
+    clearTimeout(timer);
     timer = null;
-    if (document.visibilityState === "visible") timer = setInterval(refreshCount, POLL_MS);
+    if (!leading) return;
+    var wait = document.visibilityState === "visible" ? VISIBLE_MS : HIDDEN_MS;
+    timer = setTimeout(tick, wait * (1 + jitter * Math.random()));
+  }
+
+  function tick() {
+    schedule(); // the next poll is due an interval from now, whenever this answer comes
+    refreshCount();
+  }
+
+  function lead(steal) {
+    // Granted while this tab holds the lock: held until the tab closes, or another steals it.
+    locks.request(NAME, steal ? { steal: true } : {}, function () {
+      leading = true;
+      schedule();
+      return new Promise(function () {});
+    }).catch(function () { // stolen by a tab the user came back to: wait in line again
+      leading = false;
+      schedule();
+      lead(false);
+    });
+  }
+
+  function comeBack() {
+    if (document.visibilityState !== "visible") { schedule(); return; }
+    if (Date.now() - heardAt > FRESH_MS) refreshCount();
+    if (locks && !leading) lead(true); else schedule();
+  }
+
+  if (channel) {
+    channel.addEventListener("message", function (e) {
+      var message = e.data || {};
+      if (message.type === "count") {
+        heard(message.count, message.etag);
+        schedule(); // someone just asked: the leader waits a whole interval again
+      } else if (message.type === "refresh") {
+        if (leading) refreshCount();
+        if (!menu.hidden) loadList();
+      }
+    });
   }
 
   button.addEventListener("click", function (e) { e.stopPropagation(); toggle(menu.hidden); });
@@ -149,11 +232,8 @@
   menu.addEventListener("click", function (e) { e.stopPropagation(); });
   document.addEventListener("click", function () { if (!menu.hidden) toggle(false); });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape" && !menu.hidden) toggle(false); });
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") refreshCount();
-    schedule();
-  });
-  window.addEventListener("focus", refreshCount);
+  document.addEventListener("visibilitychange", comeBack);
+  window.addEventListener("focus", comeBack);
   Array.prototype.forEach.call(document.querySelectorAll("[data-bell-read-all]"), function (el) {
     el.addEventListener("click", markAllRead);
   });
@@ -165,5 +245,5 @@
     });
   });
   window.stockbellBell = { refresh: refreshCount };
-  schedule();
+  if (locks) lead(false); else schedule();
 })();
