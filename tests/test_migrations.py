@@ -127,3 +127,24 @@ def test_existing_movements_get_source_app_and_downgrade_keeps_them(empty_databa
         assert db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar_one() == 1
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_bells_indexes_come_with_0010_and_go_with_its_downgrade(empty_database):
+    from sqlalchemy import inspect
+
+    app = create_app(base_config(empty_database))
+    added = {"ix_notifications_user_id", "ix_notifications_read_created", "ix_deliveries_body_kept"}
+
+    def indexes():
+        found = inspect(db.engine)
+        return {i["name"] for table in ("notifications", "deliveries") for i in found.get_indexes(table)}
+
+    with app.app_context():
+        upgrade(revision="0010")
+        assert added <= indexes()
+        downgrade(revision="0008")
+        assert not added & indexes() and "ix_notifications_user_unread" in indexes()
+        upgrade(revision="0010")
+        assert added <= indexes()
+        db.session.remove()
+        db.engine.dispose()
