@@ -6,10 +6,10 @@ user's, 1,000 of those unread (`--unread`). On SQLite and on PostgreSQL (a throw
 
     python bench/bell_load.py [--seconds 10] [--connections 32] [--unread 1000] [--db sqlite|postgres|both]
 
-Prints requests per second, p50 and p99 latency for each, the ratio unread-count / hello-world
-(target: at least 0.5 on both databases), and the open tabs one web process serves at the
-browser's polling policy (one poll per 30 s per browser). `--unread 50000` against the default
-shows the count bounded (issue 18: within 1.5x). Needs Debian's `wrk` (apt-get install wrk).
+Prints requests per second, p50 and p99 latency for each, the ratio unread-count / hello-world,
+and the browsers one web process serves at the bell's polling policy (one poll per 30 s per
+browser, from its one polling tab). `--unread 50000` against the default shows the count bounded
+(issue 18: within 1.5x). Needs Debian's `wrk` (apt-get install wrk).
 """
 import argparse
 import json
@@ -79,6 +79,11 @@ def load(url, total, unread):
         if rows:
             db.session.execute(insert(Notification), rows)
         db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # What autovacuum does to a table that just grew: statistics for the planner, and the
+            # visibility map that lets the count read the index alone.
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE notifications")
         db.engine.dispose()
 
 
@@ -139,7 +144,7 @@ def run(label, url, args):
     for name, (rate, p50, p99, errors) in results.items():
         print(f"  {name:13} {rate:8.0f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   non-2xx {errors}")
     ratio = results["unread-count"][0] / results["hello-world"][0]
-    print(f"  ratio         {ratio:8.2f} x hello-world (target >= 0.5)")
+    print(f"  ratio         {ratio:8.2f} x hello-world")
     tabs = results["unread-count"][0] * POLL_SECONDS
     print(f"  capacity      {tabs:8.0f} browsers with the bell open per web process, polls alone "
           f"(req/s x {POLL_SECONDS} s: one polling tab per browser, however many tabs it has)")
