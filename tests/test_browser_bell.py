@@ -178,3 +178,14 @@ def test_the_tab_the_user_comes_back_to_asks_at_once_and_takes_over_the_polling(
     assert len(tabs.polls) - before == 1 and tabs.polls[-1].frame.page is other
     assert tabs.run_for(60_000, 2) == 2
     assert {request.frame.page for request in tabs.polls[-2:]} == {other}
+
+
+def test_without_web_locks_the_tabs_still_poll_and_hear_each_other(tabs):
+    """A page over plain http from another host has no navigator.locks: every tab is a candidate."""
+    tabs.context.add_init_script("Object.defineProperty(Navigator.prototype, 'locks', {get: () => undefined})")
+    tabs.open(2)
+    assert tabs.pages[0].evaluate("navigator.locks") is None
+    tabs.alert("Oat Milk")
+    assert 1 <= tabs.run_for(34_000, 2) <= 2  # 30 s, jittered by up to 10%
+    for badge in badges(tabs):
+        expect(badge).to_have_text("1")

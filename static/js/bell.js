@@ -201,10 +201,17 @@
       leading = true;
       schedule();
       return new Promise(function () {});
-    }).catch(function () { // stolen by a tab the user came back to: wait in line again
-      leading = false;
-      schedule();
-      lead(false);
+    }).catch(function (error) {
+      if (error && error.name === "AbortError") { // stolen by a tab the user came back to
+        leading = false;
+        schedule();
+        lead(false); // wait in line again
+      } else { // locks refused here: a candidate, as without them
+        locks = null;
+        leading = true;
+        jitter = 0.1;
+        schedule();
+      }
     });
   }
 
@@ -221,8 +228,13 @@
         heard(message.count, message.etag);
         schedule(); // someone just asked: the leader waits a whole interval again
       } else if (message.type === "refresh") {
-        if (leading) refreshCount();
         if (!menu.hidden) loadList();
+        if (locks) {
+          if (leading) refreshCount();
+        } else { // candidates: the first to ask answers for all
+          var before = heardAt;
+          setTimeout(function () { if (heardAt === before) refreshCount(); }, Math.random() * 300);
+        }
       }
     });
   }
