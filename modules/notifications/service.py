@@ -68,7 +68,7 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
 # The badge's count is exact up to UNREAD_CAP (API.md: 1,000 means 1,000 or more): at most that
 # many entries of the index (user_id, is_read, id) are read, however many a user leaves unread.
 UNREAD_CAP = 1000
-BOUNDED_UNREAD = (f"SELECT count(*) FROM (SELECT 1 FROM notifications AS n WHERE n.user_id = :user_id"
+BOUNDED_UNREAD = ("SELECT count(*) FROM (SELECT 1 FROM notifications AS n WHERE n.user_id = :user_id"
                   f" AND n.is_read = :read LIMIT {UNREAD_CAP}) AS unread")
 # Whose session this is, if it is live (the rule of auth.sessions.load_user, by primary key), with
 # the user's bounded unread count, in one statement: the bell's poll and its list ask this instead
