@@ -189,3 +189,17 @@ def test_without_web_locks_the_tabs_still_poll_and_hear_each_other(tabs):
     assert 1 <= tabs.run_for(34_000, 2) <= 2  # 30 s, jittered by up to 10%
     for badge in badges(tabs):
         expect(badge).to_have_text("1")
+
+
+def test_when_the_polling_tab_is_hidden_a_tab_still_in_sight_takes_over(tabs):
+    """Two windows side by side: the polling one is minimised, the other is still looked at."""
+    tabs.open(3)
+    tabs.run_for(30_000, 1)
+    leader = tabs.polls[-1].frame.page
+    leader.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    leader.wait_for_timeout(300)
+    assert tabs.run_for(60_000, 2) == 2  # at the visible pace, from a tab in sight
+    assert leader not in {request.frame.page for request in tabs.polls[-2:]}

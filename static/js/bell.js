@@ -5,8 +5,9 @@
 // 5 minutes while it is hidden; it sends the last ETag, so an unchanged count is a bodiless 304.
 // Every tab hears each answer on the BroadcastChannel "stockbell-bell" as {type: "count", count,
 // etag}. A {type: "refresh"} message on that channel (what the service worker posts on a push)
-// makes the polling tab ask at once, and so refreshes every tab's bell. A tab the user comes back
-// to asks at once and takes over the polling. Without Web Locks (a page not served over https)
+// makes the polling tab ask at once, and so refreshes every tab's bell. A page the user opens or
+// comes back to takes over the polling (and asks at once when coming back), and so does a tab
+// still in sight when the polling one is hidden. Without Web Locks (a page not served over https)
 // every tab is a candidate: whichever tab's timer fires first polls, and the others, hearing its
 // answer, wait a whole interval again. No server push through waitress: a push reaches the
 // service worker, which posts the refresh.
@@ -30,6 +31,7 @@
   var leading = !locks; // without locks every tab is a candidate
   var jitter = locks ? 0 : 0.1; // candidates' timers drift apart, so one of them fires first
   var timer = null;
+  var line = null; // this tab's one request for the lock, waiting or held
   var etag = null; // of the last answer, and the count it tagged
   var etagCount = 0;
   var heardAt = 0;
@@ -196,16 +198,22 @@
   }
 
   function lead(steal) {
-    // Granted while this tab holds the lock: held until the tab closes, or another steals it.
-    locks.request(NAME, steal ? { steal: true } : {}, function () {
+    if (leading || (line && (line.steal || !steal))) return; // holding, or already asking
+    if (line) line.controller.abort(); // waiting in line, but the user is here: take it now
+    var mine = { steal: steal, controller: new AbortController() };
+    line = mine;
+    locks.request(NAME, steal ? { steal: true } : { signal: mine.controller.signal }, function () {
+      if (line !== mine) return;
       leading = true;
       schedule();
-      return new Promise(function () {});
+      return new Promise(function () {}); // held until the tab closes, or another tab steals it
     }).catch(function (error) {
-      if (error && error.name === "AbortError") { // stolen by a tab the user came back to
-        leading = false;
+      if (line !== mine) return; // given up for a newer request of this tab
+      line = null;
+      leading = false;
+      if (error && error.name === "AbortError") { // stolen: wait in line again
         schedule();
-        lead(false); // wait in line again
+        lead(false);
       } else { // locks refused here: a candidate, as without them
         locks = null;
         leading = true;
@@ -216,7 +224,12 @@
   }
 
   function comeBack() {
-    if (document.visibilityState !== "visible") { schedule(); return; }
+    if (document.visibilityState !== "visible") {
+      schedule();
+      // A tab the user still sees (another window) polls at the visible pace in its stead.
+      if (leading && locks) channel.postMessage({ type: "hidden" });
+      return;
+    }
     if (Date.now() - heardAt > FRESH_MS) refreshCount();
     if (locks && !leading) lead(true); else schedule();
   }
@@ -227,6 +240,8 @@
       if (message.type === "count") {
         heard(message.count, message.etag);
         schedule(); // someone just asked: the leader waits a whole interval again
+      } else if (message.type === "hidden") {
+        if (locks && !leading && document.visibilityState === "visible") lead(true);
       } else if (message.type === "refresh") {
         if (!menu.hidden) loadList();
         if (locks) {
@@ -257,5 +272,5 @@
     });
   });
   window.stockbellBell = { refresh: refreshCount };
-  if (locks) lead(false); else schedule();
+  if (locks) lead(document.visibilityState === "visible"); else schedule(); // the page in sight polls
 })();
