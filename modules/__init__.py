@@ -26,11 +26,11 @@ def create_app(config=None):
     register_input_checks(app)
     register_headers(app)
     register_blueprints(app)
-    register_fast_paths(app)
     register_errorhandlers(app)
     register_commands(app)
     register_request_log(app)
     register_template_filters(app)
+    register_fast_paths(app)
     register_proxy(app)
     return app
 
@@ -109,19 +109,16 @@ def register_blueprints(app):
 
 
 def register_fast_paths(app):
-    """The bell's poll answered in front of Flask (everything else, and any doubt, goes through),
-    and a sign-in that finds every password-check slot taken refused there at once."""
+    """A sign-in that finds every password-check slot taken is refused in front of Flask, at once."""
     from .auth import throttle
-    from .notifications import poll
 
-    poll.init_app(app)
     throttle.init_gate(app)
 
 
 def register_proxy(app):
     """Behind TRUSTED_PROXIES proxies (nginx), the client's address, scheme and host come from
     their X-Forwarded-* headers (Werkzeug's ProxyFix); with none, those headers are ignored.
-    Outermost, so every layer (the throttle's gate, the poll, Flask) sees the client."""
+    Outermost, so every layer (the throttle's gate, Flask) sees the client."""
     proxies = app.config.get("TRUSTED_PROXIES") or 0
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix

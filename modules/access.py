@@ -1,5 +1,5 @@
 """The access log: waitress logs no requests itself, so the app writes one line per request with
-method, path, status and time (the Flask hooks in `create_app`, and the bell's poll in front of Flask)."""
+method, path, status and time (the Flask hooks in `create_app`)."""
 import logging
 import time
 

@@ -69,3 +69,56 @@ def test_action_route_refuses_a_form_body(shop):
     assert response.status_code == 400
     assert shop.get("/api/notifications/unread-count").get_json() == {"count": 1}
     assert shop.post(f"/api/notifications/{item['id']}/read", data="{}").status_code == 200
+
+
+def unread_rows(shop, n, is_read=False):
+    """`n` notifications of the shop's owner, written directly (the test is not about alerts)."""
+    from sqlalchemy import insert
+
+    from modules.extensions import db
+    from modules.notifications.models import Notification
+    from modules.timeutil import utcnow
+
+    now = utcnow()
+    db.session.execute(insert(Notification), [
+        {"client_id": shop.client["id"], "user_id": shop.user["id"], "type": "alert", "kind": "low", "level": "low",
+         "message": f"Low Stock Alert: Item {i}", "is_read": is_read, "created_at": now} for i in range(n)])
+    db.session.commit()
+
+
+def test_unread_count_answers_an_etag_and_304_while_it_holds(shop):
+    make_alerts(shop, 2)
+    first = shop.get("/api/notifications/unread-count")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and first.get_json() == {"count": 2} and etag
+    same = shop.get("/api/notifications/unread-count", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.data == b"" and same.headers["ETag"] == etag
+    make_alerts(shop, 1)  # "Item 0" again: a new product of the same name
+    changed = shop.get("/api/notifications/unread-count", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.get_json() == {"count": 3}
+    assert changed.headers["ETag"] != etag
+    stale = shop.get("/api/notifications/unread-count", headers={"If-None-Match": '"something else"'})
+    assert stale.status_code == 200 and stale.get_json() == {"count": 3}
+
+
+def test_unread_count_is_exact_up_to_1000_and_then_says_1000(shop):
+    unread_rows(shop, 999)
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 999}
+    unread_rows(shop, 1)
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 1000}
+    unread_rows(shop, 500)
+    unread_rows(shop, 700, is_read=True)
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 1000}
+    body = shop.get("/api/notifications?limit=3").get_json()
+    assert body["unread_count"] == 1000 and len(body["items"]) == 3
+    assert shop.post("/api/notifications/read-all").get_json() == {"updated": 1500}
+    assert shop.get("/api/notifications/unread-count").get_json() == {"count": 0}
+
+
+def test_the_badge_shows_99_plus_past_99(shop):
+    unread_rows(shop, 99)
+    html = shop.get("/notifications").get_data(as_text=True)
+    assert re.search(r'id="bell-badge"[^>]*>99<', html)
+    unread_rows(shop, 1)
+    html = shop.get("/notifications").get_data(as_text=True)
+    assert re.search(r'id="bell-badge"[^>]*>99\+<', html)

@@ -182,5 +182,24 @@ def test_out_of_stock_alerts_become_kind_out_and_low_listeners_hear_out(empty_da
             [",low,forecast,", ",restocked,"]
         db.session.commit()
         upgrade()
+
+
+def test_the_bells_indexes_come_with_0010_and_go_with_its_downgrade(empty_database):
+    from sqlalchemy import inspect
+
+    app = create_app(base_config(empty_database))
+    added = {"ix_notifications_user_id", "ix_notifications_read_created", "ix_deliveries_body_kept"}
+
+    def indexes():
+        found = inspect(db.engine)
+        return {i["name"] for table in ("notifications", "deliveries") for i in found.get_indexes(table)}
+
+    with app.app_context():
+        upgrade(revision="0010")
+        assert added <= indexes()
+        downgrade(revision="0009")
+        assert not added & indexes() and "ix_notifications_user_unread" in indexes()
+        upgrade(revision="0010")
+        assert added <= indexes()
         db.session.remove()
         db.engine.dispose()

@@ -3,13 +3,13 @@ session's cookie stops working), and each worker process's heartbeat (so /health
 process tells whether the workers live).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ while the user's other sessions go on; bumping the user's version (logout everyw
 password, a new role, a deactivation) ends every session of theirs at once.
 
 Why rows and not Flask-Session's server-side sessions: the cookie stays Flask's signed cookie
-(the bell's poll verifies it in front of Flask with Flask's own signer) and a request still loads
+(verified by Flask as for any request) and a request still loads
 its user in one query (the session row joined to its user); only the fact that a session is
 live is kept in the database, not the session's contents."""
 import secrets

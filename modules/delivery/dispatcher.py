@@ -13,7 +13,7 @@ from ..dialect import name as dialect_name
 from ..extensions import db
 from ..periodic import PeriodicWorker
 from ..timeutil import local_midnight, utcnow
-from . import limits, outbox, receipts, recipients, wakeup
+from . import limits, outbox, receipts, recipients, retention, wakeup
 from .channels import Outgoing, Result, channel_class, get_channel, names
 from .digest import enqueue_due_digests
 from .messages import Notice
@@ -210,6 +210,7 @@ class Dispatcher(PeriodicWorker):
         config = self.app.config
         counts = Counter(digests=enqueue_due_digests(now or utcnow()))
         limits.prune(now or utcnow())
+        retention.prune_due(now or utcnow())  # its own short transactions
         db.session.commit()
         gather = outbox.gathers(config)
         batch = claim(self.batch_size, now or utcnow(), self.lease_seconds, gather)

@@ -15,6 +15,9 @@ class Delivery(db.Model):
         db.Index("ix_deliveries_due", "status", "next_attempt_at"),
         db.Index("ix_deliveries_client", "client_id", "id"),
         db.Index("ix_deliveries_provider_id", "provider_id"),
+        # Retention: rows that still hold a body, by age (an emptied row leaves the index).
+        db.Index("ix_deliveries_body_kept", "created_at", sqlite_where=db.text("payload IS NOT NULL OR body != ''"),
+                 postgresql_where=db.text("payload IS NOT NULL OR body != ''")),
     )
 
     id = db.Column(db.Integer, primary_key=True)

@@ -9,15 +9,23 @@ from . import bp
 from . import service as bell
 
 
+def _reader():
+    """Who is asking, with their unread count. A session's user comes from Flask's own session
+    (verified by Flask as for every request) and is checked live in one statement by primary key,
+    with the count: no ORM load of the user. A remember cookie or a token takes Flask-Login's way.
+    None: nobody signed in."""
+    reader = bell.live_reader(session.get(SESSION_KEY))
+    if reader is None and current_user.is_authenticated:
+        reader = bell.Reader(current_user.id, current_user.client_id, bell.unread_count(current_user))
+    return reader
+
+
 @bp.get("/api/notifications")
 def api_notifications():
-    """The bell's list, opened from every page: the reader from the session cookie in one query
-    (no ORM load of the user); a remember cookie or a token takes Flask-Login's way."""
-    reader = bell.live_reader(session.get(SESSION_KEY))
+    """The bell's list, opened from every page."""
+    reader = _reader()
     if reader is None:
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        reader = bell.Reader(current_user.id, current_user.client_id, bell.unread_count(current_user))
+        return login_manager.unauthorized()
     args = QueryArgs(request.args)
     unread_only, limit = args.flag("unread"), args.integer("limit", 20, 1, 100)
     before_id = args.integer("before_id", None, 1, MAX_ID)
@@ -27,11 +35,15 @@ def api_notifications():
 
 
 @bp.get("/api/notifications/unread-count")
-@login_required
 def api_unread_count():
-    """The bell's poll. A tab's poll is answered in front of Flask (`poll.py`); it comes here when
-    that cannot answer: a remember cookie, a bearer token, a query string, a database failure."""
-    return jsonify({"count": bell.unread_count(current_user)})
+    """The bell's poll (one tab of a browser polls for all of them): an ETag of the answer, and a
+    304 without a body when the tab's If-None-Match still holds."""
+    reader = _reader()
+    if reader is None:
+        return login_manager.unauthorized()
+    response = jsonify({"count": reader.unread})
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.post("/api/notifications/<int:notification_id>/read")

@@ -6,7 +6,13 @@ from ..timeutil import isoformat, utcnow
 
 class Notification(db.Model):
     __tablename__ = "notifications"
-    __table_args__ = (db.Index("ix_notifications_user_unread", "user_id", "is_read", "id"),)
+    __table_args__ = (
+        db.Index("ix_notifications_user_unread", "user_id", "is_read", "id"),  # the unread count
+        db.Index("ix_notifications_user_id", "user_id", "id"),  # the bell's list, newest first
+        # Retention: read notifications by age (unread rows, most of the new ones, stay out of it).
+        db.Index("ix_notifications_read_created", "created_at", sqlite_where=db.text("is_read = 1"),
+                 postgresql_where=db.text("is_read = true")),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)

@@ -3,7 +3,7 @@ per active user of the shop who wants that kind, written in the alert's transact
 `alerts_raised`)."""
 from collections import namedtuple
 
-from sqlalchemy import Boolean, and_, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import Boolean, and_, bindparam, delete, insert, literal, select, text, true, update
 
 from ..alerts import kinds
 from ..alerts.models import StockAlertLog
@@ -65,14 +65,17 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
     return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
 
 
-# Whose session this is, if it is live (the rule of auth.sessions.load_user), with the user's
-# unread count: the user's row by primary key, its unread notifications counted on the index
-# (user_id, is_read, id). The poll (poll.py) and the bell's list ask this instead of loading the
-# user through Flask-Login. Written as SQL once: the poll renders it for its driver.
-LIVE_SESSION = text(
-    "SELECT u.client_id, (SELECT count(*) FROM notifications AS n WHERE n.user_id = u.id AND n.is_read = :read)"
-    f" FROM users AS u WHERE {LIVE_USER}"
-).bindparams(bindparam("read", False, type_=Boolean), bindparam("active", True, type_=Boolean))
+# The badge's count is exact up to UNREAD_CAP (API.md: 1,000 means 1,000 or more): at most that
+# many entries of the index (user_id, is_read, id) are read, however many a user leaves unread.
+UNREAD_CAP = 1000
+BOUNDED_UNREAD = ("SELECT count(*) FROM (SELECT 1 FROM notifications AS n WHERE n.user_id = :user_id"
+                  f" AND n.is_read = :read LIMIT {UNREAD_CAP}) AS unread")
+# Whose session this is, if it is live (the rule of auth.sessions.load_user, by primary key), with
+# the user's bounded unread count, in one statement: the bell's poll and its list ask this instead
+# of loading the user through Flask-Login.
+LIVE_SESSION = text(f"SELECT u.client_id, ({BOUNDED_UNREAD}) FROM users AS u WHERE {LIVE_USER}").bindparams(
+    bindparam("read", False, type_=Boolean), bindparam("active", True, type_=Boolean))
+UNREAD = text(BOUNDED_UNREAD).bindparams(bindparam("read", False, type_=Boolean))
 Reader = namedtuple("Reader", "id client_id unread")
 
 
@@ -86,10 +89,25 @@ def live_reader(session_id):
 
 
 def unread_count(user) -> int:
-    return db.session.execute(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.is_read.is_(False))
-    ).scalar_one()
+    """The user's unread notifications, counted up to UNREAD_CAP."""
+    return db.session.execute(UNREAD, {"user_id": user.id}).scalar_one()
+
+
+def prune_read(before, batch=500, max_batches=20):
+    """Delete read notifications created before `before`, `batch` rows per statement, each in its
+    own short transaction (found on the partial index of read rows by age); stops after
+    `max_batches`, the rest is for the next call. Returns how many were deleted."""
+    oldest_read = (select(Notification.id).where(Notification.is_read == true(), Notification.created_at < before)
+                   .order_by(Notification.created_at).limit(batch))
+    deleted = 0
+    for _ in range(max_batches):
+        count = db.session.execute(delete(Notification).where(Notification.id.in_(oldest_read.scalar_subquery())),
+                                   execution_options={"synchronize_session": False}).rowcount
+        db.session.commit()
+        deleted += count
+        if count < batch:
+            break
+    return deleted
 
 
 def get_notification(user, notification_id):

@@ -1,9 +1,22 @@
-// The notification bell: polls the unread count every 30 s while the tab is visible, at once when
-// the tab regains focus, and lists the latest notifications when opened. No server push: waitress
-// has few threads, and a poll of an indexed count is cheap.
+// The notification bell: the unread badge, the latest notifications when opened, "mark all read".
+//
+// One tab of the browser polls for all of them (the tab holding the Web Lock "stockbell-bell";
+// when it closes, the next waiting tab takes it over), every 30 s while it is visible and every
+// 5 minutes while it is hidden; it sends the last ETag, so an unchanged count is a bodiless 304.
+// Every tab hears each answer on the BroadcastChannel "stockbell-bell" as {type: "count", count,
+// etag}. A {type: "refresh"} message on that channel (what the service worker posts on a push)
+// makes the polling tab ask at once, and so refreshes every tab's bell. A page the user opens or
+// comes back to takes over the polling (and asks at once when coming back), and so does a tab
+// still in sight when the polling one is hidden. Without Web Locks (a page not served over https)
+// every tab is a candidate: whichever tab's timer fires first polls, and the others, hearing its
+// answer, wait a whole interval again. No server push through waitress: a push reaches the
+// service worker, which posts the refresh.
 (function () {
   "use strict";
-  var POLL_MS = 30000;
+  var VISIBLE_MS = 30000;
+  var HIDDEN_MS = 300000;
+  var FRESH_MS = 2000; // a tab shown again asks at once unless an answer came this recently
+  var NAME = "stockbell-bell";
   var bell = document.getElementById("bell");
   if (!bell) return;
   var button = document.getElementById("bell-button");
@@ -13,7 +26,15 @@
   var readAll = document.getElementById("bell-read-all");
   var api = bell.getAttribute("data-api");
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(NAME) : null;
+  var locks = channel && navigator.locks ? navigator.locks : null;
+  var leading = !locks; // without locks every tab is a candidate
+  var jitter = locks ? 0 : 0.1; // candidates' timers drift apart, so one of them fires first
   var timer = null;
+  var line = null; // this tab's one request for the lock, waiting or held
+  var etag = null; // of the last answer, and the count it tagged
+  var etagCount = 0;
+  var heardAt = 0;
 
   var canSnooze = bell.getAttribute("data-can-snooze") === "1";
   var LEVELS = { out: "Out", low: "Low", warning: "Soon", ok: "Back" };
@@ -39,8 +60,32 @@
     bell.setAttribute("data-unread", String(count));
   }
 
+  function heard(count, tag) {
+    showCount(count);
+    etag = tag;
+    etagCount = count;
+    heardAt = Date.now();
+  }
+
+  function tell(count) {
+    if (channel) channel.postMessage({ type: "count", count: count, etag: etag });
+  }
+
   function refreshCount() {
-    return request("GET", api + "/unread-count").then(function (d) { showCount(d.count); }).catch(function () {});
+    var headers = { "Accept": "application/json" };
+    if (etag) headers["If-None-Match"] = etag;
+    return fetch(api + "/unread-count", { credentials: "same-origin", cache: "no-store", headers: headers })
+      .then(function (r) {
+        if (r.status === 401) { window.location.reload(); throw new Error("signed out"); }
+        if (r.status === 304) return { count: etagCount, etag: etag };
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json().then(function (d) { return { count: d.count, etag: r.headers.get("ETag") }; });
+      })
+      .then(function (answer) {
+        heard(answer.count, answer.etag);
+        tell(answer.count);
+      })
+      .catch(function () {});
   }
 
   function timeAgo(iso) {
@@ -133,15 +178,80 @@
 
   function markAllRead() {
     return request("POST", api + "/read-all").then(function () {
-      showCount(0);
+      heard(0, null);
+      tell(0);
       Array.prototype.forEach.call(document.querySelectorAll(".unread"), function (el) { el.classList.remove("unread"); });
     }).catch(function () {});
   }
 
   function schedule() {
-    clearInterval(timer);
+    clearTimeout(timer);
     timer = null;
-    if (document.visibilityState === "visible") timer = setInterval(refreshCount, POLL_MS);
+    if (!leading) return;
+    var wait = document.visibilityState === "visible" ? VISIBLE_MS : HIDDEN_MS;
+    timer = setTimeout(tick, wait * (1 + jitter * Math.random()));
+  }
+
+  function tick() {
+    schedule(); // the next poll is due an interval from now, whenever this answer comes
+    refreshCount();
+  }
+
+  function lead(steal) {
+    if (leading || (line && (line.steal || !steal))) return; // holding, or already asking
+    if (line) line.controller.abort(); // waiting in line, but the user is here: take it now
+    var mine = { steal: steal, controller: new AbortController() };
+    line = mine;
+    locks.request(NAME, steal ? { steal: true } : { signal: mine.controller.signal }, function () {
+      if (line !== mine) return;
+      leading = true;
+      schedule();
+      return new Promise(function () {}); // held until the tab closes, or another tab steals it
+    }).catch(function (error) {
+      if (line !== mine) return; // given up for a newer request of this tab
+      line = null;
+      leading = false;
+      if (error && error.name === "AbortError") { // stolen: wait in line again
+        schedule();
+        lead(false);
+      } else { // locks refused here: a candidate, as without them
+        locks = null;
+        leading = true;
+        jitter = 0.1;
+        schedule();
+      }
+    });
+  }
+
+  function comeBack() {
+    if (document.visibilityState !== "visible") {
+      schedule();
+      // A tab the user still sees (another window) polls at the visible pace in its stead.
+      if (leading && locks) channel.postMessage({ type: "hidden" });
+      return;
+    }
+    if (Date.now() - heardAt > FRESH_MS) refreshCount();
+    if (locks && !leading) lead(true); else schedule();
+  }
+
+  if (channel) {
+    channel.addEventListener("message", function (e) {
+      var message = e.data || {};
+      if (message.type === "count") {
+        heard(message.count, message.etag);
+        schedule(); // someone just asked: the leader waits a whole interval again
+      } else if (message.type === "hidden") {
+        if (locks && !leading && document.visibilityState === "visible") lead(true);
+      } else if (message.type === "refresh") {
+        if (!menu.hidden) loadList();
+        if (locks) {
+          if (leading) refreshCount();
+        } else { // candidates: the first to ask answers for all
+          var before = heardAt;
+          setTimeout(function () { if (heardAt === before) refreshCount(); }, Math.random() * 300);
+        }
+      }
+    });
   }
 
   button.addEventListener("click", function (e) { e.stopPropagation(); toggle(menu.hidden); });
@@ -149,11 +259,8 @@
   menu.addEventListener("click", function (e) { e.stopPropagation(); });
   document.addEventListener("click", function () { if (!menu.hidden) toggle(false); });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape" && !menu.hidden) toggle(false); });
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") refreshCount();
-    schedule();
-  });
-  window.addEventListener("focus", refreshCount);
+  document.addEventListener("visibilitychange", comeBack);
+  window.addEventListener("focus", comeBack);
   Array.prototype.forEach.call(document.querySelectorAll("[data-bell-read-all]"), function (el) {
     el.addEventListener("click", markAllRead);
   });
@@ -165,5 +272,5 @@
     });
   });
   window.stockbellBell = { refresh: refreshCount };
-  schedule();
+  if (locks) lead(document.visibilityState === "visible"); else schedule(); // the page in sight polls
 })();
