@@ -27,7 +27,7 @@ def manifest():
     icons = [{"src": url_for("static", filename=f"icons/icon-{size}.png"), "sizes": f"{size}x{size}",
               "type": "image/png", "purpose": "any"} for size in (192, 512)]
     answer = jsonify({"name": "Stockbell", "short_name": "Stockbell", "start_url": "/", "scope": "/",
-                      "display": "standalone", "background_color": "#ffffff", "theme_color": "#1f6feb",
+                      "display": "standalone", "background_color": "#ffffff", "theme_color": "#1f5fbf",
                       "icons": icons})
     answer.mimetype = "application/manifest+json"
     return answer
