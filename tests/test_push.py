@@ -82,6 +82,9 @@ def test_a_device_subscribes_once_lists_and_stops(shop, push_service):
     assert shop.delete(f"/api/me/push-subscriptions/{sub_id}").status_code == 204
     assert shop.get("/api/me/push-subscriptions").get_json()["items"] == []
     assert shop.delete(f"/api/me/push-subscriptions/{sub_id}").status_code == 404
+    audit = [(e["action"], e["changes"]) for e in shop.get("/api/audit").get_json()["items"]]
+    assert audit[:2] == [("push_subscription.delete", {"device": ["127.0.0.1", None]}),
+                         ("push_subscription.add", {"device": [None, "127.0.0.1"]})]
 
 
 def test_another_persons_subscription_is_a_404(shop, other_shop, push_service):
@@ -214,8 +217,8 @@ def test_the_payload_stays_within_3000_bytes_cutting_the_body():
     notice = messages.Notice("alerts", 1, "Corner Shop", items, created_at="2026-01-01T00:00:00+00:00")
     data = payload(notice, "https://shop.example")
     decoded = json.loads(data)
-    assert len(data) <= MAX_PAYLOAD_BYTES and len(data) > MAX_PAYLOAD_BYTES - 20
-    assert decoded["body"].endswith("\u2026") and decoded["body"].startswith("Out of stock")
+    assert MAX_PAYLOAD_BYTES - 100 < len(data) <= MAX_PAYLOAD_BYTES  # cut, not emptied
+    assert decoded["body"].endswith("\u2026") and decoded["body"].startswith("Out of Stock: Product 0 ")
     assert (decoded["kind"], decoded["url"]) == ("out", "https://shop.example/retail/products?stock=out")
 
 

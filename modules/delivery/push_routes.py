@@ -5,6 +5,7 @@ from flask import current_app, jsonify, send_from_directory, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import delete, func, select
 
+from ..auth import audit
 from ..auth.tenancy import current_client_id, owned_by, scoped
 from ..dialect import insert
 from ..errors import ApiError, ValidationError
@@ -93,6 +94,7 @@ def add_subscription():
         made = db.session.execute(_mine().where(Recipient.address == stored)).scalar_one().id
         db.session.commit()
         return jsonify({"id": made}), 200
+    _audit("push_subscription.add", {"device": [None, endpoint_host(stored)]})
     db.session.commit()
     return jsonify({"id": made}), 201
 
@@ -100,11 +102,16 @@ def add_subscription():
 @bp.delete("/api/me/push-subscriptions/<int:subscription_id>")
 @login_required
 def delete_subscription(subscription_id):
-    gone = db.session.execute(delete(Recipient).where(
-        owned_by(Recipient, current_client_id()), Recipient.id == subscription_id,
-        Recipient.user_id == current_user.id, Recipient.channel == CHANNEL))
-    if gone.rowcount == 0:
-        db.session.rollback()
+    row = db.session.execute(_mine().where(Recipient.id == subscription_id)).scalar_one_or_none()
+    if row is None:
         raise ApiError(404, "No such subscription.")
+    host = endpoint_host(row.address)
+    db.session.execute(delete(Recipient).where(owned_by(Recipient, current_client_id()), Recipient.id == row.id))
+    _audit("push_subscription.delete", {"device": [host, None]})
     db.session.commit()
     return "", 204
+
+
+def _audit(action, changes):
+    audit.record(current_client_id(), current_user.id, action, f"user {current_user.id}: {current_user.email}",
+                 changes)

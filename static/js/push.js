@@ -60,7 +60,7 @@
     on.disabled = true;
     say("Asking this browser…");
     Notification.requestPermission().then(function (permission) {
-      if (permission !== "granted") throw new Error("notifications are blocked for this site in the browser's settings");
+      if (permission !== "granted") throw new Error("notifications are blocked for this site in this browser");
       return Promise.all([navigator.serviceWorker.ready, request("GET", box.getAttribute("data-key-url"))]);
     }).then(function (got) {
       return got[0].pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(got[1].public_key) });

@@ -33,7 +33,8 @@ function refreshTabs() {
 function setBadge() {
   var nav = self.navigator;
   if (!nav || !nav.setAppBadge) return Promise.resolve();
-  return fetch("/api/notifications/unread-count", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+  var init = { credentials: "same-origin", headers: { "Accept": "application/json" } };
+  return fetch("/api/notifications/unread-count", init)
     .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
     .then(function (d) { return d.count > 0 ? nav.setAppBadge(d.count) : nav.clearAppBadge(); })
     .catch(function () { return nav.setAppBadge(); });  // signed out or offline: a plain dot

@@ -139,8 +139,12 @@ class PushDouble:
                 push = double._check(self.path, CaseInsensitiveDict(self.headers.items()), body)
                 with double.lock:
                     double.pushes.append(push)
-                    status, headers = (401, {}) if push.error and push.error.startswith("VAPID") else \
-                        double.answers.pop(0) if double.answers else (201, {"Location": f"{double.url}/m/{len(double.pushes)}"})
+                    if push.error and push.error.startswith("VAPID"):
+                        status, headers = 401, {}
+                    elif double.answers:
+                        status, headers = double.answers.pop(0)
+                    else:
+                        status, headers = 201, {"Location": f"{double.url}/m/{len(double.pushes)}"}
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -158,7 +158,8 @@ def payload(notice, public_url, notification_id=None):
         key = next((k for k in ("body", "title") if len(fields[k]) > 1), None)
         if key is None:
             break
-        fields[key] = fields[key][:max(0, len(fields[key]) - over - 1)].rstrip() + "\u2026"
+        text = fields[key].encode()  # cut in bytes (a JSON byte is at least one of the text's), then at a character
+        fields[key] = text[:max(0, len(text) - over - 3)].decode(errors="ignore").rstrip() + "\u2026"
         data = _encoded(fields)
     return data
 
