@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from modules.config import load_config
 from modules.delivery import messages
-from modules.delivery.channels.push import MAX_PAYLOAD_BYTES, payload
+from modules.delivery.channels.push import MAX_PAYLOAD_BYTES, payload, urgency
 from modules.delivery.models import Recipient
 from modules.extensions import db
 from modules.notifications.models import Notification
@@ -200,6 +200,19 @@ def test_a_server_error_is_retried_and_a_bad_request_is_not(app, shop, push_serv
     assert push_rows() == 2  # only a 404 or 410 removes a subscription
 
 
+def test_a_push_service_that_hangs_is_given_up_at_the_timeout_and_retried(app, shop, push_service):
+    app.config["PUSH_TIMEOUT"] = 0.5
+    push_service.answers = [(201, {}, 3)]
+    subscription, _ = subscribe(shop, push_service)
+    sell_to(shop, "Oat Milk", 0)
+    start = utcnow()
+    assert dispatcher(app).run_once(now=start)["failed"] == 1
+    [row] = delivery_rows(channel="push")
+    assert "could not be reached (ReadTimeout)" in row.last_error
+    assert dispatcher(app).run_once(now=start + timedelta(seconds=2))["sent"] == 1
+    assert len(push_service.received(subscription)) == 2
+
+
 def test_a_person_whose_kinds_exclude_low_hears_no_push_for_low(app, shop, push_service):
     subscription, _ = subscribe(shop, push_service)
     assert shop.patch("/api/me/preferences", json={"kinds": ["out"]}).status_code == 200
@@ -220,6 +233,9 @@ def test_the_payload_stays_within_3000_bytes_cutting_the_body():
     assert MAX_PAYLOAD_BYTES - 100 < len(data) <= MAX_PAYLOAD_BYTES  # cut, not emptied
     assert decoded["body"].endswith("\u2026") and decoded["body"].startswith("Out of Stock: Product 0 ")
     assert (decoded["kind"], decoded["url"]) == ("out", "https://shop.example/retail/products?stock=out")
+    low = messages.AlertItem("Rice", None, 2, 5, "low", product_id=1)
+    assert urgency(messages.Notice("alerts", 1, "Corner Shop", (low,))) == "normal"
+    assert urgency(messages.Notice("alerts", 1, "Corner Shop", (low, items[0]))) == "high"  # a burst with an empty shelf
 
 
 def test_the_deliveries_show_the_push_service_not_the_keys(app, shop, push_service):

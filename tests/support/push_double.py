@@ -80,7 +80,7 @@ class PushDouble:
     def __init__(self, subject):
         self.subject = subject  # the VAPID `sub` the server must sign
         self.pushes = []
-        self.answers = []  # (status, headers) to give, in order, before the default 201
+        self.answers = []  # (status, headers[, seconds to wait first]) to give, in order, before the default 201
         self.keys = {}  # path -> (private key, auth secret)
         self.lock = threading.Lock()
         self._server = None
@@ -137,14 +137,17 @@ class PushDouble:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 push = double._check(self.path, CaseInsensitiveDict(self.headers.items()), body)
+                delay = ()
                 with double.lock:
                     double.pushes.append(push)
                     if push.error and push.error.startswith("VAPID"):
                         status, headers = 401, {}
                     elif double.answers:
-                        status, headers = double.answers.pop(0)
+                        status, headers, *delay = double.answers.pop(0)
                     else:
                         status, headers = 201, {"Location": f"{double.url}/m/{len(double.pushes)}"}
+                if delay:
+                    time.sleep(delay[0])  # a service that hangs: the sender's timeout must end it
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
