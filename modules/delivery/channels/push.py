@@ -170,8 +170,6 @@ class PushChannel(Channel):
     label = "Web Push"
     field = None  # not on the shop's lists: a person adds their own devices
     personal = False  # not an address typed on My preferences: the browser subscribes
-    address_key = "subscription"
-    address_label = "this device (a browser subscription)"
     status_words = {"sent": "accepted by the push service"}
 
     @classmethod
@@ -214,11 +212,13 @@ class PushChannel(Channel):
                                      payload(message.notice, public_url, notification_ids.get(message.ids[0])))
 
     def _send_one(self, message, session, key, subject, timeout, data):
-        subscription = self.parse(message.recipient)
         try:
+            subscription = self.parse(message.recipient)
             check_url(subscription["endpoint"], self.config)  # again, resolved now
         except InvalidAddress as e:
             return Result.failed(message, str(e), retry=False)
+        except (ValueError, KeyError, TypeError):
+            return Result.failed(message, "The stored subscription cannot be read.", retry=False)
         try:
             response = webpush(subscription, data, vapid_private_key=key, vapid_claims={"sub": subject},
                                ttl=TTL_SECONDS, timeout=timeout, headers={"Urgency": urgency(message.notice)},
