@@ -70,6 +70,17 @@ def test_the_key_is_the_uncompressed_p256_point_of_the_servers_vapid_key(client,
     assert "=" not in key and unb64url(key) == KEY_POINT and KEY_POINT[0] == 4 and len(KEY_POINT) == 65
 
 
+def test_an_unreadable_key_is_said_and_holds_the_pushes_back(app, shop, push_service):
+    subscribe(shop, push_service)
+    app.config["VAPID_PRIVATE_KEY"] = "not a key"
+    answer = shop.get("/api/push/key")
+    assert answer.status_code == 503 and "VAPID key cannot be read" in answer.get_json()["error"]
+    sell_to(shop, "Oat Milk", 0)
+    assert dispatcher(app).run_once()["failed"] == 1  # kept for when the key is mended
+    assert push_service.received() == []
+    assert "VAPID key cannot be read" in delivery_rows(channel="push")[0].last_error
+
+
 def test_a_device_subscribes_once_lists_and_stops(shop, push_service):
     subscription, sub_id = subscribe(shop, push_service)
     again = shop.post("/api/me/push-subscriptions", json=subscription)
