@@ -4,6 +4,8 @@ import secrets
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,16 +44,12 @@ def _private_dir(path: Path):
         pass
 
 
-def _secret_key(instance: Path) -> str:
-    """SECRET_KEY from the environment, else one generated once into instance/ and reused.
-    Processes started together agree: each writes its key to a private temporary file (O_EXCL,
-    0600) and links it into place, which succeeds for exactly one of them and shows the file
-    whole or not at all; the others read the winner's key."""
-    key = os.environ.get("SECRET_KEY")
-    if key:
-        return key
-    path = instance / "secret_key"
-    _private_dir(instance)
+def _written_once(path: Path, make) -> str:
+    """The text in `path`, else `make()` written there once (0600) and returned. Processes started
+    together agree: each writes to a private temporary file (O_EXCL, 0600) and links it into
+    place, which succeeds for exactly one of them and shows the file whole or not at all; the
+    others read the winner's text."""
+    _private_dir(path.parent)
     for _ in range(100):
         try:
             existing = path.read_text().strip()
@@ -60,23 +58,41 @@ def _secret_key(instance: Path) -> str:
         if existing:
             return existing
         if existing is None:
-            key = secrets.token_hex(32)
-            temporary = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+            value = make()
+            temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write(key)
+                f.write(value)
                 f.flush()
                 os.fsync(f.fileno())
             try:
                 os.link(temporary, path)
-                return key
+                return value.strip()
             except FileExistsError:
-                pass  # another process won: read its key
+                pass  # another process won: read its text
             finally:
                 os.unlink(temporary)
         else:  # an empty file (left by an older version that crashed mid-write): wait for a writer
             time.sleep(0.01)
-    raise RuntimeError(f"{path} exists but stays empty; remove it to generate a new key")
+    raise RuntimeError(f"{path} exists but stays empty; remove it to generate a new one")
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into instance/ and reused."""
+    return os.environ.get("SECRET_KEY") or _written_once(instance / "secret_key", lambda: secrets.token_hex(32))
+
+
+def _new_p256_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _vapid_private_key(instance: Path) -> str:
+    """VAPID_PRIVATE_KEY from the environment (PEM, or base64url DER or raw 32 bytes), else a P-256
+    key generated once into instance/vapid_private_key.pem like the secret key: Web Push
+    subscriptions are bound to it, so it must outlive restarts."""
+    return os.environ.get("VAPID_PRIVATE_KEY") or _written_once(instance / "vapid_private_key.pem", _new_p256_pem)
 
 
 def load_config(instance: Path = INSTANCE) -> dict:
@@ -127,6 +143,10 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org"),
         "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", False),
         "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 10),
+        "VAPID_PRIVATE_KEY": _vapid_private_key(instance),
+        # Unset: PUBLIC_URL when it is https, else mailto:stockbell@<its host> (delivery/channels/push.py).
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT") or None,
+        "PUSH_TIMEOUT": _float("PUSH_TIMEOUT", 10),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "HEALTH_TOKEN": os.environ.get("HEALTH_TOKEN") or None,
         # Serving: waitress's threads, and how many proxies in front set X-Forwarded-* (ProxyFix).

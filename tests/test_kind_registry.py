@@ -9,16 +9,19 @@ from sqlalchemy import String, cast, func, literal
 from modules.alerts import kinds
 from modules.delivery import messages
 from modules.delivery.channels import names
+from modules.delivery.channels.push import PushChannel
 from modules.delivery.digest import enqueue_due_digests
 from modules.delivery.outbox import add_deliveries, message_row
 from modules.extensions import db
 from modules.retail.models import Product
 from modules.timeutil import isoformat, utcnow
 from tests.support.deliveries import configure, delivery_config, dispatcher
+from tests.support.push_double import PushDouble
 
 BOT_TOKEN = "123456:test-bot-token"
 SMS, WHATSAPP = "+14155552671", "+14155552672"
 MAIL = "owner@cornershop.example"
+VAPID_SUBJECT = "mailto:ops@stockbell.test"
 
 
 def overstock_message(name, stock, category, days_left=None):
@@ -47,13 +50,22 @@ def overstock():
 
 
 @pytest.fixture
-def app_config(smtp_server, twilio, receiver):
+def push_service():
+    double = PushDouble(VAPID_SUBJECT).start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def app_config(smtp_server, twilio, receiver, push_service):
     receiver.default = (200, {"ok": True, "result": {"message_id": 7}})  # Telegram's answer; the others ignore it
     return delivery_config(smtp_server, twilio, WEBHOOK_ALLOW_PRIVATE=True, TELEGRAM_BOT_TOKEN=BOT_TOKEN,
-                           TELEGRAM_API_BASE=receiver.url + "/telegram")
+                           TELEGRAM_API_BASE=receiver.url + "/telegram", VAPID_SUBJECT=VAPID_SUBJECT)
 
 
-def every_channel(shop, receiver, **extra):
+def every_channel(shop, receiver, push_service=None, **extra):
+    if push_service is not None:  # push is a person's own device, not on the shop's lists: the owner's
+        assert shop.post("/api/me/push-subscriptions", json=push_service.subscription()).status_code == 201
     return configure(shop, email_enabled=True, email_recipients=[MAIL], sms_enabled=True, sms_numbers=[SMS],
                      whatsapp_enabled=True, whatsapp_numbers=[WHATSAPP], slack_enabled=True,
                      slack_webhook_url=receiver.url + "/slack", telegram_enabled=True,
@@ -64,8 +76,8 @@ def every_channel(shop, receiver, **extra):
 class Received:
     """What each channel's far end got, as text, by channel name."""
 
-    def __init__(self, smtp_server, twilio, receiver):
-        self.smtp, self.twilio, self.receiver = smtp_server, twilio, receiver
+    def __init__(self, smtp_server, twilio, receiver, push_service):
+        self.smtp, self.twilio, self.receiver, self.push = smtp_server, twilio, receiver, push_service
 
     def texts(self):
         posts = self.receiver.posts
@@ -76,17 +88,18 @@ class Received:
             "slack": [p.json()["text"] for p in posts if p.path == "/slack"],
             "telegram": [p.json()["text"] for p in posts if p.path.startswith("/telegram")],
             "webhook": [p.json() for p in posts if p.path == "/hook"],
+            "push": [p.payload for p in self.push.received()],
         }
 
 
 def test_the_throwaway_kind_has_every_channel_covered():
     # The test below names each channel's far end; a channel added to the registry must be added there.
-    assert set(names()) == {"email", "sms", "whatsapp", "slack", "telegram", "webhook"}
+    assert set(names()) == {"email", "sms", "whatsapp", "slack", "telegram", "webhook", "push"}
 
 
 def test_a_kind_registered_by_a_test_reaches_the_bell_every_channel_and_the_digest(
-        app, shop, overstock, smtp_server, twilio, receiver):
-    every_channel(shop, receiver)
+        app, shop, overstock, smtp_server, twilio, receiver, push_service):
+    every_channel(shop, receiver, push_service)
     rice = shop.add_product("Rice", stock=10, category="Grains")
     answer = shop.post(f"/api/products/{rice['id']}/stock", json={"delta": 140, "reason": "delivery"}).get_json()
     text = "Overstocked: Rice - 150 on the shelf (Grains)"
@@ -94,8 +107,8 @@ def test_a_kind_registered_by_a_test_reaches_the_bell_every_channel_and_the_dige
     [bell] = shop.get("/api/notifications").get_json()["items"]
     assert (bell["kind"], bell["level"], bell["badge"], bell["message"]) == ("overstock", "surplus", "Surplus", text)
     assert "Surplus" in shop.get("/notifications").get_data(as_text=True)
-    assert dispatcher(app).run_once()["sent"] == 6
-    got = Received(smtp_server, twilio, receiver).texts()
+    assert dispatcher(app).run_once()["sent"] == 7
+    got = Received(smtp_server, twilio, receiver, push_service).texts()
     [mail] = got["email"]
     assert mail.startswith("Overstocked: Rice at Corner Shop\n") and text in mail
     for channel in ("sms", "whatsapp", "slack", "telegram"):
@@ -103,6 +116,8 @@ def test_a_kind_registered_by_a_test_reaches_the_bell_every_channel_and_the_dige
         assert text in line, (channel, line)
     [event] = got["webhook"]
     assert (event["kind"], event["message"], event["product"]["stock"]) == ("overstock", text, 150)
+    [push] = got["push"]
+    assert (push["title"], push["body"], push["kind"]) == ("Overstocked: Rice at Corner Shop", text, "overstock")
 
     # The preferences page offers it, and a person may choose it alone.
     assert "Too much stock on the shelf" in shop.get("/settings/preferences").get_data(as_text=True)
@@ -114,8 +129,10 @@ def test_a_kind_registered_by_a_test_reaches_the_bell_every_channel_and_the_dige
     beans = shop.add_product("Beans", stock=5)
     shop.post(f"/api/products/{beans['id']}/stock", json={"delta": 200, "reason": "delivery"})
     assert enqueue_due_digests(utcnow() + timedelta(days=1)) == 1
-    assert dispatcher(app).run_once(now=utcnow() + timedelta(days=1))["sent"] == 6
-    got = Received(smtp_server, twilio, receiver).texts()
+    # Six digests, and Beans' push at once (a device is always instant).
+    assert dispatcher(app).run_once(now=utcnow() + timedelta(days=1))["sent"] == 7
+    got = Received(smtp_server, twilio, receiver, push_service).texts()
+    assert got["push"][-1]["body"] == "Overstocked: Beans - 205 on the shelf (Uncategorized)"
     digest_mail = got["email"][-1]
     assert "Overstocked: Beans - 205 on the shelf (Uncategorized)" in digest_mail
     assert "Back in Stock" not in digest_mail and "Low Stock" not in digest_mail
@@ -129,8 +146,10 @@ def _item(kind, product="Milk", stock=3):
 
 
 @pytest.mark.parametrize("mode", ["instant", "digest"])
-def test_every_kind_renders_and_sends_on_every_channel(app, shop, overstock, smtp_server, twilio, receiver, mode):
+def test_every_kind_renders_and_sends_on_every_channel(app, shop, overstock, smtp_server, twilio, receiver,
+                                                        push_service, mode):
     every_channel(shop, receiver)
+    device = PushChannel.validate(push_service.subscription(), app.config)
     shop_id, now = shop.client["id"], utcnow()
     rows = []
     for n, kind in enumerate(kinds.KINDS.values()):
@@ -139,12 +158,12 @@ def test_every_kind_renders_and_sends_on_every_channel(app, shop, overstock, smt
                                  date=now.date().isoformat() if mode == "digest" else None, created_at=isoformat(now))
         for target_channel, address in (("email", MAIL), ("sms", SMS), ("whatsapp", WHATSAPP),
                                         ("slack", receiver.url + "/slack"), ("telegram", "-1001234567890"),
-                                        ("webhook", receiver.url + "/hook")):
+                                        ("webhook", receiver.url + "/hook"), ("push", device)):
             rows.append(message_row(shop_id, f"test:{mode}:{kind.name}", target_channel, address, notice, now))
     add_deliveries(rows)
     db.session.commit()
     assert dispatcher(app).run_once()["sent"] == len(rows)
-    got = Received(smtp_server, twilio, receiver).texts()
+    got = Received(smtp_server, twilio, receiver, push_service).texts()
     for n, kind in enumerate(kinds.KINDS.values()):
         item = _item(kind, product=f"Product {n}")
         headline = item.headline
@@ -158,3 +177,5 @@ def test_every_kind_renders_and_sends_on_every_channel(app, shop, overstock, smt
             assert (headline if mode == "instant" else f"(1 {kind.digest_line})") in line, (kind.name, channel, line)
         event = next(e for e in got["webhook"] if item.product in e["message"] or e["kind"] == "digest")
         assert event["kind"] == (kind.event if mode == "instant" else "digest")
+        push = next(p for p in got["push"] if item.product in p["body"])
+        assert headline in push["body"] and push["kind"] == (kind.name if mode == "instant" else "digest")

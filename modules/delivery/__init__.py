@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("delivery", __name__)
 
-from . import api, outbox, views  # noqa: E402,F401  (outbox listens to alerts_raised)
+from . import api, outbox, push_routes, views  # noqa: E402,F401  (outbox listens to alerts_raised)

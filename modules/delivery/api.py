@@ -11,7 +11,7 @@ from ..extensions import csrf, db
 from ..timeutil import utcnow
 from ..validation import Fields, QueryArgs, json_body
 from . import bp, limits, outbox, preferences, receipts
-from .channels import all_channels, names
+from .channels import all_channels, channel_class, names
 from .models import DELIVERY_STATUSES, Delivery
 from .settings import read_settings, save_settings, settings_dict, settings_fields
 
@@ -62,7 +62,16 @@ def api_deliveries():
     if before_id is not None:
         stmt = stmt.where(Delivery.id < before_id)
     rows = db.session.execute(stmt.order_by(Delivery.id.desc()).limit(limit)).scalars()
-    return jsonify({"items": [d.to_dict() for d in rows]})
+    return jsonify({"items": [_shown(d) for d in rows]})
+
+
+def _shown(delivery):
+    """A delivery as the API shows it: its recipient as its channel displays it (a structured
+    address, such as a push subscription's keys, is not everyone's to read)."""
+    answer = delivery.to_dict()
+    if delivery.channel in names():
+        answer["recipient"] = channel_class(delivery.channel).display(delivery.recipient)
+    return answer
 
 
 @bp.post("/api/notifications/test")

@@ -153,6 +153,8 @@ class Recorder:
                               next_attempt_at=self.now if status == "dead" else self.retry_at(tries, result))
                 self.outcome[status] += 1
             db.session.execute(update(table).where(*held).values(**values))
+        if result.gone:  # the provider says the recipient no longer exists: stop sending to it
+            recipients.forget(result.message.client_id, result.message.channel, result.message.recipient)
         if result.ok and result.provider_id and channel_class(result.message.channel).receipt_path:
             receipts.apply_kept(result.provider_id, self.now)  # a receipt that came before this answer
         db.session.commit()

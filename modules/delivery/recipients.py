@@ -112,6 +112,13 @@ def opt_out(client_id, channel, address, now):
     return result.rowcount
 
 
+def forget(client_id, channel, address):
+    """Remove an address the provider says no longer exists (a push subscription that ended)."""
+    db.session.execute(delete(Recipient).where(owned_by(Recipient, client_id), Recipient.channel == channel,
+                                               Recipient.address == address),
+                       execution_options={"synchronize_session": False})
+
+
 def personal(user):
     """{channel: Recipient} of one person's own addresses."""
     rows = db.session.execute(for_shop(Recipient, user.client_id).where(Recipient.user_id == user.id)).scalars()

@@ -175,4 +175,4 @@ def all_channels():
     return tuple(_registry.values())
 
 
-from . import email, messaging, http  # noqa: E402,F401  (each registers itself)
+from . import email, messaging, http, push  # noqa: E402,F401  (each registers itself)
