@@ -1,5 +1,6 @@
-"""Alert latency: the time from a stock change's answer to its message at a local double (SMS through
-the Twilio double, email through a real SMTP server), per priority, p50 and p99. The real app
+"""Alert latency: the time from a stock change's answer to its message at a local double (Web Push
+through a push-service double that verifies VAPID and decrypts, SMS through the Twilio double,
+email through a real SMTP server), per priority, p50 and p99. The real app
 serves (`python app.py`); on SQLite its dispatcher runs in process, on PostgreSQL (a throwaway
 cluster) the web process only serves and `flask --app app workers run` sends, in its own process.
 
@@ -31,6 +32,7 @@ from modules import create_app  # noqa: E402
 from modules.auth import service  # noqa: E402
 from modules.extensions import db  # noqa: E402
 from tests.support.postgres import TemporaryCluster, find_bindir, free_port  # noqa: E402
+from tests.support.push_double import PushDouble  # noqa: E402
 from tests.support.smtp import SmtpServer  # noqa: E402
 from tests.support.twilio_double import TwilioDouble  # noqa: E402
 
@@ -77,8 +79,8 @@ def arrival(found, started, timeout):
     return None
 
 
-def time_kind(shop, twilio, smtp, n, kind, timeout):
-    """One stock change raising `kind` on a product of its own; (sms seconds, email seconds)."""
+def time_kind(shop, twilio, smtp, push, n, kind, timeout):
+    """One stock change raising `kind` on a product of its own; (push, sms, email seconds)."""
     name = f"{kind.capitalize()} {n}"
     product = shop.post("/api/products", {"name": name, "stock": 10})
     if kind == "restocked":
@@ -96,7 +98,10 @@ def time_kind(shop, twilio, smtp, n, kind, timeout):
     def in_mail():
         return any(name in m.part("text/plain") for m in smtp.messages())
 
-    return arrival(in_sms, started, timeout), arrival(in_mail, started, timeout)
+    def in_push():
+        return any(p.payload and name in p.payload.get("body", "") for p in push.received())
+
+    return arrival(in_push, started, timeout), arrival(in_sms, started, timeout), arrival(in_mail, started, timeout)
 
 
 def run(label, url, args, kinds):
@@ -104,6 +109,7 @@ def run(label, url, args, kinds):
     with SmtpServer() as smtp:
         twilio = TwilioDouble().start()
         port = free_port()
+        push = PushDouble("mailto:bench@127.0.0.1").start()
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "SEED_DEMO": "0", "HOST": "127.0.0.1",
                "PORT": str(port), "STOCK_MONITOR_ENABLED": "0", "LOG_LEVEL": "WARNING",
                "PUBLIC_URL": f"http://127.0.0.1:{port}", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port),
@@ -111,7 +117,8 @@ def run(label, url, args, kinds):
                "TWILIO_AUTH_TOKEN": twilio.auth_token, "TWILIO_SMS_FROM": "+15005550006",
                "TWILIO_API_BASE": twilio.url, "DELIVERY_COALESCE_SECONDS": str(args.coalesce),
                "DELIVERY_NORMAL_BATCH_SECONDS": str(args.normal_batch), "DELIVERY_POLL_SECONDS": "5",
-               "SIGNUP_PER_ADDRESS_PER_HOUR": "1000"}
+               "SIGNUP_PER_ADDRESS_PER_HOUR": "1000", "WEBHOOK_ALLOW_PRIVATE": "1",
+               "VAPID_SUBJECT": "mailto:bench@127.0.0.1"}
         split = url.startswith("postgresql")
         procs = [subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env={**env, "DELIVERY_ENABLED": "0"}
                                   if split else env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
@@ -124,25 +131,27 @@ def run(label, url, args, kinds):
             shop = Shop(base)
             shop.post("/api/notifications/settings", {"sms_enabled": True, "sms_numbers": [SMS], "email_enabled": True,
                                                       "email_recipients": [MAIL], "notify_restocked": True})
+            shop.post("/api/me/push-subscriptions", push.subscription())
             time.sleep(2)  # the worker process is up and listening
             for n in range(2):  # warm-up, not timed: the first statements of each process are compiled
-                time_kind(shop, twilio, smtp, f"warm-up {n}", "out", 30)
+                time_kind(shop, twilio, smtp, push, f"warm-up {n}", "out", 30)
             results = {}
             for kind, samples in kinds:
                 wait = {"out": 0, "low": args.coalesce, "restocked": args.normal_batch}[kind]
-                timings = [time_kind(shop, twilio, smtp, n, kind, wait + 30) for n in range(samples)]
+                timings = [time_kind(shop, twilio, smtp, push, n, kind, wait + 30) for n in range(samples)]
                 results[kind] = timings
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(15)
             twilio.stop()
+            push.stop()
     where = "worker in its own process" if split else "dispatcher in process"
     print(f"\n{label} ({where}; DELIVERY_COALESCE_SECONDS={args.coalesce:g}, "
           f"DELIVERY_NORMAL_BATCH_SECONDS={args.normal_batch:g})")
     priority = {"out": "critical", "low": "important", "restocked": "normal"}
     for kind, timings in results.items():
-        for channel, column in (("sms", 0), ("email", 1)):
+        for channel, column in (("push", 0), ("sms", 1), ("email", 2)):
             values = [t[column] for t in timings if t[column] is not None]
             lost = len(timings) - len(values)
             if not values:
