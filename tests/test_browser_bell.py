@@ -9,33 +9,12 @@ pytest.register_assert_rewrite("tests.support.browser")
 
 from tests.support.browser import (  # noqa: E402
     LiveServer,
-    PlaywrightError,
     expect,
-    launch_chromium,
-    skip_or_fail,
-    sync_playwright,
-    unavailable_reason,
     watch_console,
 )
 
 POLL = "/api/notifications/unread-count"
 PASSWORD = "correct-horse-42"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = unavailable_reason()
-    if reason:
-        skip_or_fail(reason)
-    playwright = sync_playwright().start()
-    try:
-        browser = launch_chromium(playwright)
-    except PlaywrightError as e:
-        playwright.stop()
-        skip_or_fail(f"chromium did not start: {e}")
-    yield browser
-    browser.close()
-    playwright.stop()
 
 
 class Tabs:

@@ -17,14 +17,9 @@ pytest.register_assert_rewrite("tests.support.browser")
 
 from tests.support.browser import (  # noqa: E402
     LiveServer,
-    PlaywrightError,
     expect,
     failed,
-    launch_chromium,
     save_artifacts,
-    skip_or_fail,
-    sync_playwright,
-    unavailable_reason,
     watch_console,
 )
 
@@ -33,7 +28,6 @@ from modules.extensions import db  # noqa: E402
 from tests.support.deliveries import dispatcher, make_low  # noqa: E402
 from tests.support.push_double import PushDouble, unb64url  # noqa: E402
 
-pytest_plugins = ["tests.support.browser"]
 SUBJECT = "mailto:ops@stockbell.test"
 
 # Records what reaches the page: the service worker's message, the BroadcastChannel the bell
@@ -59,22 +53,6 @@ def push_service():
 @pytest.fixture
 def app_config():
     return {"WEBHOOK_ALLOW_PRIVATE": True, "VAPID_SUBJECT": SUBJECT, "DELIVERY_COALESCE_SECONDS": 0}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = unavailable_reason()
-    if reason:
-        skip_or_fail(reason)
-    playwright = sync_playwright().start()
-    try:
-        browser = launch_chromium(playwright)
-    except PlaywrightError as e:
-        playwright.stop()
-        skip_or_fail(f"chromium did not start: {e}")
-    yield browser
-    browser.close()
-    playwright.stop()
 
 
 @pytest.fixture
