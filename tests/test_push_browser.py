@@ -175,3 +175,24 @@ def test_without_a_push_service_the_page_says_so_and_saves_nothing(signed_in):
     expect(page.locator("#push-status")).to_have_text(re.compile(r"^This device could not be subscribed: .+"))
     expect(page.get_by_role("button", name="Notify this device")).to_be_enabled()
     assert db.session.execute(select(func.count()).select_from(Recipient)).scalar() == 0
+
+
+def test_a_push_updates_the_bell_of_every_open_tab_at_once(app, shop, push_service, signed_in, live_server):
+    """Three tabs of one browser, none due to poll for 30 s: the push's refresh reaches all three."""
+    first = signed_in
+    tabs = [first] + [first.context.new_page() for _ in range(2)]
+    for tab in tabs[1:]:
+        tab.goto("/")
+    for tab in tabs:
+        expect(tab.locator("#bell-badge")).to_be_hidden()  # nothing unread yet
+    assert shop.post("/api/me/push-subscriptions", json=push_service.subscription()).status_code == 201
+    make_low(shop, "Oat Milk", stock=10, delta=-10)
+    assert dispatcher(app).run_once()["sent"] == 1
+    [push] = push_service.received()
+    scope = first.evaluate("() => navigator.serviceWorker.ready.then(r => r.scope)")
+    cdp = first.context.new_cdp_session(first)
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url,
+                                                   "registrationId": registration_id(cdp, first, scope),
+                                                   "data": json.dumps(push.payload)})
+    for tab in tabs:
+        expect(tab.locator("#bell-badge")).to_have_text("1", timeout=5_000)
