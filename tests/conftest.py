@@ -26,10 +26,12 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_configure(config):
-    # One seed per run, chosen before xdist starts its workers (they inherit the environment).
+    # tests/test_fuzz.py's budget and seed, chosen once per run before xdist starts its workers
+    # (they inherit the environment): a small budget, and new inputs every run.
+    os.environ.setdefault("FUZZ_EXAMPLES", "30")
     os.environ.setdefault("FUZZ_SEED", str(random.SystemRandom().randrange(2**32)))
 
 
 def pytest_report_header(config):
-    return (f"fuzz: FUZZ_SEED={os.environ['FUZZ_SEED']} FUZZ_EXAMPLES={os.environ.get('FUZZ_EXAMPLES', 40)} "
+    return (f"fuzz: FUZZ_SEED={os.environ['FUZZ_SEED']} FUZZ_EXAMPLES={os.environ['FUZZ_EXAMPLES']} "
             "(the same two variables replay this run's fuzz)")

@@ -1,7 +1,7 @@
 """Random JSON bodies, forms and path segments at every route of the app, signed in as an owner
 with a CSRF token, on SQLite and PostgreSQL: never a 500, and a 4xx changes no row.
 
-Each run tries new inputs: a small budget per route and database (FUZZ_EXAMPLES, 40), drawn from
+Each run tries new inputs: a small budget per route and database (FUZZ_EXAMPLES, 30), drawn from
 a seed chosen per run and shown in pytest's header (FUZZ_SEED=<it> replays the run), and any
 failure is kept in Hypothesis's example database (.hypothesis/) and tried first next time.
 A long search: `FUZZ_EXAMPLES=1000 python -m pytest -n 2 tests/test_fuzz.py`."""
@@ -41,8 +41,8 @@ bodies = st.one_of(
 segments = st.one_of(st.sampled_from(EDGE_INTS).map(str), st.integers(min_value=-5, max_value=2**70).map(str),
                      st.sampled_from(["1", "2", "0", "%00", "-1", "1e3", "١", "../x", " 1", "abc"]), st.text(max_size=12))
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
-SEED = int(os.environ["FUZZ_SEED"])  # set once per run by tests/conftest.py, for every xdist worker alike
+EXAMPLES = int(os.environ["FUZZ_EXAMPLES"])  # both set once per run by tests/conftest.py,
+SEED = int(os.environ["FUZZ_SEED"])  # for every xdist worker alike
 EXAMPLE_DATABASE = DirectoryBasedExampleDatabase(Path(__file__).resolve().parent.parent / ".hypothesis" / "examples")
 SESSION_ENDERS = {"auth.api_logout", "auth.logout", "auth.api_logout_everywhere", "auth.api_change_password"}
 

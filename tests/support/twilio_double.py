@@ -49,7 +49,8 @@ class TwilioDouble:
                 log.debug("twilio double: " + format, *args)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="twilio-double", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="twilio-double",
+                                        daemon=True)
         self._thread.start()
         return self
 
