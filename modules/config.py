@@ -171,11 +171,15 @@ def load_config(instance: Path = INSTANCE) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
-        "LOGIN_DELAY_SECONDS": _int("LOGIN_DELAY_SECONDS", 1),  # after a failure of an account from an address; doubles with each one more
-        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),  # from this failure on, that account from that address waits LOGIN_LOCKOUT_SECONDS
-        "LOGIN_LOCKOUT_SECONDS": _int("LOGIN_LOCKOUT_SECONDS", 900),  # the longest any sign-in waits: never a permanent lock
+        # After a failure of an account from an address; doubles with each one more, and from the
+        # LOGIN_MAX_FAILURES-th on that account from that address waits LOGIN_LOCKOUT_SECONDS, the
+        # longest any sign-in waits: never a permanent lock.
+        "LOGIN_DELAY_SECONDS": _int("LOGIN_DELAY_SECONDS", 1),
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_SECONDS": _int("LOGIN_LOCKOUT_SECONDS", 900),
         # Failures of one account from browsers without its device cookie, any address, before
         # those browsers meet a growing delay (an attack from many addresses).
         "LOGIN_ACCOUNT_FREE_FAILURES": _int("LOGIN_ACCOUNT_FREE_FAILURES", 10),
-        "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 50),  # one address (a shop's NAT) may fail this often, any accounts
+        # One address (a shop's NAT) may fail this often, any accounts.
+        "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 50),
     }

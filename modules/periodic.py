@@ -135,8 +135,9 @@ class PeriodicWorker:
                           "started_at": self.started_at or now, "last_beat_at": now}
                 db.session.execute(insert(WorkerHeartbeat).values(id=self.beat_id, **values)
                                    .on_conflict_do_update(index_elements=["id"], set_=values))
-                db.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.last_beat_at < now - FORGET_BEATS_AFTER),
-                                   execution_options={"synchronize_session": False})
+                db.session.execute(
+                    delete(WorkerHeartbeat).where(WorkerHeartbeat.last_beat_at < now - FORGET_BEATS_AFTER),
+                    execution_options={"synchronize_session": False})
                 db.session.commit()
                 self.last_beat_at = now
             except Exception as e:

@@ -55,7 +55,8 @@ def run_until_signalled(app):
     try:
         workers = start_workers(app)
         log.info("workers running: %s", ", ".join(w.thread_name for w in workers))
-        stop.wait()
+        while not stop.wait(0.2):  # woken by the signal within 0.2 s, whatever the platform's locks do
+            pass
     finally:
         stop_workers(app)
         for sig, handler in previous.items():

@@ -43,7 +43,8 @@ def run_nginx(binary, workdir: Path, listen_port, app_port):
     temp = "".join(f"  {kind}_temp_path {workdir / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
                                                                           "scgi"))
     (workdir / "main.conf").write_text(
-        f"{user}daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
+        f"{user}daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
+        f"error_log {workdir / 'error.log'} warn;\n"
         f"events {{ worker_connections 1024; }}\n"
         f"http {{\n  access_log off;\n{temp}  include {workdir / 'site.conf'};\n}}\n")
     proc = subprocess.Popen([binary, "-p", str(workdir), "-c", str(workdir / "main.conf"),
