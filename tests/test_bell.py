@@ -1,4 +1,5 @@
-"""The bell's API: per-user read state, unread count, paging, mark read."""
+"""The bell's API: per-user read state, unread count (ETag and 304, exact up to 1,000, the badge's
+99+), paging, mark read."""
 import re
 
 
