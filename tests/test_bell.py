@@ -1,5 +1,12 @@
-"""The bell's API: per-user read state, unread count, paging, mark read."""
+"""The bell's API: per-user read state, unread count (ETag and 304, exact up to 1,000, the badge's
+99+), paging, mark read."""
 import re
+
+from sqlalchemy import insert
+
+from modules.extensions import db
+from modules.notifications.models import Notification
+from modules.timeutil import utcnow
 
 
 def make_alerts(shop, n):
@@ -73,12 +80,6 @@ def test_action_route_refuses_a_form_body(shop):
 
 def unread_rows(shop, n, is_read=False):
     """`n` notifications of the shop's owner, written directly (the test is not about alerts)."""
-    from sqlalchemy import insert
-
-    from modules.extensions import db
-    from modules.notifications.models import Notification
-    from modules.timeutil import utcnow
-
     now = utcnow()
     db.session.execute(insert(Notification), [
         {"client_id": shop.client["id"], "user_id": shop.user["id"], "type": "alert", "kind": "low", "level": "low",

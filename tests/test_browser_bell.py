@@ -2,7 +2,8 @@
 served by waitress, on SQLite and PostgreSQL: of three tabs of one browser only one polls the
 unread count, the others hear its answers; a {type: "refresh"} on the BroadcastChannel (what the
 service worker posts on a push) updates all three at once; a hidden tab polls every 5 minutes;
-when the polling tab closes another takes over. The clock is Playwright's, moved by the test."""
+when the polling tab closes or is hidden, or another is focused, another takes over; without Web
+Locks the tabs still poll and hear each other. The clock is Playwright's, moved by the test."""
 import pytest
 
 pytest.register_assert_rewrite("tests.support.browser")
