@@ -57,7 +57,9 @@ def test_cookies_are_secure_when_public_url_is_https(app, client, shop):
     response = client.post("/api/auth/login", json={"email": shop.email, "password": shop.password,
                                                     "remember": True})
     cookies = response.headers.getlist("Set-Cookie")
-    assert len(cookies) == 2 and all("Secure" in c for c in cookies), cookies
+    # The session, the remember-me cookie and (a first sign-in from this browser) the device cookie.
+    assert {c.split("=")[0] for c in cookies} == {"session", "remember_token", "stockbell_device"}, cookies
+    assert all("Secure" in c for c in cookies), cookies
 
 
 def test_cookies_are_not_secure_on_plain_http(app, client, shop):

@@ -2,6 +2,7 @@
 sends outside any transaction, and records each message's fate on its rows as soon as it is
 known (sent; failed with a next attempt after backoff; dead). Also queues digests."""
 import logging
+import time
 from collections import Counter, defaultdict, namedtuple
 from datetime import timedelta
 
@@ -200,11 +201,21 @@ class Dispatcher(PeriodicWorker):
             if dialect_name() == "postgresql" and self.listener is None:
                 self.listener = wakeup.Listener(self.app, db.engine.url, self.wake).start()
 
-    def stop(self, timeout=30):
+    def signal_stop(self):
+        super().signal_stop()
         if self.listener is not None:
-            self.listener.stop()
-            self.listener = None
+            self.listener.signal_stop()
+
+    def stop(self, timeout=30):
+        """The thread as any worker's; the listener (a daemon blocked at most a second in its wait)
+        is told at once and not waited for beyond the same deadline."""
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.signal_stop()
+        started = time.monotonic()
         super().stop(timeout)
+        if listener is not None:
+            listener.stop(max(0.0, timeout - (time.monotonic() - started)))
 
     def cycle(self, now=None):
         """Returns the counts of what it did (digests, claimed, sent, failed, dead). `now` fixes

@@ -66,6 +66,9 @@ class Listener:
         self._thread.start()
         return self
 
+    def signal_stop(self):
+        self._stop.set()
+
     def stop(self, timeout=5):
         self._stop.set()
         if self._thread is not None:
