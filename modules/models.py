@@ -5,3 +5,4 @@ from .auth.models import NotificationSettings  # noqa: F401
 from .delivery.models import Delivery, RateLimit, Recipient  # noqa: F401
 from .notifications.models import Notification, UserPreferences  # noqa: F401
 from .retail.models import Category, IdempotencyKey, Product, StockMovement  # noqa: F401
+from .purchasing.models import PurchaseOrder, PurchaseOrderLine, Supplier  # noqa: F401

@@ -1,0 +1,1 @@
+"""The /reorder page: what to order, by supplier."""
