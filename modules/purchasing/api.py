@@ -4,6 +4,7 @@ from flask import jsonify, request
 from flask_login import current_user, login_required
 
 from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
+from ..dialect import begin_write
 from ..errors import ApiError
 from ..extensions import db
 from ..retail import service as retail
@@ -119,6 +120,7 @@ def _supplier_from(data):
 @require_manager
 def api_create_order():
     data = json_body({"supplier_id", "location_id", "lines"})
+    begin_write()  # SQLite: a writer from the start, so the next number is read under the write lock
     supplier = _supplier_from(data)
     lines = read_lines(supplier.client_id, data)
     order = orders.create_order(supplier.client_id, current_user.id, supplier, lines)
@@ -130,6 +132,7 @@ def api_create_order():
 @login_required
 @require_manager
 def api_order_from_reorder():
+    begin_write()
     supplier = _supplier_from(json_body({"supplier_id", "location_id"}))
     order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier)
     db.session.commit()

@@ -56,6 +56,9 @@ def create_order(client_id, user_id, supplier, lines):
 
 
 def _set_lines(order, lines):
+    if order.lines:  # the old lines go first: (order, product) is unique and the ORM inserts before it deletes
+        order.lines = []
+        db.session.flush()
     order.lines = [PurchaseOrderLine(client_id=order.client_id, product=product, product_id=product.id,
                                      quantity=quantity,
                                      unit_cost=unit_cost if unit_cost is not None else product.cost_price)
