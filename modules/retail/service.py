@@ -34,6 +34,12 @@ def supplier_names(client_id, ids):
         SUPPLIERS.c.client_id == client_id, SUPPLIERS.c.id.in_(ids))).all())
 
 
+def supplier_choices(client_id):
+    """[(id, name)] of the shop's suppliers by name, for the product form."""
+    return db.session.execute(select(SUPPLIERS.c.id, SUPPLIERS.c.name).where(SUPPLIERS.c.client_id == client_id)
+                              .order_by(func.lower(SUPPLIERS.c.name), SUPPLIERS.c.id)).all()
+
+
 def check_supplier(client_id, values):
     """A `supplier_id` in `values` must be one of the shop's suppliers: else 404, like any other
     shop's id."""
