@@ -7,7 +7,7 @@ from tests.support.deliveries import (  # noqa: F401  (fixtures)
 )
 
 DEFAULTS = {
-    "kinds": ["low", "out", "forecast", "restocked"],
+    "kinds": ["low", "out", "reorder", "forecast", "restocked"],
     "email": {"enabled": False, "address": None, "mode": "instant", "opted_out": False},
     "sms": {"enabled": False, "number": None, "mode": "instant", "opted_out": False},
     "whatsapp": {"enabled": False, "number": None, "mode": "instant", "opted_out": False},

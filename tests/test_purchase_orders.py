@@ -168,3 +168,27 @@ def test_another_shops_order_is_a_404_and_staff_get_403_with_nothing_written(sho
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(PurchaseOrder)).scalar_one() == 1
     assert other_shop.get(url).get_json()["status"] == "draft"
+
+
+def test_an_order_to_a_supplier_without_email_is_not_sent(shop):
+    supplier = add_supplier(shop, email=None)
+    product = shop.add_product("Milk")
+    order = shop.post("/api/purchase-orders", json={"supplier_id": supplier["id"],
+                                                    "lines": [{"product_id": product["id"], "quantity": 1}]}).get_json()
+    response = shop.post(f"/api/purchase-orders/{order['id']}/send", json={})
+    assert response.status_code == 409 and "email" in response.get_json()["error"]
+    assert shop.get(f"/api/purchase-orders/{order['id']}").get_json()["status"] == "draft"
+    assert deliveries(shop) == []
+
+
+def test_order_now_reaches_the_shops_email_to_the_letter(app, shop, smtp_server):
+    response = shop.post("/api/notifications/settings", json={"email_enabled": True,
+                                                               "email_recipients": ["owner@cornershop.example"]})
+    assert response.status_code == 200, response.get_json()
+    supplier = add_supplier(shop)
+    selling_product(shop, "Milk", 45, 10, category="Dairy", supplier_id=supplier["id"])
+    dispatcher(app).run_once()
+    mails = [m for m in smtp_server.received if "owner@cornershop.example" in m.rcpt_tos]
+    text = "\n".join(m.part("text/plain") for m in mails)
+    assert "Order Now: Milk - about 4 days left, Dairy Co needs 7 days (Dairy)" in text
+    assert any(m.subject.startswith("Order now: Milk") for m in mails)

@@ -133,3 +133,29 @@ def test_stock_value_sums_cost_and_price_times_stock_by_category(shop):
                         {"category": "Uncategorized", "cost": "0.70", "retail": "9.05"}],
     }
     assert shop.get("/api/reports/stock-value?location_id=0").status_code == 400
+
+
+def test_a_supplier_with_orders_cannot_be_deleted(shop):
+    supplier = add_supplier(shop)
+    product = shop.add_product("Milk")
+    shop.post("/api/purchase-orders", json={"supplier_id": supplier["id"],
+                                            "lines": [{"product_id": product["id"], "quantity": 1}]})
+    response = shop.delete(f"/api/suppliers/{supplier['id']}")
+    assert response.status_code == 409
+    assert shop.get(f"/api/suppliers/{supplier['id']}").status_code == 200
+
+
+def test_the_demo_shop_has_suppliers_prices_and_something_to_reorder(app):
+    from modules.seed import seed_demo
+
+    email, _ = seed_demo(password="demo-password-123")
+    db.session.rollback()
+    assert count(Supplier) == 3
+    stored = db.session.execute(select(Product.name, Product.cost_price, Product.pack_size, Product.supplier_id)
+                                .where(Product.sku == "DAI-001")).one()
+    assert (stored.cost_price, stored.pack_size) == (Decimal("0.65"), 12) and stored.supplier_id is not None
+    from modules.purchasing.service import reorder_items, stock_value
+
+    client_id = db.session.execute(select(Product.client_id).limit(1)).scalar_one()
+    assert "Whole Milk 1L" in [i["product"].name for i in reorder_items(client_id)]
+    assert Decimal(stock_value(client_id)["cost"]) > 0
