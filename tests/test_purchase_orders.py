@@ -74,6 +74,8 @@ def test_a_failed_send_is_retried_and_shown_like_any_delivery(app, shop, smtp_se
     dispatcher(app).run_once()
     [row] = deliveries(shop)
     assert (row["status"], row["recipient"]) == ("failed", "refuse@dairy.example") and "451" in row["last_error"]
+    shown = shop.get("/notifications/deliveries").get_data(as_text=True)
+    assert "refuse@dairy.example" in shown and "Purchase order PO-1 from Corner Shop" in shown
     del smtp_server.refuse["refuse@dairy.example"]
     assert dispatcher(app).run_once(now=later(3600))["sent"] == 1
     assert [d["status"] for d in deliveries(shop)] == ["sent"]

@@ -89,7 +89,7 @@ def api_reorder():
     client_id = current_client_id()
     items = service.reorder_items(client_id, supplier_id=read_reorder_args())
     shown = retail.product_dicts(client_id, [i["product"] for i in items])
-    return jsonify({"items": service.reorder_dicts(client_id, items, shown)})
+    return jsonify({"items": service.reorder_dicts(items, shown)})
 
 
 @bp.get("/api/reports/stock-value")

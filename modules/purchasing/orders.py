@@ -85,10 +85,9 @@ def update_lines(order, user_id, lines):
 
 def order_message(order, user_email):
     """What the supplier's email says: plain data for the outbox's payload."""
-    shop, currency = db.session.execute(select(Client.name).where(Client.id == order.client_id)).scalar_one(), \
-        service.currency(order.client_id)
+    shop = db.session.execute(select(Client.name).where(Client.id == order.client_id)).scalar_one()
     return {
-        "id": order.id, "number": order.label, "shop": shop, "currency": currency,
+        "id": order.id, "number": order.label, "shop": shop, "currency": service.currency(order.client_id),
         "supplier": {"name": order.supplier.name, "email": order.supplier.email},
         "reply_to": user_email,
         "lines": [{"product": line.product.name, "sku": line.product.sku, "quantity": line.quantity,

@@ -121,7 +121,8 @@ def reorder_items(client_id, supplier_id=None, now=None):
     return items
 
 
-def reorder_dicts(client_id, items, product_dicts):
+def reorder_dicts(items, product_dicts):
+    """The list as the API shows it; `product_dicts` are retail's views of the items' products."""
     return [{"product": shown, "location": None,
              "supplier": item["supplier"].brief() if item["supplier"] else None,
              **{k: item[k] for k in ("stock", "on_order", "reorder_point", "days_left", "suggested_quantity")}}

@@ -22,7 +22,8 @@ PRICES = ("cost_price", "sell_price")
 
 
 def _money(value):
-    return None if value is None else f"{value:.2f}" if not isinstance(value, float) else f"{round(value, 2):.2f}"
+    """A price (a Decimal from its Numeric(12,2) column) as the API writes it: "3.20", or None."""
+    return None if value is None else f"{value:.2f}"
 
 
 def supplier_names(client_id, ids):
