@@ -80,6 +80,8 @@ def import_upload():
         raise ApiError(400, e.message, e.details)
     try:
         return csvio.import_products(current_client_id(), current_user.id, rows)
+    except csvio.ImportRefused as e:  # a supplier the shop does not have
+        raise ApiError(400, e.message, e.details)
     except csvio.ImportConflict:
         raise ApiError(409, "Another change to these products happened at the same time; nothing was imported. "
                             "Try again.", {"file": "A SKU in the file was added meanwhile."})

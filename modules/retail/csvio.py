@@ -1,4 +1,5 @@
-"""Products as CSV (name,sku,category,stock,low_stock_threshold,active): the export, streamed,
+"""Products as CSV (name,sku,category,stock,low_stock_threshold,active, then purchasing's columns:
+csv_purchasing.py): the export, streamed,
 and the import, validated whole before anything is written, then applied in a few set-based
 statements (bulk inserts and updates, one alert check for every changed product).
 
@@ -6,7 +7,7 @@ Cells that a spreadsheet would run as a formula (starting with = + - @, tab or C
 with a leading single quote; the import takes that quote off again, so an export imports as is."""
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -18,10 +19,12 @@ from ..dialect import lock_for_write
 from ..extensions import db
 from ..timeutil import utcnow
 from .forms import MAX_STOCK, MAX_THRESHOLD
+from . import csv_purchasing
 from .models import Category, Product, StockMovement
+from .service import SUPPLIERS
 from .signals import announce_stock_change
 
-COLUMNS = ("name", "sku", "category", "stock", "low_stock_threshold", "active")
+COLUMNS = ("name", "sku", "category", "stock", "low_stock_threshold", "active") + csv_purchasing.COLUMNS
 MAX_LINES = 50_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIMITS = {"name": 200, "sku": 64, "category": 80}
@@ -69,12 +72,16 @@ def export_rows(client_id):
 
     yield line(COLUMNS)
     stmt = (for_shop(Product, client_id, Product.name, Product.sku, Category.name, Product.stock,
-                     Product.low_stock_threshold, Product.active)
-            .outerjoin(Category, Category.id == Product.category_id).order_by(Product.name, Product.id))
-    for name, sku, category, stock, threshold, active in db.session.execute(
+                     Product.low_stock_threshold, Product.active, SUPPLIERS.c.name, Product.cost_price,
+                     Product.sell_price, Product.reorder_quantity, Product.max_stock, Product.pack_size)
+            .outerjoin(Category, Category.id == Product.category_id)
+            .outerjoin(SUPPLIERS, (SUPPLIERS.c.id == Product.supplier_id) & (SUPPLIERS.c.client_id == client_id))
+            .order_by(Product.name, Product.id))
+    for name, sku, category, stock, threshold, active, *purchasing in db.session.execute(
             stmt.execution_options(yield_per=1000)):
+        cells = csv_purchasing.export_cells(*purchasing)
         yield line([guard(name), guard(sku or ""), guard(category or ""), stock,
-                    "" if threshold is None else threshold, "true" if active else "false"])
+                    "" if threshold is None else threshold, "true" if active else "false", guard(cells[0]), *cells[1:]])
 
 
 # --- import: reading ----------------------------------------------------------------------------
@@ -89,6 +96,7 @@ class Row:
     low_stock_threshold: int | None
     active: bool
     has_threshold: bool
+    purchasing: dict = field(default_factory=dict)  # the purchasing columns the file has
 
 
 def _text(value, column, errors, required=False):
@@ -159,6 +167,7 @@ def read_csv(raw: bytes):
             if active not in TRUE + FALSE:
                 errors.append("active: must be true or false.")
             row.active = active not in FALSE
+            row.purchasing = csv_purchasing.read_cells({k: unguard(v) for k, v in cells.items()}, errors)
             if row.sku is not None:
                 key = row.sku.lower()
                 if key in skus:
@@ -216,12 +225,15 @@ def import_products(client_id, user_id, rows):
     Returns {"created": n, "updated": n}."""
     now = utcnow()
     lock_for_write(Client, Client.id == client_id)  # SQLite: the write lock first, so that what we read stays true
+    unknown_suppliers = csv_purchasing.resolve(client_id, rows, SUPPLIERS)
+    if unknown_suppliers:
+        raise ImportRefused(unknown_suppliers)
     categories = _category_ids(client_id, rows)
     existing = _existing(client_id, rows)
     new, changes, movements = [], [], []
     for row in rows:
         values = {"name": row.name, "category_id": categories.get(row.category.lower()) if row.category else None,
-                  "active": row.active, "updated_at": now}
+                  "active": row.active, "updated_at": now, **row.purchasing}
         if row.has_threshold:
             values["low_stock_threshold"] = row.low_stock_threshold
         match = existing.get(row.sku) if row.sku is not None else None
