@@ -104,3 +104,21 @@ def test_an_order_sent_counts_as_on_order_and_stops_order_now(shop):
     logged = db.session.execute(select(StockAlertLog.kind, StockAlertLog.product_id)
                                 .where(StockAlertLog.kind == "reorder")).all()
     assert len(logged) == 3  # Milk and Cream today, Cream tomorrow
+
+
+def test_one_day_left_and_one_day_to_deliver_say_day(shop):
+    supplier = add_supplier(shop, name="Fast Co", lead_time_days=1)
+    selling_product(shop, "Milk", 10, 10, supplier_id=supplier["id"])
+    assert bell(shop, "reorder") == ["Order Now: Milk - about 1 day left, Fast Co needs 1 day (Uncategorized)"]
+
+
+def test_the_monitor_raises_order_now_in_every_shop_for_its_own_supplier(shop, other_shop):
+    for owner in (shop, other_shop):
+        supplier = add_supplier(owner, name=f"{owner.client['name']} Supplier")
+        selling_product(owner, "Milk", 45, 10, category="Dairy", supplier_id=supplier["id"])
+    new = raise_alerts(now=utcnow() + timedelta(days=1))
+    db.session.commit()
+    assert sorted(a.client_id for a in new if a.kind == "reorder") == sorted(
+        [shop.client["id"], other_shop.client["id"]])
+    assert bell(other_shop, "reorder")[0] == (
+        "Order Now: Milk - about 4 days left, Rival Shop Supplier needs 7 days (Dairy)")

@@ -97,9 +97,13 @@ def reorder_rule(scan):
     """A supplier with a lead time, sales in the shop's window, not low, stock + on order at or
     below the reorder point, and days_left <= the lead time: order now, or run out before the
     delivery comes. An order sent for it counts as on order, so it stops."""
-    shops = select(Client.id).where(Client.timezone == scan.timezone)
+    # Only shops with a supplier that takes time: the sales of the others are never read.
+    buying = exists().where(Supplier.client_id == Client.id, Supplier.lead_time_days > 0)
+    shops = select(Client.id).where(Client.timezone == scan.timezone, buying)
     if scan.client_id is not None:
         shops = shops.where(Client.id == scan.client_id)
+    if db.session.execute(shops.limit(1)).first() is None:
+        return []
     window_col = func.coalesce(NotificationSettings.forecast_window_days, DEFAULT_WINDOW_DAYS)
     windows = set(db.session.execute(scan.shops().with_only_columns(
         NotificationSettings.forecast_window_days).distinct()).scalars()) | {DEFAULT_WINDOW_DAYS}
@@ -151,8 +155,9 @@ def _days(n, one, many):
 
 
 def reorder_message(name, stock, category, days_left, supplier=None, lead_time_days=None):
-    return (f"Order Now: {name} - about {_days(days_left, 'day', 'days')} left, {supplier} needs "
-            f"{_days(lead_time_days, 'day', 'days')} ({rules.category_name(category)})")
+    """`supplier` and `lead_time_days` come from the kind's `detail` (the product's supplier now)."""
+    return (f"Order Now: {name} - about {_days(days_left, 'day', 'days')} left, {supplier or 'the supplier'} "
+            f"needs {_days(lead_time_days or 0, 'day', 'days')} ({rules.category_name(category)})")
 
 
 def reorder_detail(product_id):
