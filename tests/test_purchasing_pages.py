@@ -53,6 +53,7 @@ def test_an_orders_life_through_its_page(shop):
     assert shop.get(f"/api/products/{milk['id']}").get_json()["stock"] == 34
     assert "Received" in page(shop, "/purchase-orders?status=received")
     assert form_post(shop, f"{base}/cancel").status_code == 303
+    assert form_post(shop, f"{base}/explode").status_code == 404
     assert shop.get(f"/api/purchase-orders/{order['id']}").get_json()["status"] == "received"  # refused
 
 

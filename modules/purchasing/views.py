@@ -1,7 +1,7 @@
 """The purchasing pages (owners and managers): /reorder (what to order, by supplier, with a
 "Draft an order" button each), /purchase-orders (by status) and one order's page (edit a draft,
 send, receive, cancel), /suppliers. Thin: the same services as the API."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..auth.tenancy import current_client_id, get_owned_or_404
@@ -12,6 +12,7 @@ from . import bp, orders, service
 from .forms import SUPPLIER_FIELDS, read_supplier
 from .models import ORDER_STATUSES, PurchaseOrder, Supplier
 
+ORDER_ACTIONS = ("lines", "send", "receive", "cancel")
 STATUS_WORDS = {"draft": "Draft", "sent": "Sent", "partially_received": "Partly received", "received": "Received",
                 "cancelled": "Cancelled"}
 
@@ -96,6 +97,8 @@ def _quantities(order, prefix, minimum):
 def order_action(order_id, action):
     if not current_user.can_manage:
         return _managers_only()
+    if action not in ORDER_ACTIONS:
+        abort(404)
     order = get_owned_or_404(PurchaseOrder, order_id, for_update=True)
     here = url_for("purchasing.order_page", order_id=order_id)
     try:
@@ -115,11 +118,9 @@ def order_action(order_id, action):
                 raise ApiError(400, "Enter the quantity received of at least one line.")
             orders.receive(order, current_user.id, [(p.id, q) for p, q in received])
             done = f"Received into stock: {order.label} is {STATUS_WORDS[order.status].lower()}."
-        elif action == "cancel":
+        else:
             orders.cancel(order, current_user.id)
             done = f"{order.label} is cancelled."
-        else:
-            raise ApiError(404, "No such action.")
         db.session.commit()
     except ApiError as e:
         return _refused(e, here)
