@@ -72,6 +72,8 @@ def test_another_shops_order_page_is_a_404(shop, other_shop):
     order = other_shop.post("/api/purchase-orders", json={"supplier_id": theirs["id"], "lines": [
         {"product_id": product["id"], "quantity": 1}]}).get_json()
     page(shop, f"/purchase-orders/{order['id']}", 404)
+    page(shop, f"/suppliers/{theirs['id']}", 404)
+    assert form_post(shop, f"/suppliers/{theirs['id']}/delete").status_code == 404
     assert form_post(shop, f"/purchase-orders/{order['id']}/send").status_code == 404
     assert other_shop.get(f"/api/purchase-orders/{order['id']}").get_json()["status"] == "draft"
 
@@ -83,6 +85,11 @@ def test_suppliers_page_adds_and_deletes(shop):
     [supplier] = shop.get("/api/suppliers").get_json()["items"]
     assert (supplier["name"], supplier["lead_time_days"], supplier["phone"]) == ("Dairy Co", 7, None)
     assert form_post(shop, "/suppliers", name="", lead_time_days="400").status_code == 400
+    assert 'value="orders@dairy.example"' in page(shop, f"/suppliers/{supplier['id']}")
+    form_post(shop, f"/suppliers/{supplier['id']}", name="Dairy Co", email="orders@dairy.example", phone="",
+              lead_time_days="3", notes="Mondays")
+    assert shop.get(f"/api/suppliers/{supplier['id']}").get_json()["lead_time_days"] == 3
+    assert form_post(shop, f"/suppliers/{supplier['id']}", name="Dairy Co", lead_time_days="x").status_code == 400
     form_post(shop, f"/suppliers/{supplier['id']}/delete")
     assert shop.get("/api/suppliers").get_json()["items"] == []
 

@@ -128,26 +128,43 @@ def order_action(order_id, action):
     return redirect(here, code=303)
 
 
-@bp.route("/suppliers", methods=["GET", "POST"])
-@login_required
-def suppliers_page():
-    if not current_user.can_manage:
-        return _managers_only()
+def _save_supplier_form(supplier=None):
+    """The suppliers page (adding) or one supplier's (editing): saved and back to the list, or the
+    form again with its errors (400), nothing saved."""
     if request.method == "POST":
         fields = Fields({k: request.form.get(k, "") for k in SUPPLIER_FIELDS}, form=True)
         try:
             values = read_supplier(fields, creating=True)
             fields.check()
-            supplier = service.save_supplier(current_client_id(), current_user.id, values)
+            supplier = service.save_supplier(current_client_id(), current_user.id, values, supplier)
             db.session.commit()
         except ApiError as e:
             db.session.rollback()
-            return render_template("purchasing/suppliers.html", suppliers=service.supplier_dicts(current_client_id()),
-                                   form=request.form, errors=e.details or {"name": e.message}), 400
-        flash(f"Added {supplier.name}.", "success")
+            return _render_suppliers(request.form, e.details or {"name": e.message}, supplier), 400
+        flash(f"Saved {supplier.name}.", "success")
         return redirect(url_for("purchasing.suppliers_page"), code=303)
+    return _render_suppliers(supplier.to_dict() if supplier else {}, {}, supplier)
+
+
+def _render_suppliers(form, errors, editing):
     return render_template("purchasing/suppliers.html", suppliers=service.supplier_dicts(current_client_id()),
-                           form={}, errors={})
+                           form=form, errors=errors, editing=editing)
+
+
+@bp.route("/suppliers", methods=["GET", "POST"])
+@login_required
+def suppliers_page():
+    if not current_user.can_manage:
+        return _managers_only()
+    return _save_supplier_form()
+
+
+@bp.route("/suppliers/<int:supplier_id>", methods=["GET", "POST"])
+@login_required
+def supplier_page(supplier_id):
+    if not current_user.can_manage:
+        return _managers_only()
+    return _save_supplier_form(get_owned_or_404(Supplier, supplier_id))
 
 
 @bp.post("/suppliers/<int:supplier_id>/delete")
