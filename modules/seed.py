@@ -42,7 +42,8 @@ def seed_demo(email=DEMO_EMAIL, password=None):
     password = password or secrets.token_urlsafe(12)
     client, user = auth_service.create_shop("Demo Corner Shop", email, password, "UTC")
     suppliers = {key: purchasing_service.save_supplier(client.id, user.id, {
-        "name": name, "email": email, "lead_time_days": lead}).id for key, (name, email, lead) in DEMO_SUPPLIERS.items()}
+        "name": name, "email": email, "lead_time_days": lead}).id
+        for key, (name, email, lead) in DEMO_SUPPLIERS.items()}
     for name, sku, category, stock, threshold, supplier, cost, price, pack in DEMO_PRODUCTS:
         retail_service.create_product(client.id, user.id, name, sku=sku, category=category, stock=stock,
                                       low_stock_threshold=threshold, supplier_id=suppliers.get(supplier),

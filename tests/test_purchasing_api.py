@@ -148,7 +148,7 @@ def test_a_supplier_with_orders_cannot_be_deleted(shop):
 def test_the_demo_shop_has_suppliers_prices_and_something_to_reorder(app):
     from modules.seed import seed_demo
 
-    email, _ = seed_demo(password="demo-password-123")
+    seed_demo(password="demo-password-123")
     db.session.rollback()
     assert count(Supplier) == 3
     stored = db.session.execute(select(Product.name, Product.cost_price, Product.pack_size, Product.supplier_id)

@@ -28,7 +28,7 @@ def test_the_reorder_page_lists_by_supplier_and_drafts_an_order(shop):
     shop.add_product("Bread", stock=2, supplier_id=bakery["id"])
     html = page(shop, "/reorder")
     assert html.index("Bakery") < html.index("Dairy Co")
-    assert re.search(r'data-product-id="\d+">.*?Milk.*?<td class="num suggested">96', html, re.S)
+    assert re.search(r'data-product-id="\d+">.*?Milk.*?<td class="num suggested">96', html, re.DOTALL)
     assert html.count("Draft an order") == 2
     response = form_post(shop, "/reorder/draft", supplier_id=dairy["id"])
     assert response.status_code == 303

@@ -35,7 +35,7 @@ def test_suggested_quantity_is_twice_the_reorder_point_less_what_is_there_and_co
     assert rules.suggested_quantity(45, 20, 70) == 75
 
 
-@pytest.mark.parametrize("branch", [dict(reorder_quantity=None, max_stock=10), dict()])
+@pytest.mark.parametrize("branch", [{"reorder_quantity": None, "max_stock": 10}, {}])
 def test_suggested_quantity_is_at_least_one(branch):
     assert rules.suggested_quantity(60, 40, 40, **branch) == 1
 

@@ -102,7 +102,8 @@ class Notice:
         return cls(type=first["type"], shop_id=first["shop"]["id"], shop=first["shop"]["name"], items=tuple(items),
                    date=first.get("date"), channel=first.get("channel"), created_at=first.get("created_at"),
                    log_id=first.get("log_id") if len(payloads) == 1 else None,
-                   legacy={k: first.get(k) for k in ("subject", "body", "html_body")} if first["type"] == "legacy" else None,
+                   legacy=({k: first.get(k) for k in ("subject", "body", "html_body")}
+                           if first["type"] == "legacy" else None),
                    order=first.get("order"))
 
     def payload(self):
