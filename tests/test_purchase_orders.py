@@ -194,3 +194,22 @@ def test_order_now_reaches_the_shops_email_to_the_letter(app, shop, smtp_server)
     text = "\n".join(m.part("text/plain") for m in mails)
     assert "Order Now: Milk - about 4 days left, Dairy Co needs 7 days (Dairy)" in text
     assert any(m.subject.startswith("Order now: Milk") for m in mails)
+
+
+def test_order_now_in_the_digest_names_the_supplier(app, shop, smtp_server):
+    from datetime import timedelta
+
+    from modules.delivery.digest import enqueue_due_digests
+    from modules.timeutil import utcnow
+
+    response = shop.post("/api/notifications/settings", json={
+        "email_enabled": True, "email_recipients": ["owner@cornershop.example"], "delivery_mode": "digest",
+        "digest_time": "00:00"})
+    assert response.status_code == 200, response.get_json()
+    supplier = add_supplier(shop)
+    selling_product(shop, "Milk", 45, 10, category="Dairy", supplier_id=supplier["id"])
+    tomorrow = utcnow() + timedelta(days=1)
+    assert enqueue_due_digests(tomorrow) == 1
+    assert dispatcher(app).run_once(now=tomorrow)["sent"] == 1
+    [mail] = [m for m in smtp_server.received if "owner@cornershop.example" in m.rcpt_tos]
+    assert "Order Now: Milk - about 4 days left, Dairy Co needs 7 days (Dairy)" in mail.part("text/plain")
