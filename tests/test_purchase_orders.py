@@ -4,13 +4,16 @@ order's number on the movements, cancelled; numbers per shop; 404 and 403 where 
 import csv
 import io
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from modules.auth.models import AuditEntry
+from modules.delivery.digest import enqueue_due_digests
 from modules.extensions import db
 from modules.purchasing.models import PurchaseOrder
+from modules.timeutil import utcnow
 from tests.support.deliveries import deliveries, delivery_config, dispatcher, later
 from tests.support.purchasing import add_supplier, reorder_list, selling_product
 
@@ -197,11 +200,6 @@ def test_order_now_reaches_the_shops_email_to_the_letter(app, shop, smtp_server)
 
 
 def test_order_now_in_the_digest_names_the_supplier(app, shop, smtp_server):
-    from datetime import timedelta
-
-    from modules.delivery.digest import enqueue_due_digests
-    from modules.timeutil import utcnow
-
     response = shop.post("/api/notifications/settings", json={
         "email_enabled": True, "email_recipients": ["owner@cornershop.example"], "delivery_mode": "digest",
         "digest_time": "00:00"})
