@@ -102,9 +102,10 @@ def register_blueprints(app):
     from .delivery import bp as delivery_bp
     from .health import bp as health_bp
     from .notifications import bp as notifications_bp
+    from .purchasing import bp as purchasing_bp
     from .retail import bp as retail_bp
 
-    for bp in (auth_bp, retail_bp, alerts_bp, notifications_bp, delivery_bp, health_bp):
+    for bp in (auth_bp, retail_bp, purchasing_bp, alerts_bp, notifications_bp, delivery_bp, health_bp):
         app.register_blueprint(bp)
 
 

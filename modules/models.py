@@ -6,3 +6,4 @@ from .delivery.models import Delivery, RateLimit, Recipient  # noqa: F401
 from .notifications.models import Notification, UserPreferences  # noqa: F401
 from .retail.models import Category, IdempotencyKey, Product, StockMovement  # noqa: F401
 from .periodic import WorkerHeartbeat  # noqa: F401
+from .purchasing.models import PurchaseOrder, PurchaseOrderLine, Supplier  # noqa: F401

@@ -4,6 +4,7 @@ checks no route may skip: ids in paths within the database's integer range, and 
 character, lone surrogate, malformed, over-deep or non-UTF-8 JSON anywhere in a request."""
 import json
 import re
+from decimal import Decimal
 
 from flask import g, request
 from werkzeug.routing import IntegerConverter
@@ -12,6 +13,7 @@ from .errors import ApiError, ValidationError
 
 MAX_ID = 2**31 - 1  # PostgreSQL's integer; a larger id names no row
 MAX_JSON_DEPTH = 32
+_MONEY = re.compile(r"\d{1,10}(\.\d{1,2})?")  # an amount: digits, at most two decimal places
 # What no field accepts: C0 controls but tab, newline and carriage return; DEL; C1; lone surrogates.
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # What a one-line field does not accept either.
@@ -182,6 +184,25 @@ class Fields:
             self.error(name, f"Must be at most {maximum}.")
             return None
         return value
+
+    def decimal(self, name, maximum=Decimal("9999999999.99"), nullable=True):
+        """Money: a decimal string with at most two places ("3.20") or an integer, >= 0; never a
+        float (a JSON 3.2 is refused: it is not exact). Returns a Decimal or None."""
+        value = self.data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if not nullable:
+                self.error(name, "This field is required.")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not _MONEY.fullmatch(value.strip()):
+            self.error(name, 'Must be an amount as a string with at most two decimal places, e.g. "3.20".')
+            return None
+        amount = Decimal(value.strip())
+        if amount > maximum:
+            self.error(name, f"Must be at most {maximum}.")
+            return None
+        return amount
 
     def boolean(self, name):
         if self.form:

@@ -1,5 +1,5 @@
-"""Imports flow one way: auth <- retail <- alerts <- notifications <- delivery, and the shared
-modules at the bottom import no feature. Checked twice: every import statement in the source
+"""Imports flow one way: auth <- retail <- purchasing <- alerts <- notifications <- delivery, and
+the shared modules at the bottom import no feature. Checked twice: every import statement in the source
 (function-level ones too), and every module imported in a fresh interpreter, feature by feature
 in that order, must not pull in a higher feature. And the tests' own rule: no test module imports
 another test module or a conftest, nor a fixture by name (fixtures come from `pytest_plugins`)."""
@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / "modules"
-FEATURES = ["auth", "retail", "alerts", "notifications", "delivery"]  # lowest first
+FEATURES = ["auth", "retail", "purchasing", "alerts", "notifications", "delivery"]  # lowest first
 SHARED = ["config", "extensions", "errors", "dialect", "validation", "timeutil", "periodic", "outage", "headers"]
 
 

@@ -5,7 +5,7 @@ import pytest
 from tests.support.deliveries import configure, delivery_config, delivery_rows, dispatcher, later, make_low
 
 DEFAULTS = {
-    "kinds": ["low", "out", "forecast", "restocked"],
+    "kinds": ["low", "out", "reorder", "forecast", "restocked"],
     "email": {"enabled": False, "address": None, "mode": "instant", "opted_out": False},
     "sms": {"enabled": False, "number": None, "mode": "instant", "opted_out": False},
     "whatsapp": {"enabled": False, "number": None, "mode": "instant", "opted_out": False},

@@ -6,12 +6,16 @@ kind is a `register(Kind(...))` (see the README, "Adding an alert kind")."""
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import String, and_, case, cast, exists, literal, or_
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select
 
-from ..auth.models import NotificationSettings
+from ..auth.models import Client, NotificationSettings
+from ..extensions import db
+from ..purchasing import rules as purchasing_rules
+from ..purchasing.models import PurchaseOrderLine, Supplier
+from ..purchasing.service import on_order
 from ..retail import rules as stock_rules
 from ..retail.models import Product, StockMovement
-from ..retail.sales import units_sold
+from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold
 from . import rules
 from .models import StockAlert, StockAlertLog
 
@@ -37,6 +41,9 @@ class Kind:
     when_restocked: str | None = None
     action_url: Callable = None  # (product_id column) -> where the notification leads
     webhook_kind: str | None = None  # the webhook's `kind`; the name when None
+    # What else `message` says beyond (name, stock, category, days_left): (product_id column) ->
+    # {keyword: SQL expression}, read when a message is written (the supplier of a reorder).
+    detail: Callable = None
 
     @property
     def event(self):
@@ -65,8 +72,11 @@ def low_rule(scan):
 
 
 def forecast_rule(scan):
-    """Not low, sold in the shop's window, and days_left <= forecast_days: one statement per
-    window length in use in this time zone (almost always one: the default 28 days)."""
+    """Not low, sold in the shop's window, and days_left <= forecast_days, and no `reorder` today
+    (that says more): one statement per window length in use in this time zone (almost always
+    one: the default 28 days)."""
+    reorder_today = exists().where(StockAlertLog.product_id == Product.id, StockAlertLog.kind == "reorder",
+                                   StockAlertLog.alert_date == scan.alert_date)
     selects = []
     for window in scan.forecast_windows():
         since = stock_rules.sales_window_start(scan.timezone, window, scan.now)
@@ -79,7 +89,39 @@ def forecast_rule(scan):
             scan.candidates(Product.stock, threshold, days)
             .join(sales, and_(sales.c.product_id == Product.id, sales.c.client_id == Product.client_id))
             .where(NotificationSettings.forecast_days > 0, NotificationSettings.forecast_window_days == window,
-                   Product.stock > threshold, days <= NotificationSettings.forecast_days))
+                   Product.stock > threshold, days <= NotificationSettings.forecast_days, ~reorder_today))
+    return selects
+
+
+def reorder_rule(scan):
+    """A supplier with a lead time, sales in the shop's window, not low, stock + on order at or
+    below the reorder point, and days_left <= the lead time: order now, or run out before the
+    delivery comes. An order sent for it counts as on order, so it stops."""
+    # Only shops with a supplier that takes time: the sales of the others are never read.
+    buying = exists().where(Supplier.client_id == Client.id, Supplier.lead_time_days > 0)
+    shops = select(Client.id).where(Client.timezone == scan.timezone, buying)
+    if scan.client_id is not None:
+        shops = shops.where(Client.id == scan.client_id)
+    if db.session.execute(shops.limit(1)).first() is None:
+        return []
+    window_col = func.coalesce(NotificationSettings.forecast_window_days, DEFAULT_WINDOW_DAYS)
+    windows = set(db.session.execute(scan.shops().with_only_columns(
+        NotificationSettings.forecast_window_days).distinct()).scalars()) | {DEFAULT_WINDOW_DAYS}
+    ordered = on_order(PurchaseOrderLine.client_id.in_(shops))
+    incoming = func.coalesce(ordered.c.units, 0)
+    selects = []
+    for window in sorted(windows):
+        since = stock_rules.sales_window_start(scan.timezone, window, scan.now)
+        sales = units_sold(since, StockMovement.client_id.in_(shops), scan.product_ids)
+        days = stock_rules.sql_days_left(Product.stock, sales.c.units, window)
+        point = purchasing_rules.sql_reorder_point(scan.threshold, sales.c.units, window, Supplier.lead_time_days)
+        selects.append(
+            scan.candidates(Product.stock, point, days)
+            .join(Supplier, and_(Supplier.id == Product.supplier_id, Supplier.client_id == Product.client_id))
+            .join(sales, and_(sales.c.product_id == Product.id, sales.c.client_id == Product.client_id))
+            .outerjoin(ordered, and_(ordered.c.product_id == Product.id, ordered.c.client_id == Product.client_id))
+            .where(window_col == window, Supplier.lead_time_days > 0, Product.stock > scan.threshold,
+                   Product.stock + incoming <= point, days <= Supplier.lead_time_days))
     return selects
 
 
@@ -106,6 +148,37 @@ def sql_forecast_message(name, stock, category, days_left):
     days = case((days_left == 1, literal(" day left (")), else_=literal(" days left ("))
     return (literal("Running Low: ") + name + literal(" - about ") + cast(days_left, String) + days
             + rules.sql_category_name(category) + literal(")"))
+
+
+def _days(n, one, many):
+    return f"{n} {one if n == 1 else many}"
+
+
+def reorder_message(name, stock, category, days_left, supplier=None, lead_time_days=None):
+    """`supplier` and `lead_time_days` come from the kind's `detail` (the product's supplier now)."""
+    return (f"Order Now: {name} - about {_days(days_left, 'day', 'days')} left, {supplier or 'the supplier'} "
+            f"needs {_days(lead_time_days or 0, 'day', 'days')} ({rules.category_name(category)})")
+
+
+def reorder_detail(product_id):
+    """The product's supplier and its lead time, for the message."""
+    supplier_id = select(Product.supplier_id).where(Product.id == product_id).scalar_subquery()
+    return {"supplier": select(Supplier.name).where(Supplier.id == supplier_id).scalar_subquery(),
+            "lead_time_days": select(Supplier.lead_time_days).where(Supplier.id == supplier_id).scalar_subquery()}
+
+
+def _sql_days(n_col, one, many):
+    return cast(n_col, String) + case((n_col == 1, literal(" " + one)), else_=literal(" " + many))
+
+
+def sql_reorder_message(name, stock, category, days_left):
+    """The message over columns; the supplier is the product's (`products` is in the FROM)."""
+    supplier = select(Supplier.name, Supplier.lead_time_days).where(Supplier.id == Product.supplier_id)
+    supplier_name = supplier.with_only_columns(Supplier.name).scalar_subquery()
+    lead = supplier.with_only_columns(Supplier.lead_time_days).scalar_subquery()
+    return (literal("Order Now: ") + name + literal(" - about ") + _sql_days(days_left, "day", "days")
+            + literal(" left, ") + supplier_name + literal(" needs ") + _sql_days(lead, "day", "days")
+            + literal(" (") + rules.sql_category_name(category) + literal(")"))
 
 
 def restocked_message(name, stock, category, days_left=None):
@@ -142,6 +215,11 @@ register(Kind("out", out_rule, rules.out_message, rules.sql_out_message, level="
               preference_label="Out of stock", badge="Out", digest_line="out of stock", priority="critical",
               opens_episode=True, when_restocked="restocked",
               action_url=lambda product_id: literal(rules.products_url("out"))))
+# Before forecast: a product that raised `reorder` today raises no `forecast` that day.
+register(Kind("reorder", reorder_rule, reorder_message, sql_reorder_message, level="warning", label="Order now",
+              preference_label="Time to reorder (supplier's lead time)", badge="Order",
+              digest_line="to order now", priority="normal", staff_default=False, action_url=product_url,
+              detail=reorder_detail))
 register(Kind("forecast", forecast_rule, forecast_message, sql_forecast_message, level="warning",
               label="Running low", preference_label="Running low soon (forecast)", badge="Soon",
               digest_line="running low soon", action_url=product_url))
@@ -164,8 +242,23 @@ def default_kinds(role):
     return [k.name for k in KINDS.values() if k.staff_default or role != "staff"]
 
 
-def message(kind, name, stock, category, days_left=None):
-    return get(kind).message(name, stock, category, days_left)
+def message(kind, name, stock, category, days_left=None, **detail):
+    return get(kind).message(name, stock, category, days_left, **detail)
+
+
+def message_details(alerts):
+    """{(kind, product_id): detail} for the (kind, product_id) pairs whose kind says more than
+    (name, stock, category, days_left): one query per such kind."""
+    out = {}
+    for name, kind in KINDS.items():
+        ids = sorted({product_id for k, product_id in alerts if k == name})
+        if kind.detail is None or not ids:
+            continue
+        columns = kind.detail(Product.id)
+        rows = db.session.execute(select(Product.id, *(c.label(k) for k, c in columns.items()))
+                                  .where(Product.id.in_(ids)))
+        out.update({(name, row[0]): dict(zip(columns, row[1:])) for row in rows})
+    return out
 
 
 def level(kind, stock=None):

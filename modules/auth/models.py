@@ -91,6 +91,7 @@ class NotificationSettings(db.Model):
     forecast_days = db.Column(db.Integer, nullable=False, default=0, server_default="0")  # 0: off
     forecast_window_days = db.Column(db.Integer, nullable=False, default=28, server_default="28")
     notify_restocked = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    currency = db.Column(db.String(3), nullable=False, default="USD", server_default="USD")  # ISO 4217
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     client = db.relationship("Client", lazy="joined")
@@ -105,6 +106,7 @@ class NotificationSettings(db.Model):
             "forecast_days": self.forecast_days,
             "forecast_window_days": self.forecast_window_days,
             "notify_restocked": self.notify_restocked,
+            "currency": self.currency,
             "updated_at": isoformat(self.updated_at),
         }
 

@@ -107,6 +107,7 @@ def digest_items(client_id, since, now):
         .where(Product.active.is_(True), stock_rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
     ).all()
     items = []
+    detail = kinds.message_details([(row[5], row[7]) for row in rows])
     for name, category, stock, own, category_threshold, kind, days_left, product_id, sku in rows:
         threshold = stock_rules.effective_threshold(own, category_threshold, shop_default)
         status = stock_rules.stock_status(stock, threshold)
@@ -114,7 +115,8 @@ def digest_items(client_id, since, now):
             kind, days_left = status, None  # the stock rule's status is the name of its kind
         elif kinds.get(kind).when_restocked:
             kind, days_left = kinds.get(kind).when_restocked, None
-        items.append(messages.AlertItem(name, category, stock, threshold, kind, days_left, product_id, sku))
+        items.append(messages.AlertItem(name, category, stock, threshold, kind, days_left, product_id, sku,
+                                        detail.get((kind, product_id))))
     return items
 
 

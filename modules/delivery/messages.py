@@ -29,6 +29,7 @@ class AlertItem:
     days_left: int | None = None
     product_id: int | None = None
     sku: str | None = None
+    detail: dict | None = None  # what the kind's message says beyond these (Kind.detail)
 
     @property
     def kind_entry(self):
@@ -48,7 +49,8 @@ class AlertItem:
 
     @property
     def headline(self):
-        return kinds.message(self.kind, self.product, self.stock, self.category, self.days_left)
+        return kinds.message(self.kind, self.product, self.stock, self.category, self.days_left,
+                             **(self.detail or {}))
 
     def url(self, public_url):
         """Straight to the product when known, else the list of products in its state."""
@@ -78,7 +80,8 @@ def legacy_item(item):
 
 @dataclass(frozen=True)
 class Notice:
-    """One message: "alerts" (one or a burst), "digest" (a day's products) or "test"."""
+    """One message: "alerts" (one or a burst), "digest" (a day's products), "test", or
+    "purchase_order" (an order to a supplier: `order` holds what the mail shows)."""
 
     type: str
     shop_id: int
@@ -89,6 +92,7 @@ class Notice:
     created_at: str | None = None
     log_id: int | None = None  # the alert, when this is one alert
     legacy: dict | None = None  # a row queued before payloads: its subject, body and html_body
+    order: dict | None = None  # a purchase order: number, supplier, reply_to, lines, total_cost, currency
 
     @classmethod
     def from_payloads(cls, payloads):
@@ -98,12 +102,14 @@ class Notice:
         return cls(type=first["type"], shop_id=first["shop"]["id"], shop=first["shop"]["name"], items=tuple(items),
                    date=first.get("date"), channel=first.get("channel"), created_at=first.get("created_at"),
                    log_id=first.get("log_id") if len(payloads) == 1 else None,
-                   legacy={k: first.get(k) for k in ("subject", "body", "html_body")} if first["type"] == "legacy" else None)
+                   legacy=({k: first.get(k) for k in ("subject", "body", "html_body")}
+                           if first["type"] == "legacy" else None),
+                   order=first.get("order"))
 
     def payload(self):
         out = {"type": self.type, "shop": {"id": self.shop_id, "name": self.shop},
                "items": [i.to_json() for i in self.items], "created_at": self.created_at}
-        for key in ("date", "channel", "log_id"):
+        for key in ("date", "channel", "log_id", "order"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
@@ -119,6 +125,8 @@ class Notice:
             return one_line(self.legacy["subject"] or "Stockbell")
         if self.type == "test":
             return f"Stockbell test message for {shop}"
+        if self.type == "purchase_order":
+            return one_line(f"Purchase order {self.order['number']} from {shop}")
         count = f"{len(items)} product" + ("" if len(items) == 1 else "s")
         out = f" ({self.out_count} out of stock)" if self.out_count else ""
         if self.type == "digest":

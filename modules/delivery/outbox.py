@@ -18,8 +18,9 @@ from ..extensions import db
 from ..retail.models import Category, Product
 from ..timeutil import isoformat, utcnow
 from ..alerts import kinds
+from ..purchasing.signals import order_sent
 from . import messages, recipients, wakeup
-from .channels import channel_class
+from .channels import all_channels, channel_class
 from .models import Delivery
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def enqueue_alert_deliveries(new_alerts, now):
         .where(StockAlertLog.id.in_(bindparam("log_ids", wanted, expanding=True)))
     )}
     shops = _shop_names(by_shop)
+    detail = kinds.message_details([(a.kind, a.product_id) for a in new_alerts if a.log_id in details])
     wait = waits(current_app.config)
     rows, due_now = [], False
     for alert in new_alerts:
@@ -91,7 +93,7 @@ def enqueue_alert_deliveries(new_alerts, now):
             continue
         product, sku, category = details[alert.log_id]
         item = messages.AlertItem(product, category, alert.stock, alert.threshold, alert.kind, alert.days_left,
-                                  alert.product_id, sku)
+                                  alert.product_id, sku, detail.get((alert.kind, alert.product_id)))
         notice = messages.Notice("alerts", alert.client_id, shops[alert.client_id], (item,),
                                  created_at=isoformat(now), log_id=alert.log_id)
         for target in by_shop[alert.client_id]:
@@ -118,6 +120,23 @@ def enqueue_test(client_id, channel, now=None):
     rows = [message_row(client_id, key, channel, t.address, notice, now)
             for t in recipients.targets([client_id]).get(client_id, []) if t.channel == channel and t.user_id is None]
     return add_deliveries(rows)
+
+
+@order_sent.connect
+def on_order_sent(sender, client_id, order, now):
+    enqueue_order(client_id, order, now)
+
+
+def enqueue_order(client_id, order, now):
+    """Queue a purchase order to its supplier on the channel that carries orders; sent, retried
+    and shown on the deliveries page like any other row."""
+    channel = next(cls.name for cls in all_channels() if cls.carries_orders)
+    notice = messages.Notice("purchase_order", client_id, order["shop"], created_at=isoformat(now), order=order)
+    queued = add_deliveries([message_row(client_id, f"order:{order['id']}", channel, order["supplier"]["email"],
+                                         notice, now)])
+    wakeup.queued_due_now()
+    log.info("queued purchase order %s of shop %s", order["number"], client_id)
+    return queued
 
 
 # --- what the dispatcher and /health read ---------------------------------------------------------

@@ -13,8 +13,9 @@ _DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 MAX_RECIPIENTS = 20
 SHOP_FIELDS = (
     "low_stock_enabled", "low_stock_threshold", "timezone", "delivery_mode", "digest_time",
-    "forecast_days", "forecast_window_days", "notify_restocked",
+    "forecast_days", "forecast_window_days", "notify_restocked", "currency",
 )
+_CURRENCY = re.compile(r"[A-Z]{3}")  # an ISO 4217 alphabetic code
 
 
 def channel_fields():
@@ -113,6 +114,12 @@ def read_settings(fields, current, config, form=False):
                 fields.error(name, "Unknown time zone (use an IANA name such as Europe/Berlin).")
         elif name in by_field:
             changes[name] = _addresses(fields, by_field[name], name, config)
+        elif name == "currency":
+            value = fields.text(name, required=True, max_length=3)
+            value = value.upper() if value else value
+            if value is not None and not _CURRENCY.fullmatch(value):
+                fields.error(name, "Must be a three-letter ISO 4217 currency code, e.g. USD or EUR.")
+            changes[name] = value
         elif name == "delivery_mode":
             changes[name] = fields.choice(name, ("instant", "digest"), required=True)
         elif name == "digest_time":

@@ -3,6 +3,7 @@ unread count for every signed-in page's header."""
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..purchasing import service as purchasing
 from ..retail import charts
 from ..timeutil import utcnow
 from ..validation import MAX_ID, QueryArgs
@@ -43,4 +44,5 @@ def dashboard_page():
     chart = charts.bar_chart([(day.strftime("%d %b"), count) for day, count in per_day])
     return render_template("notifications/dashboard.html", attention=attention, chart=chart,
                            alerts_total=sum(count for _, count in per_day),
-                           alerts=dashboard.last_alerts(current_user))
+                           alerts=dashboard.last_alerts(current_user),
+                           stock_value=purchasing.stock_value(client.id) if current_user.can_manage else None)

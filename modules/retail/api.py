@@ -10,7 +10,7 @@ from ..extensions import db
 from ..timeutil import utcnow
 from ..validation import MAX_ID, Fields, QueryArgs, json_body
 from . import batch, bp, csvio, history, service
-from .forms import check_may_silence, read_category, read_product, read_stock_change
+from .forms import PURCHASING_FIELDS, check_may_silence, read_category, read_product, read_stock_change
 from .models import Category, Product
 
 STOCK_FILTERS = ("all", "low", "out")
@@ -51,7 +51,7 @@ def api_products():
 @bp.post("/api/products")
 @login_required
 def api_create_product():
-    fields = Fields(json_body({"name", "sku", "category", "stock", "low_stock_threshold"}))
+    fields = Fields(json_body({"name", "sku", "category", "stock", "low_stock_threshold", *PURCHASING_FIELDS}))
     values = read_product(fields, creating=True)
     fields.check()
     check_may_silence(None, values)
@@ -80,6 +80,8 @@ def import_upload():
         raise ApiError(400, e.message, e.details, extra={"more": e.more} if e.more else None)
     try:
         return csvio.import_products(current_client_id(), current_user.id, rows)
+    except csvio.ImportRefused as e:  # a supplier the shop does not have
+        raise ApiError(400, e.message, e.details)
     except csvio.ImportConflict:
         raise ApiError(409, "Another change to these products happened at the same time; nothing was imported. "
                             "Try again.", {"file": "A SKU in the file was added meanwhile."})
@@ -104,7 +106,8 @@ def api_product(product_id):
 @login_required
 def api_update_product(product_id):
     product = get_owned_or_404(Product, product_id)
-    fields = Fields(json_body({"name", "sku", "category", "low_stock_threshold", "active", "stock"}))
+    fields = Fields(json_body({"name", "sku", "category", "low_stock_threshold", "active", "stock",
+                                *PURCHASING_FIELDS}))
     values = read_product(fields, creating=False)
     fields.check()
     check_may_silence(product, values)

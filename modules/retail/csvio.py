@@ -1,4 +1,5 @@
-"""Products as CSV (name,sku,category,stock,low_stock_threshold,active): the export, streamed,
+"""Products as CSV (name,sku,category,stock,low_stock_threshold,active, then purchasing's columns:
+csv_purchasing.py): the export, streamed,
 and the import, read as a stream in bounded memory (lines and their length bounded, at most
 MAX_REPORTED bad lines named), every cell checked by the JSON API's own readers
 (validation.Fields), validated whole before anything is written, then applied in a few
@@ -8,7 +9,7 @@ Cells that a spreadsheet would run as a formula (starting with = + - @, tab or C
 with a leading single quote; the import takes that quote off again, so an export imports as is."""
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -20,11 +21,13 @@ from ..dialect import lock_for_write
 from ..extensions import db
 from ..timeutil import utcnow
 from ..validation import FORBIDDEN, Fields
+from . import csv_purchasing
 from .forms import MAX_STOCK, MAX_THRESHOLD
 from .models import Category, Product, StockMovement
+from .service import SUPPLIERS
 from .signals import announce_stock_change
 
-COLUMNS = ("name", "sku", "category", "stock", "low_stock_threshold", "active")
+COLUMNS = ("name", "sku", "category", "stock", "low_stock_threshold", "active") + csv_purchasing.COLUMNS
 MAX_LINES = 50_000  # lines after the header, blank ones included
 MAX_LINE_CHARS = 8192  # a product's line is under 1,000 characters even with every cell quoted
 MAX_REPORTED = 100  # bad lines named in the answer; the others are counted in "more"
@@ -77,12 +80,16 @@ def export_rows(client_id):
 
     yield line(COLUMNS)
     stmt = (for_shop(Product, client_id, Product.name, Product.sku, Category.name, Product.stock,
-                     Product.low_stock_threshold, Product.active)
-            .outerjoin(Category, Category.id == Product.category_id).order_by(Product.name, Product.id))
-    for name, sku, category, stock, threshold, active in db.session.execute(
+                     Product.low_stock_threshold, Product.active, SUPPLIERS.c.name, Product.cost_price,
+                     Product.sell_price, Product.reorder_quantity, Product.max_stock, Product.pack_size)
+            .outerjoin(Category, Category.id == Product.category_id)
+            .outerjoin(SUPPLIERS, (SUPPLIERS.c.id == Product.supplier_id) & (SUPPLIERS.c.client_id == client_id))
+            .order_by(Product.name, Product.id))
+    for name, sku, category, stock, threshold, active, *purchasing in db.session.execute(
             stmt.execution_options(yield_per=1000)):
+        cells = csv_purchasing.export_cells(*purchasing)
         yield line([guard(name), guard(sku or ""), guard(category or ""), stock,
-                    "" if threshold is None else threshold, "true" if active else "false"])
+                    "" if threshold is None else threshold, "true" if active else "false", guard(cells[0]), *cells[1:]])
 
 
 # --- import: reading ----------------------------------------------------------------------------
@@ -97,6 +104,7 @@ class Row:
     low_stock_threshold: int | None
     active: bool
     has_threshold: bool
+    purchasing: dict = field(default_factory=dict)  # the purchasing columns the file has
 
 
 class _FileTooLong(Exception):
@@ -145,9 +153,12 @@ def _read_row(line, header, record):
     active = cells.get("active", "").strip().lower()
     if active not in TRUE + FALSE:
         fields.error("active", "Must be true or false.")
-    if fields.errors:
-        return None, " ".join(f"{column}: {problem}" for column, problem in fields.errors.items())
-    return Row(line, name, sku, category, stock, threshold, active not in FALSE, "low_stock_threshold" in cells), None
+    wrong = []
+    purchasing = csv_purchasing.read_cells({k: unguard(v) for k, v in cells.items()}, wrong)
+    if fields.errors or wrong:
+        return None, " ".join([f"{column}: {problem}" for column, problem in fields.errors.items()] + wrong)
+    return Row(line, name, sku, category, stock, threshold, active not in FALSE, "low_stock_threshold" in cells,
+               purchasing), None
 
 
 def read_csv(stream):
@@ -254,12 +265,16 @@ def import_products(client_id, user_id, rows):
     Returns {"created": n, "updated": n}."""
     now = utcnow()
     lock_for_write(Client, Client.id == client_id)  # SQLite: the write lock first, so that what we read stays true
+    unknown_suppliers = csv_purchasing.resolve(client_id, rows, SUPPLIERS)
+    if unknown_suppliers:
+        named = dict(list(unknown_suppliers.items())[:MAX_REPORTED])
+        raise ImportRefused(named, more=len(unknown_suppliers) - len(named))
     categories = _category_ids(client_id, rows)
     existing = _existing(client_id, rows)
     new, changes, movements = [], [], []
     for row in rows:
         values = {"name": row.name, "category_id": categories.get(row.category.lower()) if row.category else None,
-                  "active": row.active, "updated_at": now}
+                  "active": row.active, "updated_at": now, **row.purchasing}
         if row.has_threshold:
             values["low_stock_threshold"] = row.low_stock_threshold
         match = existing.get(row.sku) if row.sku is not None else None

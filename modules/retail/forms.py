@@ -2,7 +2,7 @@
 from flask_login import current_user
 
 from ..errors import ApiError
-from ..validation import Fields
+from ..validation import MAX_ID, Fields
 from .models import MAX_STOCK, STOCK_REASONS
 
 MAX_THRESHOLD = 1_000_000
@@ -27,7 +27,27 @@ def read_product(fields: Fields, creating: bool):
         out["active"] = fields.boolean("active")
     if not creating and fields.has("stock"):
         fields.error("stock", "Change stock with POST /api/products/<id>/stock, so it is recorded.")
+    read_purchasing(fields, out)
     return out
+
+
+PURCHASING_FIELDS = ("supplier_id", "cost_price", "sell_price", "reorder_quantity", "max_stock", "pack_size")
+
+
+def read_purchasing(fields: Fields, out):
+    """What an order needs of a product: its supplier (an id, or null), prices as exact decimals,
+    the reorder quantity, the level an order fills up to, and the pack size."""
+    if fields.has("supplier_id"):
+        out["supplier_id"] = fields.integer("supplier_id", minimum=1, maximum=MAX_ID, nullable=True)
+    for name in ("cost_price", "sell_price"):
+        if fields.has(name):
+            out[name] = fields.decimal(name)
+    if fields.has("reorder_quantity"):
+        out["reorder_quantity"] = fields.integer("reorder_quantity", minimum=1, maximum=MAX_STOCK, nullable=True)
+    if fields.has("max_stock"):
+        out["max_stock"] = fields.integer("max_stock", minimum=0, maximum=MAX_STOCK, nullable=True)
+    if fields.has("pack_size"):
+        out["pack_size"] = fields.integer("pack_size", required=True, minimum=1, maximum=MAX_STOCK)
 
 
 def read_category(fields: Fields, creating: bool):

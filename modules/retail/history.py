@@ -18,7 +18,7 @@ def movement_history(client_id, product_id, limit=20, before_id=None):
     rows = db.session.execute(stmt.order_by(StockMovement.id.desc()).limit(limit)).all()
     return [{"id": m.id, "delta": m.delta, "stock_after": m.stock_after, "reason": m.reason,
              "user": {"id": m.user_id, "email": email} if m.user_id is not None else None,
-             "source": m.source, "created_at": isoformat(m.created_at)}
+             "source": m.source, "note": m.note, "created_at": isoformat(m.created_at)}
             for m, email in rows]
 
 

@@ -28,6 +28,7 @@ class Product(db.Model):
     __table_args__ = (
         db.Index("ix_products_client_stock", "client_id", "stock"),
         db.UniqueConstraint("client_id", "sku", name="uq_products_client_sku"),
+        db.Index("ix_products_supplier", "client_id", "supplier_id"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -40,6 +41,14 @@ class Product(db.Model):
     active = db.Column(db.Boolean, nullable=False, default=True)
     snoozed_until = db.Column(db.DateTime, nullable=True)  # no alert of any kind before this instant
     muted = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    # Purchasing's: the supplier (a row of `suppliers`, a higher feature's table, so no relationship
+    # here), prices as exact decimals, and how an order is sized.
+    supplier_id = db.Column(db.Integer, nullable=True)
+    cost_price = db.Column(db.Numeric(12, 2), nullable=True)
+    sell_price = db.Column(db.Numeric(12, 2), nullable=True)
+    reorder_quantity = db.Column(db.Integer, nullable=True)  # null: computed from max_stock or the reorder point
+    max_stock = db.Column(db.Integer, nullable=True)  # the level an order fills up to
+    pack_size = db.Column(db.Integer, nullable=False, default=1, server_default="1")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -63,6 +72,7 @@ class StockMovement(db.Model):
     reason = db.Column(db.String(16), nullable=False)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
     source = db.Column(db.String(8), nullable=False, default="app", server_default="app")  # MOVEMENT_SOURCES
+    note = db.Column(db.String(200), nullable=True)  # e.g. the purchase order a delivery came on
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     def to_dict(self):
@@ -74,6 +84,7 @@ class StockMovement(db.Model):
             "reason": self.reason,
             "user_id": self.user_id,
             "source": self.source,
+            "note": self.note,
             "created_at": isoformat(self.created_at),
         }
 

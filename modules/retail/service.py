@@ -1,6 +1,6 @@
 """Products, categories and stock changes, without a request: the routes, the CLI, the demo seed
 and the tests call these. Callers pass a client_id they already trust."""
-from sqlalchemy import and_, case, false, func, not_, or_, select, update
+from sqlalchemy import and_, case, column, false, func, not_, or_, select, table, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
@@ -16,6 +16,38 @@ from .models import MAX_STOCK, Category, Product, StockMovement
 from .rules import effective_threshold, sql_effective_threshold, stock_status, threshold_source
 from .signals import announce_stock_change
 
+# Purchasing's suppliers (a higher feature), read by name for a product's `supplier`: no import up.
+SUPPLIERS = table("suppliers", column("id"), column("client_id"), column("name"))
+PRICES = ("cost_price", "sell_price")
+
+
+def _money(value):
+    """A price (a Decimal from its Numeric(12,2) column) as the API writes it: "3.20", or None."""
+    return None if value is None else f"{value:.2f}"
+
+
+def supplier_names(client_id, ids):
+    """{supplier id: name} of one shop's suppliers among `ids`."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(SUPPLIERS.c.id, SUPPLIERS.c.name).where(
+        SUPPLIERS.c.client_id == client_id, SUPPLIERS.c.id.in_(ids))).all())
+
+
+def supplier_choices(client_id):
+    """[(id, name)] of the shop's suppliers by name, for the product form."""
+    return db.session.execute(select(SUPPLIERS.c.id, SUPPLIERS.c.name).where(SUPPLIERS.c.client_id == client_id)
+                              .order_by(func.lower(SUPPLIERS.c.name), SUPPLIERS.c.id)).all()
+
+
+def check_supplier(client_id, values):
+    """A `supplier_id` in `values` must be one of the shop's suppliers: else 404, like any other
+    shop's id."""
+    supplier_id = values.get("supplier_id")
+    if supplier_id is not None and not supplier_names(client_id, [supplier_id]):
+        raise ApiError(404, "No such supplier.", {"supplier_id": "No such supplier."})
+
 
 def product_dicts(client_id, products, now=None):
     """The products as the API shows them: effective threshold and its source, status, snooze,
@@ -27,6 +59,7 @@ def product_dicts(client_id, products, now=None):
         .where(Client.id == client_id)).one()
     shop_default = DEFAULT_THRESHOLD if shop_default is None else shop_default
     days = sales.days_left_of(client_id, timezone, window or sales.DEFAULT_WINDOW_DAYS, products, now)
+    suppliers = supplier_names(client_id, [p.supplier_id for p in products])
     out = []
     for product in products:
         category_threshold = product.category.low_stock_threshold if product.category else None
@@ -46,6 +79,13 @@ def product_dicts(client_id, products, now=None):
             "snoozed_until": isoformat(product.snoozed_until) if snoozed and not product.muted else None,
             "muted": product.muted,
             "days_left": days.get(product.id),
+            "supplier": ({"id": product.supplier_id, "name": suppliers[product.supplier_id]}
+                         if product.supplier_id in suppliers else None),
+            "cost_price": _money(product.cost_price),
+            "sell_price": _money(product.sell_price),
+            "reorder_quantity": product.reorder_quantity,
+            "max_stock": product.max_stock,
+            "pack_size": product.pack_size,
         })
     return out
 
@@ -184,10 +224,14 @@ def _sku_conflict():
     return ApiError(409, "Another product of this shop already has this SKU.", {"sku": "Already used."})
 
 
-def create_product(client_id, user_id, name, sku=None, category=None, stock=0, low_stock_threshold=None):
+def create_product(client_id, user_id, name, sku=None, category=None, stock=0, low_stock_threshold=None,
+                   **purchasing):
+    """A new product; `purchasing` holds its supplier_id, prices, reorder quantity, max stock and
+    pack size when given."""
+    check_supplier(client_id, purchasing)
     product = Product(
         client_id=client_id, name=name, sku=sku, stock=0, low_stock_threshold=low_stock_threshold,
-        category=category_by_name(client_id, category) if category else None,
+        category=category_by_name(client_id, category) if category else None, **purchasing,
     )
     db.session.add(product)
     try:
@@ -206,10 +250,15 @@ def create_product(client_id, user_id, name, sku=None, category=None, stock=0, l
 
 
 def update_product(product, user_id, changes):
-    """Apply validated changes (name, sku, category, low_stock_threshold, active)."""
+    """Apply validated changes (name, sku, category, low_stock_threshold, active, and purchasing's
+    supplier_id, prices, reorder_quantity, max_stock, pack_size)."""
+    check_supplier(product.client_id, changes)
     before = {"name": product.name, "sku": product.sku, "low_stock_threshold": product.low_stock_threshold,
-              "active": product.active, "category": product.category.name if product.category else None}
-    after = dict(changes)
+              "active": product.active, "category": product.category.name if product.category else None,
+              "supplier_id": product.supplier_id, "reorder_quantity": product.reorder_quantity,
+              "max_stock": product.max_stock, "pack_size": product.pack_size,
+              **{name: _money(getattr(product, name)) for name in PRICES}}
+    after = {k: _money(v) if k in PRICES else v for k, v in changes.items()}
     if "category" in changes:
         name = changes.pop("category")
         product.category = category_by_name(product.client_id, name) if name else None
@@ -228,8 +277,9 @@ def update_product(product, user_id, changes):
     return announce_stock_change(product.client_id, [product.id], user_id)
 
 
-def change_stock(product, user_id, reason, delta=None, quantity=None, source="app"):
-    """Change stock by `delta` or to `quantity`, record the movement (made through `source`), and
+def change_stock(product, user_id, reason, delta=None, quantity=None, source="app", note=None):
+    """Change stock by `delta` or to `quantity`, record the movement (made through `source`, with
+    an optional `note` such as a purchase order's number), and
     check for an alert, all in the caller's transaction. Returns (product, the alert it raised for
     `user_id` as a JSON-ready dict, or None)."""
     allow_negative = product.client.allow_negative_stock
@@ -257,7 +307,7 @@ def change_stock(product, user_id, reason, delta=None, quantity=None, source="ap
                               "Stock cannot go below zero.")
     db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, delta=delta,
                                  stock_after=new_stock, reason=reason, user_id=user_id,
-                                 source=source))
+                                 source=source, note=note))
     db.session.flush()
     db.session.refresh(product)
     if user_id is None:  # a till's token: no one's bell to answer from, so the alert as raised

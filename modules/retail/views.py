@@ -13,7 +13,7 @@ from ..timeutil import local_date, local_midnight, utcnow
 from ..validation import Fields
 from . import bp, charts, history, service
 from .api import PAGE_FILTERS, import_upload, read_list_args
-from .forms import REASONS, check_may_silence, read_category, read_product, read_stock_amount
+from .forms import PURCHASING_FIELDS, REASONS, check_may_silence, read_category, read_product, read_stock_amount
 from .models import Category, Product
 
 
@@ -81,6 +81,7 @@ def _render_form(product, form, errors, status=200, stock_errors=None):
     movements = movements[:HISTORY_PAGE]
     return render_template("retail/product_form.html", product=product, form=form, errors=errors,
                            categories=_categories(), reasons=REASONS, movements=movements,
+                           suppliers=service.supplier_choices(current_client_id()),
                            next_before=movements[-1]["id"] if more else None, before_id=before_id,
                            chart=chart, days=days, chart_days=CHART_DAYS,
                            stock_errors=stock_errors or {}, stock_form=request.form if stock_errors else {},
@@ -90,11 +91,13 @@ def _render_form(product, form, errors, status=200, stock_errors=None):
 def _product_form_values(product):
     return {"name": product.name, "sku": product.sku or "",
             "category": product.category.name if product.category else "",
-            "low_stock_threshold": "" if product.low_stock_threshold is None else product.low_stock_threshold}
+            "low_stock_threshold": "" if product.low_stock_threshold is None else product.low_stock_threshold,
+            **{name: "" if getattr(product, name) is None else getattr(product, name) for name in PURCHASING_FIELDS}}
 
 
 def _read_product_form(creating):
     data = {k: request.form.get(k, "") for k in ("name", "sku", "category", "low_stock_threshold")}
+    data.update({k: request.form[k] for k in PURCHASING_FIELDS if k in request.form})
     if creating:
         data["stock"] = request.form.get("stock", "")
     fields = Fields(data, form=True)

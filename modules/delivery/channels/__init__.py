@@ -97,6 +97,7 @@ class Channel:
     single = False  # the field is one address (a URL), not a list
     personal = False  # a person may add their own address on this channel
     coalesce = True  # a burst of alerts to one recipient goes as one message
+    carries_orders = False  # purchase orders to suppliers leave by this channel
     signed = False  # each shop-level recipient gets a signing secret (shown once)
     placeholder = ""
     address_key = "number"  # a person's address in preferences: {"enabled", <address_key>, "mode"}

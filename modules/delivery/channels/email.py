@@ -2,11 +2,14 @@
 timeout), each message built here by the standards: quoted-printable bodies, RFC 2047 subjects
 folded on character boundaries, IDNA domains, SMTPUTF8 for non-ASCII mailboxes when the server
 offers it, Auto-Submitted and a one-click List-Unsubscribe. One message's failure is its own."""
+import csv
+import io
 import logging
 import smtplib
 from email import charset as email_charset
 from email import policy
 from email.header import Header
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid, parseaddr
@@ -91,6 +94,7 @@ class EmailChannel(Channel):
     address_key = "address"
     address_label = "address"
     status_words = {"sent": "accepted by the mail server"}
+    carries_orders = True
 
     @classmethod
     def available(cls, config):
@@ -205,6 +209,8 @@ class EmailChannel(Channel):
 
     def build(self, message, sender, rcpt, message_id, utf8):
         notice = message.notice
+        if notice.type == "purchase_order":
+            return self.build_order(notice, sender, rcpt, message_id, utf8)
         public_url = self.config.get("PUBLIC_URL", "")
         unsubscribe = unsubscribe_url(public_url, message.client_id, message.recipient)
         text, html = messages.email_bodies(notice, public_url, message.recipient, unsubscribe)
@@ -222,6 +228,49 @@ class EmailChannel(Channel):
         mime.attach(MIMEText(text, "plain", _QP))
         mime.attach(MIMEText(html, "html", _QP))
         return mime.as_bytes(policy=policy.SMTPUTF8 if utf8 else _ASCII_POLICY)
+
+
+    @staticmethod
+    def build_order(notice, sender, rcpt, message_id, utf8):
+        """A purchase order to its supplier: the order as a table (HTML and text) and as
+        `<number>.csv`; replies go to the person who sent it. Not an automatic alert: no
+        Auto-Submitted and no unsubscribe link."""
+        order = notice.order
+        env = current_app.jinja_env
+        context = {"notice": notice, "order": order}
+        body = MIMEMultipart("alternative")
+        body.attach(MIMEText(env.get_template("delivery/messages/purchase_order.txt").render(**context), "plain", _QP))
+        body.attach(MIMEText(env.get_template("delivery/messages/purchase_order.html").render(**context), "html", _QP))
+        mime = MIMEMultipart("mixed")
+        subject = messages.one_line(notice.subject)
+        mime["Subject"] = subject if utf8 else Header(subject, "utf-8")
+        mime["From"] = sender
+        mime["To"] = rcpt
+        if order.get("reply_to"):
+            mime["Reply-To"] = messages.one_line(order["reply_to"])
+        mime["Date"] = formatdate(usegmt=True)
+        mime["Message-ID"] = message_id
+        mime.attach(body)
+        attachment = MIMEApplication(order_csv(order).encode("utf-8"), "csv")
+        attachment.replace_header("Content-Type", 'text/csv; charset="utf-8"')
+        attachment.add_header("Content-Disposition", "attachment", filename=f"{messages.one_line(order['number'])}.csv")
+        mime.attach(attachment)
+        return mime.as_bytes(policy=policy.SMTPUTF8 if utf8 else _ASCII_POLICY)
+
+
+def order_csv(order):
+    """The order's lines as CSV with a header row (a formula-looking cell is quoted with a ')."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["product", "sku", "quantity", "unit_cost", "line_cost", "currency"])
+    for line in order["lines"]:
+        writer.writerow([_cell(line["product"]), _cell(line["sku"] or ""), line["quantity"], line["unit_cost"] or "",
+                         line["line_cost"] or "", order["currency"]])
+    return out.getvalue()
+
+
+def _cell(text):
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def unsubscribe_url(public_url, client_id, address):
