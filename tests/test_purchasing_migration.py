@@ -1,4 +1,4 @@
-"""Migration 0013 on a database with products and settings: products get pack size 1 and no
+"""Migration 0012 on a database with products and settings: products get pack size 1 and no
 supplier or prices, shops get USD; the downgrade removes it all and keeps the products."""
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
@@ -10,7 +10,7 @@ def test_purchasing_migration_up_and_down_keeps_the_data(app, shop):
     product = shop.add_product("Milk", stock=4)
     shop.get("/api/notifications/settings")
     db.session.remove()
-    downgrade(revision="0009")
+    downgrade(revision="0011")
     columns = {c["name"] for c in inspect(db.engine).get_columns("products")}
     assert "pack_size" not in columns and "suppliers" not in inspect(db.engine).get_table_names()
     upgrade()

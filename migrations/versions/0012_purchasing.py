@@ -5,14 +5,14 @@ number on a delivery); the shop's settings gain its currency.
 Products keep `supplier_id` without a database foreign key: SQLite cannot drop a column that one
 names (the downgrade), and deleting a supplier clears its products in the same transaction.
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0009'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
