@@ -204,8 +204,11 @@ def test_desktop_list_sorts_filters_and_keeps_its_query_after_an_adjust(page):
 
 def test_import_shows_a_progress_bar_and_export_gives_the_same_file_back(page):
     sign_up(page, "Corner Shop", "owner@example.com")
-    lines = ["name,sku,category,stock,low_stock_threshold,active"]
-    lines += [f"Product {i:05},SKU-{i:05},Category {i % 40:02},{i % 50},{'' if i % 3 else 4},true" for i in range(10_000)]
+    # Every column, the purchasing ones empty (pack size 1), so that the export is this file again.
+    lines = ["name,sku,category,stock,low_stock_threshold,active,supplier,cost_price,sell_price,reorder_quantity,"
+             "max_stock,pack_size"]
+    lines += [f"Product {i:05},SKU-{i:05},Category {i % 40:02},{i % 50},{'' if i % 3 else 4},true,,,,,,1"
+              for i in range(10_000)]
     content = ("\r\n".join(lines) + "\r\n").encode()
     page.goto("/retail/products")
     page.get_by_role("link", name="Import / export").click()

@@ -2,7 +2,6 @@
 Playwright), at desktop and phone sizes, on SQLite and PostgreSQL: the list by supplier, "Draft an
 order", send, receive in two parts; the strict CSP refuses nothing and axe-core finds no serious
 violation (AXE_CORE_JS or node_modules/axe-core, as tests/test_browser_axe.py)."""
-import gc
 import os
 import re
 from pathlib import Path
@@ -13,44 +12,15 @@ pytest.register_assert_rewrite("tests.support.browser")
 
 from modules import create_app  # noqa: E402
 from modules.extensions import db  # noqa: E402
-from tests.conftest import base_config  # noqa: E402
+from tests.support.app import base_config  # noqa: E402
 from tests.support.browser import (  # noqa: E402
-    LiveServer, PlaywrightError, expect, launch_chromium, skip_or_fail, sync_playwright, unavailable_reason,
-    watch_console,
+    LiveServer, expect, watch_console,
 )
-
-try:
-    from playwright.sync_api import Browser
-except ImportError:
-    Browser = None
-
-pytest_plugins = ["tests.support.browser"]
 
 PASSWORD = "correct-horse-42"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 AXE = Path(os.environ.get("AXE_CORE_JS", Path(__file__).resolve().parent.parent / "node_modules" / "axe-core"
                           / "axe.min.js"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """A chromium already running in this process (another browser test module's), else our own."""
-    running = [o for o in gc.get_objects() if Browser is not None and isinstance(o, Browser) and o.is_connected()]
-    if running:
-        yield running[0]
-        return
-    reason = unavailable_reason()
-    if reason:
-        skip_or_fail(reason)
-    playwright = sync_playwright().start()
-    try:
-        chromium = launch_chromium(playwright)
-    except PlaywrightError as e:
-        playwright.stop()
-        skip_or_fail(f"chromium did not start: {e}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ DEFAULTS = {
     "low_stock_enabled": True, "low_stock_threshold": 5, "timezone": "UTC", "email_enabled": False,
     "email_recipients": [], "whatsapp_enabled": False, "whatsapp_numbers": [], "sms_enabled": False,
     "sms_numbers": [], "delivery_mode": "instant", "digest_time": "09:00",
-    "forecast_days": 0, "forecast_window_days": 28, "notify_restocked": False,
+    "forecast_days": 0, "forecast_window_days": 28, "notify_restocked": False, "currency": "USD",
     "slack_enabled": False, "slack_webhook_url": None, "telegram_enabled": False, "telegram_chat_ids": [],
     "webhook_enabled": False, "webhook_url": None,
 }
