@@ -162,3 +162,22 @@ def test_behind_nginx_slow_uploads_do_not_starve_sign_in_and_the_throttle_sees_t
                 nginx.kill()
         app.send_signal(signal.SIGTERM)
         app.communicate(timeout=30)
+
+
+def test_waitress_closes_an_idle_connection_after_its_channel_timeout(database_url):
+    """Waitress's own limit, from the configuration (WAITRESS_CHANNEL_TIMEOUT): a connection that
+    sends nothing is closed, not kept for waitress's default two minutes."""
+    port = free_port()
+    app = start(database_url, port, SEED_DEMO="0", STOCK_MONITOR_ENABLED="0", DELIVERY_ENABLED="0",
+                WAITRESS_CHANNEL_TIMEOUT="2")
+    try:
+        read_until(app, r"serving on")
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+        started = time.monotonic()
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        assert idle.recv(1024) == b""  # closed by the server
+        assert time.monotonic() - started < 8
+        idle.close()
+    finally:
+        app.send_signal(signal.SIGTERM)
+        app.communicate(timeout=30)
