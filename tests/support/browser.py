@@ -116,7 +116,8 @@ def open_page(browser, live_server, request):
 
     def _open():
         context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(10_000)
+        # Actions and waits (not `expect`): 20 s, for a worker sharing two cores with another one.
+        context.set_default_timeout(20_000)
         contexts.append(context)
         page = context.new_page()
         pages.append((page, watch_console(page)))
