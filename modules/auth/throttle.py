@@ -100,8 +100,10 @@ def claim(rows, now):
                                        or_(LoginAttempt.blocked_until.is_(None), LoginAttempt.blocked_until <= now))
             .values(blocked_until=case((LoginAttempt.failures >= _held_from(config, kind), hold), else_=None))
             .returning(LoginAttempt.failures), execution_options={"synchronize_session": False}).scalar()
-        if failures is None:
-            waits.append(db.session.execute(select(LoginAttempt.blocked_until).where(_row(kind, key))).scalar())
+        if failures is None:  # held by another check, or gone since (a parallel success forgot it): free
+            until = db.session.execute(select(LoginAttempt.blocked_until).where(_row(kind, key))).scalar()
+            if until is not None and until > now:
+                waits.append(until)
         elif failures >= _held_from(config, kind):
             db.session.execute(update(LoginAttempt).where(_row(kind, key)).values(
                 blocked_until=now + timedelta(seconds=_delay(config, kind, failures + 1))),

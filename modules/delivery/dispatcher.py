@@ -38,11 +38,16 @@ def _take(where, limit, now, lease_seconds):
     return [Claimed(*row) for row in db.session.execute(stmt, execution_options={"synchronize_session": False})]
 
 
-def _gathers(row):
-    return row.dedupe_key.startswith("alert:") and row.channel in names() and channel_class(row.channel).coalesce
+def _gathers(row, kinds):
+    """Whether `row` goes with the other alerts to its recipient: an alert of one of `kinds`
+    (outbox.gathering_kinds) on a channel that gathers."""
+    if not row.dedupe_key.startswith("alert:") or row.channel not in names() or not channel_class(row.channel).coalesce:
+        return False
+    items = (row.payload or {}).get("items") or [{}]
+    return items[0].get("kind", "low") in kinds
 
 
-def claim(limit, now, lease_seconds=LEASE_SECONDS, gather=True):
+def claim(limit, now, lease_seconds=LEASE_SECONDS, gather=frozenset()):
     """Take up to `limit` due rows and commit the claim: status "sending", one attempt more, a
     lease until now + lease_seconds; with them, the alerts still waiting for the same recipients
     (a burst goes as one message). On PostgreSQL, FOR UPDATE SKIP LOCKED gives concurrent
@@ -51,7 +56,7 @@ def claim(limit, now, lease_seconds=LEASE_SECONDS, gather=True):
     begin_write()
     try:
         rows = _take(outbox.due_clause(now), limit, now, lease_seconds)
-        bursts = sorted({(r.client_id, r.channel, r.recipient) for r in rows if gather and _gathers(r)})
+        bursts = sorted({(r.client_id, r.channel, r.recipient) for r in rows if _gathers(r, gather)})
         if bursts:
             waiting = and_(Delivery.status == "pending", Delivery.dedupe_key.like("alert:%"),
                            tuple_(Delivery.client_id, Delivery.channel, Delivery.recipient).in_(bursts))
@@ -71,12 +76,12 @@ def _notice(row):
             "body": row.body, "html_body": row.html_body}
 
 
-def messages_of(rows, gather=True):
-    """One Outgoing per message: the alert rows to one recipient on a gathering channel together
-    (unless `gather` is off), every other row alone."""
+def messages_of(rows, gather=frozenset()):
+    """One Outgoing per message: the alert rows of `gather`'s kinds to one recipient on a gathering
+    channel together, every other row alone."""
     groups = {}
     for row in rows:
-        key = (row.client_id, row.channel, row.recipient) if gather and _gathers(row) else ("row", row.id)
+        key = (row.client_id, row.channel, row.recipient) if _gathers(row, gather) else ("row", row.id)
         groups.setdefault(key, []).append(row)
     signing = {r.channel for r in rows if r.channel in names() and channel_class(r.channel).signed}
     keys = {}
@@ -225,7 +230,7 @@ class Dispatcher(PeriodicWorker):
         limits.prune(now or utcnow())
         retention.prune_due(now or utcnow())  # its own short transactions
         db.session.commit()
-        gather = outbox.gathers(config)
+        gather = outbox.gathering_kinds(config)
         batch = claim(self.batch_size, now or utcnow(), self.lease_seconds, gather)
         counts["claimed"] = len(batch)
         if batch:

@@ -64,9 +64,13 @@ def waits(config):
             "normal": timedelta(seconds=float(config.get("DELIVERY_NORMAL_BATCH_SECONDS") or 0))}
 
 
-def gathers(config):
-    """Whether bursts are gathered at all (0 and 0: every alert on its own, at once)."""
-    return any(wait > timedelta(0) for wait in waits(config).values())
+def gathering_kinds(config):
+    """The alert kinds whose rows to one recipient go as one message: those whose priority waits
+    (critical ones too, while low ones wait: an empty shelf takes the waiting ones along). With
+    DELIVERY_COALESCE_SECONDS=0 every out and low alert goes on its own, at once."""
+    wait = waits(config)
+    return frozenset(k.name for k in kinds.KINDS.values()
+                     if wait["normal" if k.priority == "normal" else "important"] > timedelta(0))
 
 
 def enqueue_alert_deliveries(new_alerts, now):
