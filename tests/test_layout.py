@@ -187,3 +187,21 @@ def test_requirements_declare_every_package_imported(requirements, paths):
     missing = {name: distributions.get(name) for name in third_party_imports(paths())
                if not {d.lower().replace("_", "-") for d in distributions.get(name, [name])} & declared(requirements)}
     assert missing == {}
+
+
+ONE_PER_PROCESS = {"browser", "pg_cluster", "sqlite_template"}  # tests/support's session resources
+
+
+def shadowing_fixtures(path):
+    """Fixtures `path` defines under the name of a session resource of tests/support."""
+    return sorted(node.name for node in ast.walk(ast.parse(path.read_text()))
+                  if isinstance(node, ast.FunctionDef) and node.name in ONE_PER_PROCESS
+                  and any("fixture" in ast.unparse(d) for d in node.decorator_list))
+
+
+def test_one_browser_and_one_cluster_per_process():
+    """A second Chromium (or cluster) made by a test module: Playwright's sync API refuses a second
+    instance in one thread, and each costs seconds. Test modules use tests/support's."""
+    found = {str(p.relative_to(ROOT)): shadowing_fixtures(p) for p in suite_files() if p.parent.name != "support"}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert shadowing_fixtures(ROOT / "tests" / "support" / "browser.py") == ["browser"]  # the check sees one

@@ -1,5 +1,8 @@
 """Fixtures and helpers shared by the delivery tests: a real SMTP server, the Twilio double,
-the app configured to use both, and a few steps written the way a shop takes them."""
+the app configured to use both, and a few steps written the way a shop takes them.
+
+Loaded as a plugin by tests/conftest.py (`pytest_plugins`): a test asks for `smtp_server` and
+`twilio` by name and imports only the helpers."""
 from datetime import timedelta
 
 import pytest
