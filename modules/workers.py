@@ -28,7 +28,7 @@ def start_workers(app):
     return workers
 
 
-STOP_SECONDS = 0.5  # how long a shutdown waits for the cycles under way, all workers together
+STOP_SECONDS = 0.25  # how long a shutdown waits for the cycles under way, all workers together
 
 
 def stop_workers(app, timeout=STOP_SECONDS):
