@@ -162,3 +162,17 @@ def test_shared_delivery_code_names_no_channel():
                     and id(node) not in keys):
                 found.append(f"{path.name}:{node.lineno}: {node.value!r}")
     assert found == []
+
+
+def test_a_receipt_kept_for_a_message_never_recorded_is_forgotten_after_a_day(app, client, shop, twilio):
+    from modules.delivery import retention
+    from modules.delivery.models import ProviderReceipt
+    from modules.extensions import db
+    path, params, headers = _receipt(twilio, "SM" + "a" * 32, "delivered")
+    assert client.post(path, data=params, headers=headers).status_code == 204
+    kept = db.session.query(ProviderReceipt).count
+    assert retention.prune_due(utcnow() + timedelta(hours=23)) is not None
+    assert kept() == 1
+    app.extensions["retention"]["next"] = 0.0  # the next pass now, not in five minutes
+    assert retention.prune_due(utcnow() + timedelta(days=1, minutes=1)) is not None
+    assert kept() == 0

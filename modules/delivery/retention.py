@@ -12,6 +12,7 @@ from sqlalchemy import literal_column, null, or_, select, update
 
 from ..extensions import db
 from ..notifications import service as bell
+from . import receipts
 from .models import DELIVERY_STATUSES, Delivery
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ WAITING = tuple(status for status in DELIVERY_STATUSES if status not in FINISHED
 BATCH = 500  # rows per statement
 MAX_BATCHES = 20  # per kind and pass: a pass never keeps the dispatcher from its messages for long
 PASS_SECONDS = 300  # between passes that found nothing more to do
+KEEP_RECEIPTS = timedelta(days=1)
 # The partial index ix_deliveries_body_kept, as SQLite needs it written to use it.
 BODY_KEPT = or_(Delivery.payload.isnot(None), Delivery.body != literal_column("''"))
 
@@ -71,6 +73,9 @@ def prune_due(now):
     state["next"] = time.monotonic() + PASS_SECONDS
     try:
         counts = prune(now)
+        # A provider's receipt for a message we never recorded (the process died first): a day.
+        receipts.prune_kept(now - KEEP_RECEIPTS)
+        db.session.commit()
     except Exception:  # housekeeping must never keep the dispatcher from its messages: next pass
         db.session.rollback()
         log.exception("retention pass failed; the next is in %d s", PASS_SECONDS)
