@@ -15,13 +15,12 @@ from modules.delivery.outbox import add_deliveries, message_row
 from modules.extensions import db
 from modules.retail.models import Product
 from modules.timeutil import isoformat, utcnow
-from tests.support.deliveries import configure, delivery_config, dispatcher
-from tests.support.push_double import PushDouble
+from tests.support.deliveries import PUSH_SUBJECT, configure, delivery_config, dispatcher
 
 BOT_TOKEN = "123456:test-bot-token"
 SMS, WHATSAPP = "+14155552671", "+14155552672"
 MAIL = "owner@cornershop.example"
-VAPID_SUBJECT = "mailto:ops@stockbell.test"
+VAPID_SUBJECT = PUSH_SUBJECT
 
 
 def overstock_message(name, stock, category, days_left=None):
@@ -47,13 +46,6 @@ def overstock():
     kinds.register(OVERSTOCK)
     yield OVERSTOCK
     kinds.unregister(OVERSTOCK.name)
-
-
-@pytest.fixture
-def push_service():
-    double = PushDouble(VAPID_SUBJECT).start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture

@@ -22,22 +22,15 @@ from modules.delivery.models import Recipient
 from modules.extensions import db
 from modules.notifications.models import Notification
 from modules.timeutil import utcnow
-from tests.support.deliveries import delivery_config, delivery_rows, dispatcher, make_low
-from tests.support.push_double import PushDouble, unb64url
+from tests.support.deliveries import PUSH_SUBJECT, delivery_config, delivery_rows, dispatcher, make_low
+from tests.support.push_double import unb64url
 
-SUBJECT = "mailto:ops@stockbell.test"
+SUBJECT = PUSH_SUBJECT
 ROOT = Path(__file__).resolve().parent.parent
 KEY = ec.generate_private_key(ec.SECP256R1())  # this module's VAPID key, given as config
 KEY_PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
 KEY_POINT = KEY.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-
-
-@pytest.fixture
-def push_service():
-    double = PushDouble(SUBJECT).start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ from tests.support.browser import (  # noqa: E402
 
 from modules.delivery.models import Recipient  # noqa: E402
 from modules.extensions import db  # noqa: E402
-from tests.support.deliveries import dispatcher, make_low  # noqa: E402
-from tests.support.push_double import PushDouble, unb64url  # noqa: E402
+from tests.support.deliveries import PUSH_SUBJECT, dispatcher, make_low  # noqa: E402
+from tests.support.push_double import unb64url  # noqa: E402
 
-SUBJECT = "mailto:ops@stockbell.test"
+SUBJECT = PUSH_SUBJECT
 
 # Records what reaches the page: the service worker's message, the BroadcastChannel the bell
 # listens on, and push.js's "stockbell:refresh" event.
@@ -41,13 +41,6 @@ LISTEN = """() => {
 NOTIFICATIONS = """() => navigator.serviceWorker.ready
   .then(r => r.getNotifications())
   .then(list => list.map(n => ({title: n.title, body: n.body, url: n.data && n.data.url, tag: n.tag})))"""
-
-
-@pytest.fixture
-def push_service():
-    double = PushDouble(SUBJECT).start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from modules.delivery.dispatcher import Dispatcher
 from modules.delivery.models import Delivery
 from modules.timeutil import utcnow
 from tests.support.http_double import HttpDouble
+from tests.support.push_double import PushDouble
 from tests.support.smtp import SmtpServer
 from tests.support.twilio_double import TwilioDouble
 
@@ -37,6 +38,17 @@ def twilio():
 def receiver():
     """A local HTTP server that records every POST: Slack's, Telegram's and a webhook's far end."""
     double = HttpDouble().start()
+    yield double
+    double.stop()
+
+
+PUSH_SUBJECT = "mailto:ops@stockbell.test"  # the VAPID subject the push service double expects
+
+
+@pytest.fixture
+def push_service():
+    """A local push service: it hands out subscriptions, verifies VAPID and decrypts each push."""
+    double = PushDouble(PUSH_SUBJECT).start()
     yield double
     double.stop()
 
