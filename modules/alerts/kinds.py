@@ -261,10 +261,6 @@ def message_details(alerts):
     return out
 
 
-def level(kind, stock=None):
-    return get(kind).level
-
-
 def _by_kind(kind_col, build):
     return case(*((kind_col == name, build(k)) for name, k in KINDS.items()), else_=build(KINDS["low"]))
 
@@ -273,11 +269,11 @@ def sql_message(kind_col, name, stock, category, days_left):
     return _by_kind(kind_col, lambda k: k.sql_message(name, stock, category, days_left))
 
 
-def sql_level(kind_col, stock=None):
+def sql_level(kind_col):
     return _by_kind(kind_col, lambda k: literal(k.level))
 
 
-def sql_action_url(kind_col, product_id, stock=None):
+def sql_action_url(kind_col, product_id):
     return _by_kind(kind_col, lambda k: k.action_url(product_id) if k.action_url else product_url(product_id))
 
 

@@ -30,9 +30,7 @@ def _values(receipt, now):
 def apply_receipt(receipt, now):
     """Apply one receipt to the rows the provider's message carried, or keep it for later when no
     row carries that id yet. Returns how many rows changed."""
-    rows = db.session.execute(
-        select(Delivery.id, Delivery.client_id, Delivery.channel, Delivery.recipient)
-        .where(Delivery.provider_id == receipt.provider_id)).all()
+    rows = _carrying(receipt.provider_id)
     if not rows:
         log.info("receipt %s for message %s before its send was recorded: kept", receipt.provider_status,
                  receipt.provider_id)
@@ -40,8 +38,14 @@ def apply_receipt(receipt, now):
             provider_id=receipt.provider_id, status=receipt.status, provider_status=receipt.provider_status,
             error=receipt.error, opt_out=receipt.opt_out, received_at=now))
         return 0
-    changed = _apply(receipt, rows, now)
-    return changed
+    return _apply(receipt, rows, now)
+
+
+def _carrying(provider_id):
+    """The rows that the provider's message `provider_id` carried (several for a burst)."""
+    return db.session.execute(
+        select(Delivery.id, Delivery.client_id, Delivery.channel, Delivery.recipient)
+        .where(Delivery.provider_id == provider_id)).all()
 
 
 def _apply(receipt, rows, now):
@@ -64,9 +68,7 @@ def apply_kept(provider_id, now):
                               .order_by(ProviderReceipt.id)).scalars().all()
     if not kept:
         return 0
-    rows = db.session.execute(
-        select(Delivery.id, Delivery.client_id, Delivery.channel, Delivery.recipient)
-        .where(Delivery.provider_id == provider_id)).all()
+    rows = _carrying(provider_id)
     changed = 0
     for row in kept:
         receipt = Receipt(row.provider_id, row.status, row.provider_status, row.error, row.opt_out)
