@@ -120,6 +120,12 @@ def send(outgoing, config, on_result):
         try:
             if channel not in names():
                 raise LookupError(f"no channel named {channel!r} on this server")
+            ready, why = channel_class(channel).available(config)
+            if not ready:  # the server lacks what the channel needs: tried again later, as it may be fixed
+                for message in batch:
+                    done.add(message.ids)
+                    on_result(Result.failed(message, why))
+                continue
             for result in get_channel(channel, config).send(batch):
                 done.add(result.message.ids)
                 on_result(result)

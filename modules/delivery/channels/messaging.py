@@ -150,11 +150,6 @@ class TwilioChannel(Channel):
         return {"body": self.text(message.notice)}
 
     def send(self, outgoing):
-        ready, why = self.available(self.config)
-        if not ready:
-            for message in outgoing:
-                yield Result.failed(message, why)
-            return
         client = twilio_client(self.config)
         callback = self.config.get("PUBLIC_URL", "").rstrip("/") + STATUS_CALLBACK_PATH
         for n, message in enumerate(outgoing):

@@ -195,11 +195,6 @@ class PushChannel(Channel):
         return f"a browser via {endpoint_host(stored) or 'its push service'}"
 
     def send(self, outgoing):
-        ready, why = self.available(self.config)
-        if not ready:
-            for message in outgoing:
-                yield Result.failed(message, why)
-            return
         key, subject = vapid_key(self.config), vapid_subject(self.config)
         public_url = self.config.get("PUBLIC_URL", "")
         timeout = float(self.config.get("PUSH_TIMEOUT") or 10)
