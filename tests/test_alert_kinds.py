@@ -12,6 +12,7 @@ from modules.alerts.service import raise_alerts
 from modules.extensions import db
 from modules.notifications.models import Notification
 from modules.retail.models import Product, StockMovement
+from tests.support.shops import set_stock_behind_the_apps_back
 from modules.timeutil import utcnow
 
 
@@ -46,7 +47,7 @@ def add_sale(shop, product, units, at):
 
 
 def set_stock(product, stock):
-    db.session.execute(update(Product).where(Product.id == product["id"]).values(stock=stock))
+    set_stock_behind_the_apps_back(product["id"], stock)
     db.session.commit()
 
 

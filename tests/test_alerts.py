@@ -11,6 +11,7 @@ from modules.alerts.models import StockAlert, StockAlertLog
 from modules.notifications.models import Notification
 from modules.alerts.monitor import run_cycle
 from modules.retail.models import Product
+from tests.support import shops
 
 
 def count(model, *where):
@@ -18,7 +19,7 @@ def count(model, *where):
 
 
 def set_stock_behind_the_apps_back(product_id, stock):
-    db.session.execute(update(Product).where(Product.id == product_id).values(stock=stock))
+    shops.set_stock_behind_the_apps_back(product_id, stock)
     db.session.commit()
 
 

@@ -45,7 +45,7 @@ def test_existing_alerts_become_kind_low(empty_database):
         ):
             db.session.execute(text(statement))
         db.session.commit()
-        upgrade()
+        upgrade(revision="0012")  # the log's key before locations (0013 adds the place)
         assert db.session.execute(text("SELECT kind FROM stock_alert_log")).scalars().all() == ["low"]
         assert db.session.execute(text("SELECT kind, product_id FROM notifications")).all() == [("low", 1)]
         # Another kind, same product, same day: allowed. The same kind again: refused by the database.
@@ -154,7 +154,7 @@ def test_out_of_stock_alerts_become_kind_out_and_low_listeners_hear_out(empty_da
         ):
             db.session.execute(text(statement))
         db.session.commit()
-        upgrade()
+        upgrade(revision="0012")  # the log's key before locations (0013 adds the place)
         assert db.session.execute(text("SELECT kind FROM stock_alert_log ORDER BY id")).scalars().all() == \
             ["out", "low"]
         assert db.session.execute(text("SELECT kind FROM notifications ORDER BY id")).scalars().all() == \

@@ -16,6 +16,7 @@ from modules.notifications.models import Notification
 from modules.alerts.monitor import StockMonitorService, run_cycle
 from modules.retail.models import Product
 from tests.support.app import base_config, cluster_for
+from tests.support.shops import set_stock_behind_the_apps_back
 
 
 def count(model):
@@ -24,7 +25,7 @@ def count(model):
 
 def make_low_behind_the_apps_back(n_products, shop):
     ids = [shop.add_product(f"P{i}", stock=100)["id"] for i in range(n_products)]
-    db.session.execute(update(Product).where(Product.id.in_(ids)).values(stock=1))
+    set_stock_behind_the_apps_back(ids, 1)
     db.session.commit()
     return ids
 

@@ -22,7 +22,9 @@ def test_movements_are_newest_first_with_user_source_and_stock_after(shop):
     assert all(m["user"] == {"id": shop.user["id"], "email": shop.email} for m in items)
     assert {m["source"] for m in items} == {"app"}
     assert items[0]["created_at"].endswith("+00:00")
-    assert set(items[0]) == {"id", "delta", "stock_after", "reason", "note", "user", "source", "created_at"}
+    assert set(items[0]) == {"id", "delta", "stock_after", "reason", "note", "user", "source", "location",
+                             "created_at"}
+    assert items[0]["location"]["name"] == "Main"
 
 
 def test_movements_page_with_limit_and_before_id(shop):

@@ -13,6 +13,7 @@ from modules.delivery.wakeup import CHANNEL, Listener
 from modules.extensions import db
 from modules.retail.models import Product
 from tests.support.deliveries import configure, delivery_config, delivery_rows, dispatcher
+from tests.support.shops import set_stock_behind_the_apps_back
 
 SMS = "+14155552671"
 
@@ -91,11 +92,11 @@ def test_a_rolled_back_queue_wakes_nobody(app, shop):
     milk = shop.add_product("Milk", stock=10)
     configure(shop, sms_enabled=True, sms_numbers=[SMS])
     from modules.alerts.service import raise_alerts
-    db.session.execute(update(Product).where(Product.id == milk["id"]).values(stock=0))
+    set_stock_behind_the_apps_back(milk["id"], 0)
     assert raise_alerts(client_id=shop.client["id"])
     db.session.rollback()
     assert not woken.is_set()
-    db.session.execute(update(Product).where(Product.id == milk["id"]).values(stock=0))
+    set_stock_behind_the_apps_back(milk["id"], 0)
     assert raise_alerts(client_id=shop.client["id"])
     db.session.commit()
     assert woken.is_set() and probe is not None

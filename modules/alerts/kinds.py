@@ -14,7 +14,7 @@ from ..purchasing import rules as purchasing_rules
 from ..purchasing.models import PurchaseOrderLine, Supplier
 from ..purchasing.service import on_order
 from ..retail import rules as stock_rules
-from ..retail.models import Product, StockMovement
+from ..retail.models import Product, ProductStock, StockMovement
 from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold
 from . import rules
 from .models import StockAlert, StockAlertLog
@@ -54,42 +54,53 @@ def product_url(product_id):
     return literal("/retail/products/") + cast(product_id, String) + literal("/edit")
 
 
-# --- the rules: each extends Scan.candidates(), the products that may alert in this scan ------
+# --- the rules: each extends Scan.candidates(), the places that may alert in this scan ---------
+# A place is a product at one location; `scan.stock` is its stock there.
+
+def _logged_today(scan, kind):
+    """Whether this place raised `kind` today."""
+    return exists().where(StockAlertLog.product_id == ProductStock.product_id,
+                          StockAlertLog.location_id == ProductStock.location_id, StockAlertLog.kind == kind,
+                          StockAlertLog.alert_date == scan.alert_date)
+
+
+def _at_place(sub):
+    """The join of a per-place subquery (client_id, product_id, location_id, ...) to the place."""
+    return and_(sub.c.product_id == ProductStock.product_id, sub.c.location_id == ProductStock.location_id,
+                sub.c.client_id == ProductStock.client_id)
+
 
 def out_rule(scan):
     """Active and at zero or below."""
-    return [scan.candidates(Product.stock, scan.threshold, literal(None)).where(Product.stock <= 0)]
+    return [scan.candidates(scan.stock, scan.threshold, literal(None)).where(scan.stock <= 0)]
 
 
 def low_rule(scan):
     """Active, above zero and at or below the effective threshold, and not out earlier today
-    (a product partly restocked after running out raises no `low` that day)."""
+    (a place partly restocked after running out raises no `low` that day)."""
     threshold = scan.threshold
-    out_today = exists().where(StockAlertLog.product_id == Product.id, StockAlertLog.kind == "out",
-                               StockAlertLog.alert_date == scan.alert_date)
-    return [scan.candidates(Product.stock, threshold, literal(None))
-            .where(Product.stock > 0, Product.stock <= threshold, ~out_today)]
+    return [scan.candidates(scan.stock, threshold, literal(None))
+            .where(scan.stock > 0, scan.stock <= threshold, ~_logged_today(scan, "out"))]
 
 
 def forecast_rule(scan):
     """Not low, sold in the shop's window, and days_left <= forecast_days, and no `reorder` today
     (that says more): one statement per window length in use in this time zone (almost always
     one: the default 28 days)."""
-    reorder_today = exists().where(StockAlertLog.product_id == Product.id, StockAlertLog.kind == "reorder",
-                                   StockAlertLog.alert_date == scan.alert_date)
     selects = []
     for window in scan.forecast_windows():
         since = stock_rules.sales_window_start(scan.timezone, window, scan.now)
         shops = scan.shops().where(NotificationSettings.forecast_days > 0,
                                    NotificationSettings.forecast_window_days == window)
-        sales = units_sold(since, StockMovement.client_id.in_(shops), scan.product_ids)
-        days = stock_rules.sql_days_left(Product.stock, sales.c.units, window)
+        sales = units_sold(since, StockMovement.client_id.in_(shops), scan.product_ids, by_location=True)
+        days = stock_rules.sql_days_left(scan.stock, sales.c.units, window)
         threshold = scan.threshold
         selects.append(
-            scan.candidates(Product.stock, threshold, days)
-            .join(sales, and_(sales.c.product_id == Product.id, sales.c.client_id == Product.client_id))
+            scan.candidates(scan.stock, threshold, days)
+            .join(sales, _at_place(sales))
             .where(NotificationSettings.forecast_days > 0, NotificationSettings.forecast_window_days == window,
-                   Product.stock > threshold, days <= NotificationSettings.forecast_days, ~reorder_today))
+                   scan.stock > threshold, days <= NotificationSettings.forecast_days,
+                   ~_logged_today(scan, "reorder")))
     return selects
 
 
@@ -107,34 +118,35 @@ def reorder_rule(scan):
     window_col = func.coalesce(NotificationSettings.forecast_window_days, DEFAULT_WINDOW_DAYS)
     windows = set(db.session.execute(scan.shops().with_only_columns(
         NotificationSettings.forecast_window_days).distinct()).scalars()) | {DEFAULT_WINDOW_DAYS}
-    ordered = on_order(PurchaseOrderLine.client_id.in_(shops))
+    ordered = on_order(PurchaseOrderLine.client_id.in_(shops), by_location=True)
     incoming = func.coalesce(ordered.c.units, 0)
     selects = []
     for window in sorted(windows):
         since = stock_rules.sales_window_start(scan.timezone, window, scan.now)
-        sales = units_sold(since, StockMovement.client_id.in_(shops), scan.product_ids)
-        days = stock_rules.sql_days_left(Product.stock, sales.c.units, window)
+        sales = units_sold(since, StockMovement.client_id.in_(shops), scan.product_ids, by_location=True)
+        days = stock_rules.sql_days_left(scan.stock, sales.c.units, window)
         point = purchasing_rules.sql_reorder_point(scan.threshold, sales.c.units, window, Supplier.lead_time_days)
         selects.append(
-            scan.candidates(Product.stock, point, days)
+            scan.candidates(scan.stock, point, days)
             .join(Supplier, and_(Supplier.id == Product.supplier_id, Supplier.client_id == Product.client_id))
-            .join(sales, and_(sales.c.product_id == Product.id, sales.c.client_id == Product.client_id))
-            .outerjoin(ordered, and_(ordered.c.product_id == Product.id, ordered.c.client_id == Product.client_id))
-            .where(window_col == window, Supplier.lead_time_days > 0, Product.stock > scan.threshold,
-                   Product.stock + incoming <= point, days <= Supplier.lead_time_days))
+            .join(sales, _at_place(sales))
+            .outerjoin(ordered, _at_place(ordered))
+            .where(window_col == window, Supplier.lead_time_days > 0, scan.stock > scan.threshold,
+                   scan.stock + incoming <= point, days <= Supplier.lead_time_days))
     return selects
 
 
 def restocked_rule(scan):
-    """An open low episode whose product rose above its effective threshold (and above the
-    stock it alerted at): the scan closes that episode right after, so this rings once."""
+    """An open low episode at a place whose stock there rose above its effective threshold (and
+    above the stock it alerted at): the scan closes that episode right after, so this rings once."""
     if not scan.any_shop(NotificationSettings.notify_restocked.is_(True)):
         return []  # one indexed look-up instead of a scan when no shop in scope wants it
     threshold = scan.threshold
-    rose = exists().where(StockAlert.product_id == Product.id, StockAlert.resolved_at.is_(None),
-                          Product.stock > StockAlert.stock_at_alert)
-    return [scan.candidates(Product.stock, threshold, literal(None))
-            .where(NotificationSettings.notify_restocked.is_(True), Product.stock > threshold, rose)]
+    rose = exists().where(StockAlert.product_id == ProductStock.product_id,
+                          StockAlert.location_id == ProductStock.location_id, StockAlert.resolved_at.is_(None),
+                          scan.stock > StockAlert.stock_at_alert)
+    return [scan.candidates(scan.stock, threshold, literal(None))
+            .where(NotificationSettings.notify_restocked.is_(True), scan.stock > threshold, rose)]
 
 
 # --- the messages ------------------------------------------------------------------------------

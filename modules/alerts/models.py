@@ -1,5 +1,6 @@
 """The daily alert log (the de-duplication) and alert episodes."""
 from ..extensions import db
+from ..retail.models import shop_default_location
 from ..timeutil import isoformat, utcnow
 
 
@@ -8,12 +9,14 @@ class StockAlertLog(db.Model):
 
     __tablename__ = "stock_alert_log"
     __table_args__ = (
-        db.UniqueConstraint("client_id", "product_id", "kind", "alert_date", name="uq_stock_alert_log_kind_day"),
+        db.UniqueConstraint("client_id", "product_id", "location_id", "kind", "alert_date",
+                            name="uq_stock_alert_log_place_kind_day"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    location_id = db.Column(db.Integer, nullable=False, default=shop_default_location)  # retail's locations.id
     kind = db.Column(db.String(16), nullable=False, default="low", server_default="low")
     alert_date = db.Column(db.Date, nullable=False)
     stock_level = db.Column(db.Integer, nullable=False)
@@ -28,8 +31,9 @@ class StockAlert(db.Model):
     __tablename__ = "stock_alerts"
     __table_args__ = (
         db.Index(
-            "uq_stock_alerts_open_product",
+            "uq_stock_alerts_open_place",
             "product_id",
+            "location_id",
             unique=True,
             sqlite_where=db.text("resolved_at IS NULL"),
             postgresql_where=db.text("resolved_at IS NULL"),
@@ -40,6 +44,7 @@ class StockAlert(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    location_id = db.Column(db.Integer, nullable=True, default=shop_default_location)  # retail's locations.id
     level = db.Column(db.String(8), nullable=False)
     stock_at_alert = db.Column(db.Integer, nullable=False)
     threshold = db.Column(db.Integer, nullable=False)

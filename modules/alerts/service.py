@@ -8,19 +8,19 @@ alert_date) constraint decides what is new) RETURNING the new rows; then the ale
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import literal, not_, select, update
+from sqlalchemy import and_, literal, not_, or_, select, update
 
 from ..auth.models import Client, NotificationSettings
 from ..auth.tenancy import owned_by
 from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail import rules as stock_rules
-from ..retail.models import Category, Product
+from ..retail.models import Category, Location, Product, ProductStock
 from ..retail.signals import stock_changed
 from ..timeutil import isoformat, local_date, utcnow
 from . import kinds
 from .models import StockAlert, StockAlertLog
-from .scan import LOG_COLUMNS, Scan, shops_enabled, sql_product_threshold, with_thresholds
+from .scan import LOG_COLUMNS, Scan, shops_enabled, sql_place_threshold
 from .signals import announce
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class NewAlert:
     log_id: int
     client_id: int
     product_id: int
+    location_id: int
     kind: str
     stock: int
     threshold: int
@@ -60,8 +61,9 @@ def _log_new(scan):
         for source in kind.rule(scan.of(name)):
             stmt = (
                 insert(StockAlertLog).from_select(LOG_COLUMNS, source)
-                .on_conflict_do_nothing(index_elements=["client_id", "product_id", "kind", "alert_date"])
-                .returning(StockAlertLog.id, StockAlertLog.client_id, StockAlertLog.product_id, StockAlertLog.kind,
+                .on_conflict_do_nothing(index_elements=["client_id", "product_id", "location_id", "kind", "alert_date"])
+                .returning(StockAlertLog.id, StockAlertLog.client_id, StockAlertLog.product_id,
+                           StockAlertLog.location_id, StockAlertLog.kind,
                            StockAlertLog.stock_level, StockAlertLog.threshold_level, StockAlertLog.days_left)
             )
             # Core execution on the session's connection, same transaction: the ORM's result rows
@@ -96,20 +98,25 @@ def raise_alerts(client_id=None, product_ids=None, now=None) -> list[NewAlert]:
     return _raise(_scans(client_id, ids, now), client_id, ids, now)[0]
 
 
+EPISODE_KEY = ["product_id", "location_id"]  # at most one open episode per product and location
+
+
 def _open_episodes(ids, now):
-    """Open an episode per product, or touch the one already open (at most one per product)."""
+    """Open an episode per place, or touch the one already open (at most one per place)."""
     if not ids:
         return
     source = select(
-        StockAlertLog.client_id, StockAlertLog.product_id, stock_rules.sql_level(StockAlertLog.stock_level),
+        StockAlertLog.client_id, StockAlertLog.product_id, StockAlertLog.location_id,
+        stock_rules.sql_level(StockAlertLog.stock_level),
         StockAlertLog.stock_level, StockAlertLog.threshold_level, literal(now), literal(now),
     ).where(id_in(StockAlertLog.id, ids))
     stmt = insert(StockAlert).from_select(
-        ["client_id", "product_id", "level", "stock_at_alert", "threshold", "opened_at", "last_notified_at"],
+        ["client_id", "product_id", "location_id", "level", "stock_at_alert", "threshold", "opened_at",
+         "last_notified_at"],
         source,
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=["product_id"],
+        index_elements=EPISODE_KEY,
         index_where=StockAlert.resolved_at.is_(None),
         set_={"last_notified_at": stmt.excluded.last_notified_at, "level": stmt.excluded.level,
               "stock_at_alert": stmt.excluded.stock_at_alert, "threshold": stmt.excluded.threshold},
@@ -118,25 +125,31 @@ def _open_episodes(ids, now):
 
 
 def _track_episodes(scans, now):
-    """Keep the changed products' episodes in step with their stock between daily alerts: open
-    one when a product goes low again the same day (no new notification), and follow its level."""
+    """Keep the changed places' episodes in step with their stock between daily alerts: open
+    one when a place goes low again the same day (no new notification), and follow its level."""
     for scan in scans:
-        threshold = scan.threshold
-        source = scan.candidates(Product.stock, threshold, literal(None)).where(Product.stock <= threshold)
-        source = source.with_only_columns(Product.client_id, Product.id, stock_rules.sql_level(Product.stock),
-                                          Product.stock, threshold, literal(now))
+        threshold, stock = scan.threshold, scan.stock
+        source = scan.candidates(stock, threshold, literal(None)).where(stock <= threshold)
+        source = source.with_only_columns(ProductStock.client_id, ProductStock.product_id, ProductStock.location_id,
+                                          stock_rules.sql_level(stock), stock, threshold, literal(now))
         stmt = insert(StockAlert).from_select(
-            ["client_id", "product_id", "level", "stock_at_alert", "threshold", "opened_at"], source)
-        stmt = stmt.on_conflict_do_update(index_elements=["product_id"], index_where=StockAlert.resolved_at.is_(None),
+            ["client_id", "product_id", "location_id", "level", "stock_at_alert", "threshold", "opened_at"], source)
+        stmt = stmt.on_conflict_do_update(index_elements=EPISODE_KEY, index_where=StockAlert.resolved_at.is_(None),
                                           set_={"level": stmt.excluded.level})
         db.session.execute(stmt)
 
 
 def _resolve_restocked(client_id, product_ids, now):
-    """Close the open episodes of products that are no longer low (restocked or archived)."""
-    not_low = with_thresholds(select(Product.id)).where(
-        Product.id == StockAlert.product_id,
-        not_(stock_rules.sql_is_low(Product.active, Product.stock, sql_product_threshold())))
+    """Close the open episodes of places that are no longer low (restocked there, or the product
+    archived, or the location made inactive)."""
+    place = and_(ProductStock.product_id == StockAlert.product_id, ProductStock.location_id == StockAlert.location_id)
+    not_low = (select(ProductStock.id).select_from(ProductStock)
+               .join(Product, Product.id == ProductStock.product_id)
+               .join(Location, Location.id == ProductStock.location_id)
+               .outerjoin(NotificationSettings, NotificationSettings.client_id == ProductStock.client_id)
+               .outerjoin(Category, Category.id == Product.category_id)
+               .where(place, or_(Location.active.is_(False), not_(stock_rules.sql_is_low(
+                   Product.active, ProductStock.stock, sql_place_threshold())))))
     stmt = update(StockAlert).where(StockAlert.resolved_at.is_(None), not_low.exists())
     if client_id is not None:
         stmt = stmt.where(owned_by(StockAlert, client_id))

@@ -45,6 +45,15 @@ class User(UserMixin, db.Model):
     is_token = False  # a person signed in by a session, not a till's API token (auth/tokens.py)
 
     client = db.relationship(Client, lazy="joined")
+    places = db.relationship("UserLocation", lazy="select", cascade="all, delete-orphan")
+
+    @property
+    def location_ids(self):
+        """The locations this person is limited to (sorted); empty: every location. Owners
+        always see every location."""
+        if self.role == "owner":
+            return []
+        return sorted(p.location_id for p in self.places)
 
     def get_id(self):
         return f"{self.id}:{self.session_version}"
@@ -71,8 +80,19 @@ class User(UserMixin, db.Model):
             "role": self.role,
             "active": self.active,
             "client_id": self.client_id,
+            "location_ids": self.location_ids,
             "created_at": isoformat(self.created_at),
         }
+
+
+class UserLocation(db.Model):
+    """A place a person is limited to (retail's `locations`, named by table: no import up)."""
+
+    __tablename__ = "user_locations"
+
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), primary_key=True)
+    location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
 
 
 class NotificationSettings(db.Model):
@@ -177,6 +197,7 @@ class ApiToken(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     last_used_at = db.Column(db.DateTime, nullable=True)
     revoked_at = db.Column(db.DateTime, nullable=True)
+    location_id = db.Column(db.Integer, nullable=True)  # bound to one location: its changes go there
 
     def to_dict(self):
         return {

@@ -8,6 +8,7 @@ from functools import wraps
 
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import column, select, table
 
 from ..errors import ApiError
 from ..dialect import lock_for_write
@@ -26,6 +27,32 @@ def for_shop(model, client_id, *columns):
 
 def current_client_id() -> int:
     return current_user.client_id
+
+
+# Retail's locations, read by table name (a higher feature's table: no import up).
+LOCATIONS = table("locations", column("id"), column("client_id"), column("active"))
+
+
+def place_ids(user=None):
+    """The locations the caller (a person or a token) is limited to, or None for every location:
+    the second half of the scope, beside the shop."""
+    user = user if user is not None else current_user
+    ids = getattr(user, "location_ids", None)
+    return list(ids) if ids else None
+
+
+def at_places(stmt, location_col, ids):
+    """`stmt` kept to the locations `ids` (None: every location)."""
+    return stmt if ids is None else stmt.where(location_col.in_(ids))
+
+
+def shop_location_ids(client_id, ids):
+    """The ids among `ids` that are the shop's locations (another shop's are not)."""
+    ids = {int(i) for i in ids}
+    if not ids:
+        return set()
+    return set(db.session.execute(select(LOCATIONS.c.id).where(
+        LOCATIONS.c.client_id == client_id, LOCATIONS.c.id.in_(ids))).scalars())
 
 
 def scoped(model):

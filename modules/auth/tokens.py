@@ -35,15 +35,18 @@ def token_hash(secret: str) -> str:
     return hmac.new(_pepper(), secret.encode(), hashlib.sha256).hexdigest()
 
 
-def create_token(client_id, user_id, name, scope):
-    """A new token of the shop: (row, the secret, to be shown this once). Audited; the caller commits."""
+def create_token(client_id, user_id, name, scope, location_id=None):
+    """A new token of the shop (bound to `location_id`, one the caller checked, when given): (row,
+    the secret, to be shown this once). Audited; the caller commits."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(client_id=client_id, created_by=user_id, name=name, scope=scope,
+    token = ApiToken(client_id=client_id, created_by=user_id, name=name, scope=scope, location_id=location_id,
                      token_hash=token_hash(secret), prefix=secret[:SHOWN_PREFIX], created_at=utcnow())
     db.session.add(token)
     db.session.flush()
-    audit.record(client_id, user_id, "token.create", f"token {token.id}: {name}",
-                 {"name": [None, name], "scope": [None, scope]})
+    changes = {"name": [None, name], "scope": [None, scope]}
+    if location_id:
+        changes["location_id"] = [None, location_id]
+    audit.record(client_id, user_id, "token.create", f"token {token.id}: {name}", changes)
     return token, secret
 
 
@@ -128,6 +131,9 @@ class TokenPrincipal:
         self.client_id = token.client_id
         self.scope = token.scope
         self.role = creator.role
+        # A token bound to a location changes stock there only; else it has its creator's places.
+        self.bound_location_id = token.location_id
+        self.location_ids = [token.location_id] if token.location_id else creator.location_ids
 
     @property
     def client(self):

@@ -78,6 +78,7 @@ class Recipient(db.Model):
     address = db.Column(db.String(512), nullable=False)
     enabled = db.Column(db.Boolean, nullable=False, default=True, server_default=db.true())
     mode = db.Column(db.String(16), nullable=True)  # "instant" | "digest"; null: the shop's mode
+    location_id = db.Column(db.Integer, nullable=True)  # a location's list; null: the whole shop
     secret = db.Column(db.String(128), nullable=True)  # the webhook's signing key
     opted_out_at = db.Column(db.DateTime, nullable=True)  # replied STOP, or unsubscribed
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -1,6 +1,7 @@
 """Suppliers, purchase orders and their lines."""
 from ..extensions import db
 from ..timeutil import utcnow
+from ..retail.models import shop_default_location
 
 ORDER_STATUSES = ("draft", "sent", "partially_received", "received", "cancelled")
 OPEN_STATUSES = ("sent", "partially_received")  # what counts as on order
@@ -44,6 +45,7 @@ class PurchaseOrder(db.Model):
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     number = db.Column(db.Integer, nullable=False)
     supplier_id = db.Column(db.Integer, db.ForeignKey("suppliers.id"), nullable=False)
+    location_id = db.Column(db.Integer, nullable=True, default=shop_default_location)  # where it is received
     status = db.Column(db.String(20), nullable=False, default="draft", server_default="draft")
     created_by = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -59,15 +59,19 @@ def has_orders(supplier):
 
 # --- on order -------------------------------------------------------------------------------------
 
-def on_order(client_filter=None):
+def on_order(client_filter=None, by_location=False):
     """A subquery (client_id, product_id, units) of what sent orders still bring: ordered minus
-    received, per product line, over orders sent and not yet fully received."""
+    received, per product line, over orders sent and not yet fully received; with `by_location`,
+    (client_id, product_id, location_id, units), per place the orders deliver to."""
     outstanding = case((PurchaseOrderLine.quantity > PurchaseOrderLine.received,
                         PurchaseOrderLine.quantity - PurchaseOrderLine.received), else_=0)
-    stmt = (select(PurchaseOrderLine.client_id, PurchaseOrderLine.product_id, func.sum(outstanding).label("units"))
+    keys = [PurchaseOrderLine.client_id, PurchaseOrderLine.product_id]
+    if by_location:
+        keys.append(PurchaseOrder.location_id.label("location_id"))
+    stmt = (select(*keys, func.sum(outstanding).label("units"))
             .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
             .where(PurchaseOrder.status.in_(OPEN_STATUSES))
-            .group_by(PurchaseOrderLine.client_id, PurchaseOrderLine.product_id))
+            .group_by(*keys))
     if client_filter is not None:
         stmt = stmt.where(client_filter)
     return stmt.subquery("on_order")

@@ -3,13 +3,13 @@ services."""
 from flask import Response, jsonify, request, stream_with_context
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
+from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids, require_manager
 from ..dialect import begin_write
 from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import utcnow
 from ..validation import MAX_ID, Fields, QueryArgs, json_body
-from . import batch, bp, csvio, history, service
+from . import batch, bp, csvio, history, locations, service
 from .forms import PURCHASING_FIELDS, check_may_silence, read_category, read_product, read_stock_change
 from .models import Category, Product
 
@@ -26,26 +26,44 @@ def read_list_args(default_per_page=20, filters=STOCK_FILTERS, sorting=False):
     page = args.integer("page", 1, 1, 1_000_000)
     per_page = args.integer("per_page", default_per_page, 1, 100)
     category_id = args.integer("category_id", None, 1, MAX_ID)
+    location_id = args.integer("location_id", None, 1, MAX_ID)
     q = (request.args.get("q") or "").strip()[:100] or None
-    out = {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page}
+    out = {"stock": stock, "q": q, "category_id": category_id, "page": page, "per_page": per_page,
+           "location_id": location_id}
     if sorting:
         out["sort"] = args.choice("sort", SORTS, default="name")
         out["dir"] = args.choice("dir", ("asc", "desc"), default="asc")
     args.check()
+    if location_id is not None:
+        locations.get_location(current_client_id(), location_id, place_ids())  # another's: 404
     return out
 
 
-def _product_json(product):
-    return service.product_dict(product)
+def _product_json(product, location_id=None):
+    return service.product_dict(product, location_id=location_id, ids=place_ids())
 
 
 @bp.get("/api/products")
 @login_required
 def api_products():
     args = read_list_args()
-    items, total = service.list_products(current_client_id(), **args)
-    return jsonify({"items": service.product_dicts(current_client_id(), items), "total": total,
-                    "page": args["page"], "per_page": args["per_page"]})
+    ids = place_ids()
+    items, total = service.list_products(current_client_id(), **args, ids=ids)
+    return jsonify({"items": service.product_dicts(current_client_id(), items, location_id=args["location_id"], ids=ids),
+                    "total": total, "page": args["page"], "per_page": args["per_page"]})
+
+
+def _csv_location():
+    """?location_id= of a CSV export or import: one the caller sees (else 404), or None."""
+    args = QueryArgs(request.args)
+    location_id = args.integer("location_id", None, 1, MAX_ID)
+    args.check()
+    ids = place_ids()
+    if location_id is None and ids is not None:
+        location_id = ids[0]
+    if location_id is not None:
+        locations.get_location(current_client_id(), location_id, ids)
+    return location_id
 
 
 @bp.post("/api/products")
@@ -64,13 +82,15 @@ def api_create_product():
 @login_required
 def api_export_products():
     client_id = current_client_id()
-    return Response(stream_with_context(csvio.export_rows(client_id)), mimetype="text/csv",
+    location_id = _csv_location()
+    return Response(stream_with_context(csvio.export_rows(client_id, location_id)), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="products.csv"'})
 
 
 def import_upload():
     """The uploaded `file` imported (validated whole first): {created, updated}; 400 naming each
     bad line and nothing written. The caller commits."""
+    location_id = _csv_location()
     upload = request.files.get("file")
     if upload is None:
         raise ApiError(400, "Send the CSV as the multipart field `file`.", {"file": "Required."})
@@ -79,7 +99,7 @@ def import_upload():
     except csvio.ImportRefused as e:
         raise ApiError(400, e.message, e.details, extra={"more": e.more} if e.more else None)
     try:
-        return csvio.import_products(current_client_id(), current_user.id, rows)
+        return csvio.import_products(current_client_id(), current_user.id, rows, location_id)
     except csvio.ImportRefused as e:  # a supplier the shop does not have
         raise ApiError(400, e.message, e.details)
     except csvio.ImportConflict:
@@ -135,13 +155,15 @@ def _source():
 @login_required
 def api_change_stock(product_id):
     product = get_owned_or_404(Product, product_id, for_update=True)
-    fields = Fields(json_body({"delta", "quantity", "reason"}))
+    fields = Fields(json_body({"delta", "quantity", "reason", "location_id"}))
     reason, delta, quantity = read_stock_change(fields)
+    location_id = fields.integer("location_id", minimum=1, maximum=MAX_ID, nullable=True)
     fields.check()
+    place = locations.stock_location(current_client_id(), location_id, current_user)
     product, notification = service.change_stock(product, current_user.id, reason, delta=delta, quantity=quantity,
-                                                  source=_source())
+                                                  source=_source(), location_id=place.id)
     db.session.commit()
-    return jsonify({"product": _product_json(product),
+    return jsonify({"product": _product_json(product, location_id),
                     "alert": notification})
 
 
@@ -162,7 +184,7 @@ def api_stock_batch():
             db.session.rollback()
             return jsonify(stored)
     answer = batch.apply_batch(client_id, changes, current_user.id, current_user.client.allow_negative_stock,
-                               source=_source())
+                               source=_source(), caller=current_user)
     if key is not None:
         batch.store_answer(client_id, key, answer)
     db.session.commit()
@@ -177,7 +199,7 @@ def api_movements(product_id):
     limit = args.integer("limit", 20, 1, 100)
     before_id = args.integer("before_id", None, 1, 2**31 - 1)
     args.check()
-    items = history.movement_history(product.client_id, product.id, limit, before_id)
+    items = history.movement_history(product.client_id, product.id, limit, before_id, place_ids())
     return jsonify({"items": items})
 
 

@@ -11,9 +11,10 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from ..dialect import insert
 from ..errors import ApiError, ValidationError
 from ..extensions import db
-from ..timeutil import utcnow
+from . import locations
 from .forms import MAX_STOCK, REASONS
-from .models import IdempotencyKey, Product, StockMovement
+from .models import IdempotencyKey, Product
+from .moves import Move, apply_moves, place_stock
 from .signals import announce_stock_change
 
 MAX_CHANGES = 1000
@@ -29,6 +30,7 @@ class Change:
     delta: int | None
     quantity: int | None
     reason: str
+    location_id: int | None = None
 
 
 def _int(value, low, high):
@@ -49,7 +51,8 @@ def read_batch(body):
         if not isinstance(change, dict):
             errors[name] = "Must be an object."
             continue
-        unknown = set(change) - {"product_id", "sku", "delta", "quantity", "reason"}
+        unknown = set(change) - {"product_id", "sku", "delta", "quantity", "reason", "location_id"}
+        location_id = change.get("location_id")
         product_id, sku = change.get("product_id"), change.get("sku")
         delta, quantity, reason = change.get("delta"), change.get("quantity"), change.get("reason")
         if unknown:
@@ -68,8 +71,10 @@ def read_batch(body):
             errors[name] = f"quantity must be a whole number from 0 to {MAX_STOCK:,}."
         elif reason not in REASONS:
             errors[name] = "reason must be one of: " + ", ".join(REASONS) + "."
+        elif location_id is not None and not _int(location_id, 1, MAX_ID):
+            errors[name] = "location_id must be a location's id."
         else:
-            out.append(Change(n, product_id, sku.strip() if sku else None, delta, quantity, reason))
+            out.append(Change(n, product_id, sku.strip() if sku else None, delta, quantity, reason, location_id))
     if errors:
         raise ValidationError(errors, "Some changes are invalid; nothing was applied.")
     return out
@@ -118,36 +123,37 @@ def _products(client_id, changes):
     return by_id, {row.sku: row.id for row in found if row.sku}
 
 
-def apply_batch(client_id, changes, user_id, allow_negative, source="app"):
-    """Apply every change or none; returns the answer (applied, products, alerts). The caller commits."""
+def apply_batch(client_id, changes, user_id, allow_negative, source="app", caller=None):
+    """Apply every change or none, each at its location (named, else the caller's: see
+    locations.stock_location); returns the answer (applied, products with their whole stock,
+    alerts). The caller commits."""
     by_id, by_sku = _products(client_id, changes)
-    stock = {pid: row.stock for pid, row in by_id.items()}
-    errors, movements = {}, []
-    now = utcnow()
+    places = {loc: locations.stock_location(client_id, loc, caller).id for loc in {c.location_id for c in changes}}
+    pids = sorted(by_id)
+    here = place_stock(client_id, pids, set(places.values()))
+    total = {pid: row.stock for pid, row in by_id.items()}
+    errors, moves = {}, []
     for change in changes:
         pid = change.product_id if change.product_id is not None else by_sku.get(change.sku)
-        if pid not in stock:
+        if pid not in total:
             errors[f"changes[{change.index}]"] = ("No product with this id." if change.product_id is not None
                                                   else "No product with this SKU.")
             continue
-        delta = change.delta if change.delta is not None else change.quantity - stock[pid]
-        after = stock[pid] + delta
+        key = (pid, places[change.location_id])
+        stock = here.get(key, 0)
+        delta = change.delta if change.delta is not None else change.quantity - stock
+        after = stock + delta
         if after < 0 and not allow_negative:
-            errors[f"changes[{change.index}]"] = f"Stock cannot go below zero (only {stock[pid]} in stock)."
+            errors[f"changes[{change.index}]"] = f"Stock cannot go below zero (only {stock} in stock)."
             continue
-        if after > MAX_STOCK or after < -MAX_STOCK:
+        if max(after, total[pid] + delta) > MAX_STOCK or after < -MAX_STOCK:
             errors[f"changes[{change.index}]"] = f"Stock must stay within {MAX_STOCK:,}."
             continue
-        stock[pid] = after
-        movements.append({"client_id": client_id, "product_id": pid, "delta": delta, "stock_after": after,
-                          "reason": change.reason, "user_id": user_id, "source": source, "created_at": now})
+        here[key], total[pid] = after, total[pid] + delta
+        moves.append(Move(pid, key[1], delta, change.reason))
     if errors:
         raise ValidationError(errors, "Some changes cannot be applied; nothing was applied.")
-    changed = sorted({m["product_id"] for m in movements})
-    table = Product.__table__
-    db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
-        stock=bindparam("b_stock"), updated_at=now), [{"b_id": pid, "b_stock": stock[pid]} for pid in changed])
-    db.session.execute(insert(StockMovement), movements)
+    changed = apply_moves(client_id, moves, user_id, source)
     alerts = announce_stock_change(client_id, changed, user_id, every=True) or []
-    return {"applied": len(movements), "products": [{"id": pid, "stock": stock[pid]} for pid in changed],
+    return {"applied": len(moves), "products": [{"id": pid, "stock": total[pid]} for pid in changed],
             "alerts": alerts}

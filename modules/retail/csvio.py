@@ -11,7 +11,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import and_, bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.tenancy import for_shop
@@ -21,9 +21,10 @@ from ..dialect import lock_for_write
 from ..extensions import db
 from ..timeutil import utcnow
 from ..validation import FORBIDDEN, Fields
-from . import csv_purchasing
+from . import csv_purchasing, locations
 from .forms import MAX_STOCK, MAX_THRESHOLD
-from .models import Category, Product, StockMovement
+from .models import Category, Product, ProductStock
+from .moves import Move, apply_moves, place_stock
 from .service import SUPPLIERS
 from .signals import announce_stock_change
 
@@ -66,8 +67,14 @@ def unguard(text):
     return text[1:] if text.startswith("'") and guard(text[1:]) == text else text
 
 
-def export_rows(client_id):
-    """The CSV's lines, header first, every product of the shop (archived ones too), by name."""
+def export_rows(client_id, location_id=None):
+    """The CSV's lines, header first, every product of the shop (archived ones too), by name, with
+    its stock and threshold at `location_id` (one the caller checked); without it, the default
+    location's stock and the products' own thresholds (so that an export and an import of a shop
+    round-trip)."""
+    place = location_id or locations.default_location_id(client_id)
+    at_place = and_(ProductStock.product_id == Product.id, ProductStock.location_id == place)
+    threshold = ProductStock.low_stock_threshold if location_id else Product.low_stock_threshold
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -79,9 +86,11 @@ def export_rows(client_id):
         return value
 
     yield line(COLUMNS)
-    stmt = (for_shop(Product, client_id, Product.name, Product.sku, Category.name, Product.stock,
-                     Product.low_stock_threshold, Product.active, SUPPLIERS.c.name, Product.cost_price,
-                     Product.sell_price, Product.reorder_quantity, Product.max_stock, Product.pack_size)
+    stmt = (for_shop(Product, client_id, Product.name, Product.sku, Category.name,
+                     func.coalesce(ProductStock.stock, 0), threshold, Product.active, SUPPLIERS.c.name,
+                     Product.cost_price, Product.sell_price, Product.reorder_quantity, Product.max_stock,
+                     Product.pack_size)
+            .outerjoin(ProductStock, at_place)
             .outerjoin(Category, Category.id == Product.category_id)
             .outerjoin(SUPPLIERS, (SUPPLIERS.c.id == Product.supplier_id) & (SUPPLIERS.c.client_id == client_id))
             .order_by(Product.name, Product.id))
@@ -259,11 +268,14 @@ def _existing(client_id, rows):
     return found
 
 
-def import_products(client_id, user_id, rows):
+def import_products(client_id, user_id, rows, location_id=None):
     """Apply validated rows, all in the caller's transaction: SKUs the shop has update those
-    products, the others become new ones; a stock that changes is a movement (source "import").
-    Returns {"created": n, "updated": n}."""
+    products, the others become new ones; a stock that changes is a movement (source "import")
+    at `location_id` (one the caller checked), whose stock and threshold the file holds; without
+    it, the default location's stock and the products' own thresholds. Returns {"created": n,
+    "updated": n}."""
     now = utcnow()
+    place = location_id or locations.default_location_id(client_id)
     lock_for_write(Client, Client.id == client_id)  # SQLite: the write lock first, so that what we read stays true
     unknown_suppliers = csv_purchasing.resolve(client_id, rows, SUPPLIERS)
     if unknown_suppliers:
@@ -271,23 +283,26 @@ def import_products(client_id, user_id, rows):
         raise ImportRefused(named, more=len(unknown_suppliers) - len(named))
     categories = _category_ids(client_id, rows)
     existing = _existing(client_id, rows)
-    new, changes, movements = [], [], []
+    here = place_stock(client_id, [pid for pid, _ in existing.values()], [place])
+    at_place = location_id is not None  # the file's thresholds are the location's
+    new, new_stock, changes, moves, thresholds = [], [], [], [], []
     for row in rows:
         values = {"name": row.name, "category_id": categories.get(row.category.lower()) if row.category else None,
                   "active": row.active, "updated_at": now, **row.purchasing}
-        if row.has_threshold:
+        if row.has_threshold and not at_place:
             values["low_stock_threshold"] = row.low_stock_threshold
         match = existing.get(row.sku) if row.sku is not None else None
         if match is None:
-            new.append({**values, "client_id": client_id, "sku": row.sku, "stock": row.stock or 0,
-                        "low_stock_threshold": row.low_stock_threshold, "created_at": now})
+            new.append({**values, "client_id": client_id, "sku": row.sku, "stock": 0,
+                        "low_stock_threshold": None if at_place else row.low_stock_threshold, "created_at": now})
+            new_stock.append(row)
             continue
-        product_id, stock = match
+        product_id, _ = match
+        stock = here.get((product_id, place), 0)
         if row.stock is not None and row.stock != stock:
-            values["stock"] = row.stock
-            movements.append({"client_id": client_id, "product_id": product_id, "delta": row.stock - stock,
-                              "stock_after": row.stock, "reason": "count", "user_id": user_id,
-                              "source": "import", "created_at": now})
+            moves.append(Move(product_id, place, row.stock - stock, "count"))
+        if at_place and row.has_threshold:
+            thresholds.append((product_id, row.low_stock_threshold))
         changes.append({"id": product_id, **values})
     ids = [change["id"] for change in changes]
     if changes:
@@ -304,11 +319,24 @@ def import_products(client_id, user_id, rows):
         except IntegrityError:
             raise ImportConflict()
         ids += [pid for pid, _ in created]
-        movements += [{"client_id": client_id, "product_id": pid, "delta": stock, "stock_after": stock,
-                       "reason": "initial", "user_id": user_id, "source": "import", "created_at": now}
-                      for pid, stock in created if stock]
-    if movements:
-        db.session.connection().execute(insert(StockMovement.__table__), movements)
+        for (pid, _), row in zip(created, new_stock):
+            if row.stock:
+                moves.append(Move(pid, place, row.stock, "initial"))
+            if at_place and row.has_threshold:
+                thresholds.append((pid, row.low_stock_threshold))
+        db.session.execute(upsert(ProductStock).on_conflict_do_nothing(index_elements=["product_id", "location_id"]),
+                           [{"client_id": client_id, "product_id": pid, "location_id": place, "stock": 0,
+                             "updated_at": now} for pid, _ in created])
+    apply_moves(client_id, moves, user_id, source="import", now=now)
+    if thresholds:
+        table = ProductStock.__table__
+        db.session.execute(upsert(ProductStock).on_conflict_do_nothing(index_elements=["product_id", "location_id"]),
+                           [{"client_id": client_id, "product_id": pid, "location_id": place, "stock": 0,
+                             "updated_at": now} for pid, _ in thresholds])
+        db.session.execute(update(table).where(table.c.product_id == bindparam("b_pid"),
+                                               table.c.location_id == place)
+                           .values(low_stock_threshold=bindparam("b_threshold")),
+                           [{"b_pid": pid, "b_threshold": value} for pid, value in thresholds])
     db.session.flush()
     # One alert check for every product the file touched (stock, threshold or archiving).
     announce_stock_change(client_id, ids, user_id)

@@ -1,10 +1,91 @@
 """Categories, products and the movements that record every change of stock."""
+from ..auth.models import Client
 from ..extensions import db
 from ..timeutil import isoformat, utcnow
 
 STOCK_REASONS = ("sale", "delivery", "count", "damage", "return", "initial")
+TRANSFER_REASONS = ("transfer_out", "transfer_in")  # written by a transfer only, never asked for
+LOCATION_KINDS = ("store", "stockroom", "warehouse")
 MOVEMENT_SOURCES = ("app", "token", "import")
 MAX_STOCK = 1_000_000_000  # stock stays within 0..MAX_STOCK (fits PostgreSQL's integer with room)
+
+
+def shop_default_location(context):
+    """A column default: the default location of the row's shop (a movement, an alert or an order
+    written without a place is at the shop's default location, as the contract says)."""
+    client_id = context.get_current_parameters().get("client_id")
+    return context.connection.execute(
+        db.select(Location.id).where(Location.client_id == client_id, Location.is_default.is_(True))
+    ).scalar_one_or_none()
+
+
+class Location(db.Model):
+    """A shop's store, stock room or warehouse; every shop has exactly one default."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        db.Index("uq_locations_client_lower_name", "client_id", db.func.lower(db.text("name")), unique=True),
+        db.Index("uq_locations_default", "client_id", unique=True, sqlite_where=db.text("is_default"),
+                 postgresql_where=db.text("is_default")),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    name = db.Column(db.String(80), nullable=False)
+    kind = db.Column(db.String(16), nullable=False, default="store", server_default="store")
+    is_default = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    active = db.Column(db.Boolean, nullable=False, default=True, server_default=db.true())
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    def brief(self):
+        return {"id": self.id, "name": self.name}
+
+    def to_dict(self):
+        return {"id": self.id, "name": self.name, "kind": self.kind, "is_default": self.is_default,
+                "active": self.active}
+
+
+@db.event.listens_for(Client, "after_insert")
+def _make_main(mapper, connection, client):
+    """Every shop is made with its default location, `Main`, in the same transaction."""
+    connection.execute(db.insert(Location.__table__).values(
+        client_id=client.id, name="Main", kind="store", is_default=True, active=True, created_at=utcnow()))
+
+
+class ProductStock(db.Model):
+    """A product's stock at one location that carries it (a row exists once stock was placed there
+    or a threshold set); `products.stock` is the sum over the shop's locations."""
+
+    __tablename__ = "product_stock"
+    __table_args__ = (
+        db.UniqueConstraint("product_id", "location_id", name="uq_product_stock_place"),
+        db.Index("ix_product_stock_location", "client_id", "location_id", "stock"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=False)
+    stock = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    low_stock_threshold = db.Column(db.Integer, nullable=True)  # null: the product's
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Transfer(db.Model):
+    """Stock moved from one location to another: two movements (transfer_out, transfer_in)."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (db.Index("ix_transfers_client", "client_id", "id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    from_location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=False)
+    to_location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=False)
+    quantity = db.Column(db.Integer, nullable=False)
+    note = db.Column(db.String(200), nullable=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
 
 class Category(db.Model):
@@ -56,10 +137,23 @@ class Product(db.Model):
     client = db.relationship("Client", lazy="select")
 
 
+@db.event.listens_for(Product, "after_insert")
+def _carry_new_product(mapper, connection, product):
+    """A product is carried where it was made (`product.initial_location_id`), else at its shop's
+    default location, holding the stock it was written with."""
+    location_id = getattr(product, "initial_location_id", None) or connection.execute(
+        db.select(Location.id).where(Location.client_id == product.client_id, Location.is_default.is_(True))
+    ).scalar_one()
+    connection.execute(db.insert(ProductStock.__table__).values(
+        client_id=product.client_id, product_id=product.id, location_id=location_id, stock=product.stock or 0,
+        updated_at=utcnow()))
+
+
 class StockMovement(db.Model):
     __tablename__ = "stock_movements"
     __table_args__ = (
         db.Index("ix_stock_movements_product", "client_id", "product_id", "id"),
+        db.Index("ix_stock_movements_location", "client_id", "location_id", "id"),
         db.Index("ix_stock_movements_sales", "client_id", "created_at", "product_id", "delta",
                  sqlite_where=db.text("reason = 'sale'"), postgresql_where=db.text("reason = 'sale'")),
     )
@@ -67,6 +161,7 @@ class StockMovement(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=True, default=shop_default_location)
     delta = db.Column(db.Integer, nullable=False)
     stock_after = db.Column(db.Integer, nullable=False)
     reason = db.Column(db.String(16), nullable=False)

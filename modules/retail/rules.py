@@ -8,15 +8,18 @@ from ..auth.models import DEFAULT_THRESHOLD
 from ..timeutil import local_midnight
 
 
-def effective_threshold(product_threshold, category_threshold=None, shop_threshold=DEFAULT_THRESHOLD):
-    for value in (product_threshold, category_threshold, shop_threshold):
+def effective_threshold(product_threshold, category_threshold=None, shop_threshold=DEFAULT_THRESHOLD,
+                        location_threshold=None):
+    for value in (location_threshold, product_threshold, category_threshold, shop_threshold):
         if value is not None:
             return value
     return DEFAULT_THRESHOLD
 
 
-def threshold_source(product_threshold, category_threshold=None):
-    """Where the effective threshold comes from: "product", "category" or "shop"."""
+def threshold_source(product_threshold, category_threshold=None, location_threshold=None):
+    """Where the effective threshold comes from: "location", "product", "category" or "shop"."""
+    if location_threshold is not None:
+        return "location"
     if product_threshold is not None:
         return "product"
     return "category" if category_threshold is not None else "shop"
@@ -51,8 +54,10 @@ def sales_window_start(tz_name, window_days, now):
 
 # --- the same rule as SQL expressions ---------------------------------------------------------
 
-def sql_effective_threshold(product_threshold_col, category_threshold_col, shop_threshold_col):
-    return func.coalesce(product_threshold_col, category_threshold_col, shop_threshold_col, DEFAULT_THRESHOLD)
+def sql_effective_threshold(*threshold_cols):
+    """The first threshold set among the columns (most specific first: the product's at a
+    location, the product's, its category's, the shop's), else the default."""
+    return func.coalesce(*threshold_cols, DEFAULT_THRESHOLD)
 
 
 def sql_is_low(active_col, stock_col, threshold_expr):

@@ -12,26 +12,26 @@ DEFAULT_WINDOW_DAYS = 28
 IS_SALE = StockMovement.reason == literal_column("'sale'")
 
 
-def units_sold(since, client_filter, product_ids=None):
+def units_sold(since, client_filter, product_ids=None, by_location=False):
     """A subquery (client_id, product_id, units) of the units sold since `since` by the shops
-    that `client_filter` (a WHERE clause on stock_movements.client_id) selects."""
+    that `client_filter` (a WHERE clause on stock_movements.client_id) selects; with
+    `by_location`, (client_id, product_id, location_id, units), per place."""
+    keys = [StockMovement.client_id, StockMovement.product_id]
+    if by_location:
+        keys.append(StockMovement.location_id)
     stmt = (
-        select(StockMovement.client_id, StockMovement.product_id, func.sum(-StockMovement.delta).label("units"))
+        select(*keys, func.sum(-StockMovement.delta).label("units"))
         .where(client_filter, IS_SALE, StockMovement.delta < 0, StockMovement.created_at >= since)
-        .group_by(StockMovement.client_id, StockMovement.product_id)
+        .group_by(*keys)
     )
     if product_ids is not None:
         stmt = stmt.where(StockMovement.product_id.in_(product_ids))
     return stmt.subquery("sales")
 
 
-def days_left_of(client_id, timezone, window, products, now=None):
-    """{product id: days left or None} for some of one shop's products, in one query."""
-    products = list(products)
-    if not products:
-        return {}
+def units_by_place(client_id, timezone, window, product_ids, now=None):
+    """{(product id, location id): units sold in the window} for some of one shop's products."""
     since = rules.sales_window_start(timezone, window, now or utcnow())
-    sales = units_sold(since, StockMovement.client_id == client_id, [p.id for p in products])
-    units = dict(db.session.execute(select(sales.c.product_id, sales.c.units)).all())
-    return {p.id: rules.days_left(p.stock, units.get(p.id), window) for p in products}
-
+    sold = units_sold(since, StockMovement.client_id == client_id, list(product_ids), by_location=True)
+    return {(pid, lid): units for pid, lid, units in db.session.execute(
+        select(sold.c.product_id, sold.c.location_id, sold.c.units))}

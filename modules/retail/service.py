@@ -1,18 +1,20 @@
 """Products, categories and stock changes, without a request: the routes, the CLI, the demo seed
 and the tests call these. Callers pass a client_id they already trust."""
-from sqlalchemy import and_, case, column, false, func, not_, or_, select, table, update
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, column, false, func, not_, or_, select, table, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
 from ..auth import audit
 from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
-from ..dialect import insert
+from ..dialect import insert, lock_for_write
 from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import isoformat, utcnow
-from . import rules, sales
-from .models import MAX_STOCK, Category, Product, StockMovement
+from . import locations, rules, sales
+from .models import MAX_STOCK, Category, Location, Product, ProductStock, StockMovement
 from .rules import effective_threshold, sql_effective_threshold, stock_status, threshold_source
 from .signals import announce_stock_change
 
@@ -49,36 +51,81 @@ def check_supplier(client_id, values):
         raise ApiError(404, "No such supplier.", {"supplier_id": "No such supplier."})
 
 
-def product_dicts(client_id, products, now=None):
+def _places(client_id, products, ids):
+    """{product id: [(location id, name, stock, location threshold)]} of the active locations that
+    carry these products (those in `ids` when given), the default first, then by name."""
+    stmt = (select(ProductStock.product_id, Location.id, Location.name, ProductStock.stock,
+                   ProductStock.low_stock_threshold)
+            .join(Location, Location.id == ProductStock.location_id)
+            .where(ProductStock.client_id == client_id, Location.active.is_(True),
+                   ProductStock.product_id.in_([p.id for p in products]))
+            .order_by(Location.is_default.desc(), func.lower(Location.name), Location.id))
+    if ids is not None:
+        stmt = stmt.where(Location.id.in_(ids))
+    out = {}
+    for pid, *place in db.session.execute(stmt):
+        out.setdefault(pid, []).append(place)
+    return out
+
+
+def product_dicts(client_id, products, now=None, location_id=None, ids=None):
     """The products as the API shows them: effective threshold and its source, status, snooze,
-    and days left at their own rate of sales (one query for all of them)."""
+    days left at their own rate of sales, and their stock at each location that carries them
+    (a few queries for all of them). With `location_id`, stock, threshold, status and days left
+    are that location's; for a caller limited to the locations `ids`, stock is the sum over those."""
     now = now or utcnow()
+    products = list(products)
     timezone, shop_default, window = db.session.execute(
         select(Client.timezone, NotificationSettings.low_stock_threshold, NotificationSettings.forecast_window_days)
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
         .where(Client.id == client_id)).one()
     shop_default = DEFAULT_THRESHOLD if shop_default is None else shop_default
-    days = sales.days_left_of(client_id, timezone, window or sales.DEFAULT_WINDOW_DAYS, products, now)
+    window = window or sales.DEFAULT_WINDOW_DAYS
+    sold = sales.units_by_place(client_id, timezone, window, [p.id for p in products], now) if products else {}
+    places = _places(client_id, products, ids) if products else {}
     suppliers = supplier_names(client_id, [p.supplier_id for p in products])
     out = []
     for product in products:
         category_threshold = product.category.low_stock_threshold if product.category else None
         threshold = effective_threshold(product.low_stock_threshold, category_threshold, shop_default)
+
+        def at(lid, name, stock, own):
+            here = effective_threshold(product.low_stock_threshold, category_threshold, shop_default, own)
+            return {"location": {"id": lid, "name": name}, "stock": stock, "low_stock_threshold": own,
+                    "effective_threshold": here,
+                    "threshold_source": threshold_source(product.low_stock_threshold, category_threshold, own),
+                    "status": stock_status(stock, here, product.active),
+                    "days_left": rules.days_left(stock, sold.get((product.id, lid)), window)}
+
+        entries = [at(*place) for place in places.get(product.id, [])]
+        stock, source = product.stock, threshold_source(product.low_stock_threshold, category_threshold)
+        units = sum(u for (pid, lid), u in sold.items() if pid == product.id and (ids is None or lid in ids))
+        days = rules.days_left(stock, units, window)
+        if ids is not None:
+            stock = sum(e["stock"] for e in entries)
+            days = rules.days_left(stock, units, window)
+        if location_id is not None:
+            here = next((e for e in entries if e["location"]["id"] == location_id), None)
+            if here is not None:
+                stock, threshold, source, days = (here["stock"], here["effective_threshold"], here["threshold_source"],
+                                                  here["days_left"])
+            else:
+                stock, days = 0, None
         snoozed = rules.is_snoozed(product.snoozed_until, product.muted, now)
         out.append({
             "id": product.id,
             "name": product.name,
             "sku": product.sku,
             "category": product.category.to_dict() if product.category else None,
-            "stock": product.stock,
+            "stock": stock,
             "low_stock_threshold": product.low_stock_threshold,
             "effective_threshold": threshold,
-            "threshold_source": threshold_source(product.low_stock_threshold, category_threshold),
-            "status": stock_status(product.stock, threshold, product.active),
+            "threshold_source": source,
+            "status": stock_status(stock, threshold, product.active),
             "active": product.active,
             "snoozed_until": isoformat(product.snoozed_until) if snoozed and not product.muted else None,
             "muted": product.muted,
-            "days_left": days.get(product.id),
+            "days_left": days,
             "supplier": ({"id": product.supplier_id, "name": suppliers[product.supplier_id]}
                          if product.supplier_id in suppliers else None),
             "cost_price": _money(product.cost_price),
@@ -86,12 +133,13 @@ def product_dicts(client_id, products, now=None):
             "reorder_quantity": product.reorder_quantity,
             "max_stock": product.max_stock,
             "pack_size": product.pack_size,
+            "locations": entries,
         })
     return out
 
 
-def product_dict(product, now=None):
-    return product_dicts(product.client_id, [product], now)[0]
+def product_dict(product, now=None, location_id=None, ids=None):
+    return product_dicts(product.client_id, [product], now, location_id, ids)[0]
 
 
 def category_by_name(client_id, name):
@@ -158,38 +206,85 @@ def forecast_days(client_id):
     return _forecast(client_id)[1]
 
 
-def _listing(client_id, stock, now):
+@dataclass(frozen=True)
+class View:
+    """Whose stock a list counts: the whole shop (the products' own stock), one location's, or
+    the sum over the locations a person is limited to."""
+    stock: object
+    threshold: object
+    location_id: int | None = None
+    ids: tuple | None = None
+
+    @classmethod
+    def of(cls, client_id, location_id=None, ids=None):
+        shop = shop_threshold(client_id)
+        if location_id is None and ids is not None and len(ids) == 1:
+            location_id = ids[0]
+        if location_id is not None:
+            return cls(ProductStock.stock, sql_effective_threshold(ProductStock.low_stock_threshold,
+                                                                   Product.low_stock_threshold,
+                                                                   Category.low_stock_threshold, shop), location_id)
+        threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold, shop)
+        if ids is None:
+            return cls(Product.stock, threshold)
+        summed = (select(func.coalesce(func.sum(ProductStock.stock), 0))
+                  .where(ProductStock.product_id == Product.id, ProductStock.location_id.in_(ids))
+                  .correlate(Product).scalar_subquery())
+        return cls(summed, threshold, None, tuple(ids))
+
+    def products(self, client_id):
+        stmt = (for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id)
+                .where(Product.active.is_(True)))
+        if self.location_id is not None:
+            return stmt.join(ProductStock, and_(ProductStock.product_id == Product.id,
+                                                ProductStock.location_id == self.location_id))
+        if self.ids is not None:
+            carried = select(ProductStock.id).where(ProductStock.product_id == Product.id,
+                                                    ProductStock.location_id.in_(self.ids))
+            return stmt.where(carried.exists())
+        return stmt
+
+
+def _listing(client_id, stock, now, view=None):
     """The shop's active products matching a stock filter (all, low incl. out, out, soon:
-    running out by the forecast, snoozed: snoozed or muted), and their effective threshold."""
-    threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
-                                        shop_threshold(client_id))
-    stmt = (for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id)
-            .where(Product.active.is_(True)))
+    running out by the forecast, snoozed: snoozed or muted), and their effective threshold, as
+    `view` counts their stock (the whole shop by default)."""
+    view = view or View.of(client_id)
+    threshold, level = view.threshold, view.stock
+    stmt = view.products(client_id)
     if stock == "low":
-        stmt = stmt.where(Product.stock <= threshold)
+        stmt = stmt.where(level <= threshold)
     elif stock == "out":
-        stmt = stmt.where(Product.stock <= 0)
+        stmt = stmt.where(level <= 0)
     elif stock == "snoozed":
         stmt = stmt.where(not_(rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now)))
     elif stock == "soon":
         timezone, days, window = _forecast(client_id)
         if days <= 0:
             return stmt.where(false()), threshold
-        sold = sales.units_sold(rules.sales_window_start(timezone, window, now), StockMovement.client_id == client_id)
+        since = rules.sales_window_start(timezone, window, now)
+        if view.location_id is not None:
+            sold = sales.units_sold(since, and_(StockMovement.client_id == client_id,
+                                                StockMovement.location_id == view.location_id))
+        else:
+            place = StockMovement.location_id.in_(view.ids) if view.ids is not None else true()
+            sold = sales.units_sold(since, and_(StockMovement.client_id == client_id, place))
         stmt = (stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
-                .where(Product.stock > threshold, rules.sql_days_left(Product.stock, sold.c.units, window) <= days))
+                .where(level > threshold, rules.sql_days_left(level, sold.c.units, window) <= days))
     return stmt, threshold
 
 
-def _sql_status_rank(threshold):
-    return case((Product.stock <= 0, 0), (Product.stock <= threshold, 1), else_=2)
+def _sql_status_rank(level, threshold):
+    return case((level <= 0, 0), (level <= threshold, 1), else_=2)
 
 
 def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20, sort="name",
-                  dir="asc", now=None):
+                  dir="asc", now=None, location_id=None, ids=None):
     """One page of the shop's active products and the total that match, sorted by name, stock or
-    status (out, low, ok), then by name."""
-    stmt, threshold = _listing(client_id, stock, now or utcnow())
+    status (out, low, ok), then by name; stock counted at `location_id`, or over the locations
+    `ids` a person is limited to, else the whole shop's."""
+    view = View.of(client_id, location_id, ids)
+    stmt, threshold = _listing(client_id, stock, now or utcnow(), view)
     if q:
         q = q.lower()
         stmt = stmt.where(or_(func.lower(Product.name).contains(q, autoescape=True),
@@ -197,7 +292,7 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    key = {"name": Product.name, "stock": Product.stock, "status": _sql_status_rank(threshold)}[sort]
+    key = {"name": Product.name, "stock": view.stock, "status": _sql_status_rank(view.stock, threshold)}[sort]
     order = [key.desc() if dir == "desc" else key.asc()]
     if sort != "name":
         order.append(Product.name)
@@ -207,15 +302,16 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
     return items, total
 
 
-def status_counts(client_id, now=None):
+def status_counts(client_id, now=None, location_id=None, ids=None):
     """{filter: how many active products it matches} for the products page's tabs."""
     now = now or utcnow()
-    stmt, threshold = _listing(client_id, "all", now)
+    view = View.of(client_id, location_id, ids)
+    stmt, threshold = _listing(client_id, "all", now, view)
     snoozed = not_(rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
     all_, low, out, snoozed = db.session.execute(stmt.with_only_columns(
-        func.count(), func.count().filter(Product.stock <= threshold), func.count().filter(Product.stock <= 0),
+        func.count(), func.count().filter(view.stock <= threshold), func.count().filter(view.stock <= 0),
         func.count().filter(snoozed))).one()
-    soon_stmt, _ = _listing(client_id, "soon", now)
+    soon_stmt, _ = _listing(client_id, "soon", now, view)
     soon = db.session.execute(select(func.count()).select_from(soon_stmt.subquery())).scalar_one()
     return {"all": all_, "out": out, "low": low, "soon": soon, "snoozed": snoozed}
 
@@ -225,14 +321,16 @@ def _sku_conflict():
 
 
 def create_product(client_id, user_id, name, sku=None, category=None, stock=0, low_stock_threshold=None,
-                   **purchasing):
+                   location_id=None, **purchasing):
     """A new product; `purchasing` holds its supplier_id, prices, reorder quantity, max stock and
     pack size when given."""
     check_supplier(client_id, purchasing)
+    place = location_id or locations.default_location_id(client_id)
     product = Product(
         client_id=client_id, name=name, sku=sku, stock=0, low_stock_threshold=low_stock_threshold,
         category=category_by_name(client_id, category) if category else None, **purchasing,
     )
+    product.initial_location_id = place  # carried there (models._carry_new_product)
     db.session.add(product)
     try:
         db.session.flush()
@@ -243,7 +341,7 @@ def create_product(client_id, user_id, name, sku=None, category=None, stock=0, l
                      {"low_stock_threshold": [None, low_stock_threshold]})
     alert = None
     if stock:
-        _, alert = change_stock(product, user_id, delta=stock, reason="initial")
+        _, alert = change_stock(product, user_id, delta=stock, reason="initial", location_id=place)
     else:
         alert = announce_stock_change(client_id, [product.id], user_id)
     return product, alert
@@ -277,36 +375,55 @@ def update_product(product, user_id, changes):
     return announce_stock_change(product.client_id, [product.id], user_id)
 
 
-def change_stock(product, user_id, reason, delta=None, quantity=None, source="app", note=None):
-    """Change stock by `delta` or to `quantity`, record the movement (made through `source`, with
-    an optional `note` such as a purchase order's number), and
-    check for an alert, all in the caller's transaction. Returns (product, the alert it raised for
-    `user_id` as a JSON-ready dict, or None)."""
+def product_for_update(client_id, product_id=None, sku=None):
+    """The shop's product by id or SKU, locked until the transaction ends; 404 when none."""
+    where = Product.id == product_id if product_id is not None else Product.sku == sku
+    lock_for_write(Product, where, owned_by(Product, client_id))
+    found = db.session.execute(for_shop(Product, client_id).where(where).with_for_update(of=Product)
+                               ).unique().scalar_one_or_none()
+    if found is None:
+        raise ApiError(404, "No such product.", {"product_id" if product_id is not None else "sku": "No such product."})
+    return found
+
+
+def change_stock(product, user_id, reason, delta=None, quantity=None, source="app", note=None, location_id=None):
+    """Change stock at a location (the shop's default when None) by `delta` or to `quantity`,
+    record the movement (made through `source`, with an optional `note` such as a purchase order's
+    number), keep the product's whole stock the sum, and check for an alert, all in the caller's
+    transaction. Returns (product, the alert it raised for `user_id` as a JSON-ready dict, or None)."""
     allow_negative = product.client.allow_negative_stock
+    location_id = location_id or locations.default_location_id(product.client_id)
+    locations.carry(product.client_id, product.id, location_id)
+    at_place = and_(ProductStock.product_id == product.id, ProductStock.location_id == location_id)
+    here = db.session.execute(select(ProductStock.stock).where(at_place)).scalar_one()
     if quantity is not None:
-        delta = quantity - product.stock
-    stmt = (
-        update(Product)
-        .where(Product.id == product.id, owned_by(Product, product.client_id))
-        .values(stock=Product.stock + delta, updated_at=utcnow())
-        .returning(Product.stock)
-    )
-    # The bounds are in the UPDATE, so two changes at once cannot together pass them.
-    stmt = stmt.where(Product.stock + delta <= MAX_STOCK)
-    stmt = stmt.where(Product.stock + delta >= (-MAX_STOCK if allow_negative else 0))
-    new_stock = db.session.execute(stmt, execution_options={"synchronize_session": False}).scalar_one_or_none()
-    if new_stock is None:
-        db.session.refresh(product)
-        field = "quantity" if quantity is not None else "delta"
-        if product.stock + delta > MAX_STOCK:
-            raise ValidationError({field: f"Stock cannot go above {MAX_STOCK:,} (now {product.stock})."},
+        delta = quantity - here
+    field = "quantity" if quantity is not None else "delta"
+    # The bounds are in the UPDATEs, so two changes at once cannot together pass them.
+    floor = -MAX_STOCK if allow_negative else 0
+    new_here = db.session.execute(
+        update(ProductStock).where(at_place, ProductStock.stock + delta <= MAX_STOCK, ProductStock.stock + delta >= floor)
+        .values(stock=ProductStock.stock + delta, updated_at=utcnow()).returning(ProductStock.stock),
+        execution_options={"synchronize_session": False}).scalar_one_or_none()
+    if new_here is None:
+        here = db.session.execute(select(ProductStock.stock).where(at_place)).scalar_one()
+        if here + delta > MAX_STOCK:
+            raise ValidationError({field: f"Stock cannot go above {MAX_STOCK:,} (now {here})."},
                                   f"Stock cannot go above {MAX_STOCK:,}.")
         if allow_negative:
             raise ValidationError({field: f"Stock cannot go below -{MAX_STOCK:,}."}, "Stock is out of range.")
-        raise ValidationError({field: f"Stock cannot go below zero (only {product.stock} in stock)."},
+        raise ValidationError({field: f"Stock cannot go below zero (only {here} in stock)."},
                               "Stock cannot go below zero.")
-    db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, delta=delta,
-                                 stock_after=new_stock, reason=reason, user_id=user_id,
+    total = db.session.execute(
+        update(Product).where(Product.id == product.id, owned_by(Product, product.client_id),
+                              Product.stock + delta <= MAX_STOCK)
+        .values(stock=Product.stock + delta, updated_at=utcnow()).returning(Product.stock),
+        execution_options={"synchronize_session": False}).scalar_one_or_none()
+    if total is None:
+        raise ValidationError({field: f"The product's whole stock cannot go above {MAX_STOCK:,}."},
+                              f"Stock cannot go above {MAX_STOCK:,}.")
+    db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, location_id=location_id,
+                                 delta=delta, stock_after=new_here, reason=reason, user_id=user_id,
                                  source=source, note=note))
     db.session.flush()
     db.session.refresh(product)
@@ -314,4 +431,3 @@ def change_stock(product, user_id, reason, delta=None, quantity=None, source="ap
         raised = announce_stock_change(product.client_id, [product.id], every=True) or []
         return product, (raised[0] if raised else None)
     return product, announce_stock_change(product.client_id, [product.id], user_id)
-

@@ -7,8 +7,11 @@ token made by a shop's user) and `till` (a client with only that token) are plai
 import itertools
 
 import pytest
+from sqlalchemy import update
 
 from modules.auth import service as auth_service
+from modules.extensions import db
+from modules.retail.models import Product, ProductStock
 
 PASSWORD = "shop-password-123"
 
@@ -120,3 +123,11 @@ def shop(make_shop):
 @pytest.fixture
 def other_shop(make_shop):
     return make_shop("Rival Shop")
+
+
+def set_stock_behind_the_apps_back(product_ids, stock):
+    """Write products' stock directly, as another program sharing the database would (the
+    monitor must find it): at every place that carries them, and their whole stock. Not committed."""
+    ids = [product_ids] if isinstance(product_ids, int) else list(product_ids)
+    db.session.execute(update(ProductStock).where(ProductStock.product_id.in_(ids)).values(stock=stock))
+    db.session.execute(update(Product).where(Product.id.in_(ids)).values(stock=stock))
