@@ -224,6 +224,15 @@ class Fields:
             return None
         return value
 
+    def id_list(self, name, max_items=100):
+        """A JSON list of ids (whole numbers 1..MAX_ID), without repeats, sorted."""
+        value = self.data.get(name)
+        if (not isinstance(value, list) or len(value) > max_items
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_ID for v in value)):
+            self.error(name, f"Must be a list of at most {max_items} ids.")
+            return None
+        return sorted(set(value))
+
     def string_list(self, name):
         """A JSON list of strings, or a form textarea with one entry per line."""
         value = self.data.get(name)

@@ -94,7 +94,7 @@ def upgrade():
         sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name='fk_user_locations_client_id_clients'),
         sa.PrimaryKeyConstraint('user_id', 'location_id', name='pk_user_locations'),
     )
-    for table in ('stock_movements', 'stock_alerts', 'api_tokens', 'recipients', 'purchase_orders'):
+    for table in ('stock_movements', 'stock_alerts', 'api_tokens', 'recipients', 'purchase_orders', 'notifications'):
         op.add_column(table, sa.Column('location_id', sa.Integer(), nullable=True))
     op.add_column('stock_alert_log', sa.Column('location_id', sa.Integer(), nullable=True))
 
@@ -106,6 +106,8 @@ def upgrade():
                "JOIN locations l ON l.client_id = p.client_id AND l.is_default")
     for table in ('stock_movements', 'stock_alert_log', 'stock_alerts', 'purchase_orders'):
         op.execute(f"UPDATE {table} SET location_id = {DEFAULT_OF_SHOP.format(table=table)}")
+    op.execute("UPDATE notifications SET location_id = (SELECT location_id FROM stock_alert_log "
+               "WHERE stock_alert_log.id = notifications.alert_log_id) WHERE alert_log_id IS NOT NULL")
 
     with op.batch_alter_table('stock_alert_log', schema=None) as batch_op:
         batch_op.alter_column('location_id', existing_type=sa.Integer(), nullable=False)
@@ -140,7 +142,7 @@ def downgrade():
         batch_op.drop_constraint('uq_stock_alert_log_place_kind_day', type_='unique')
         batch_op.create_unique_constraint('uq_stock_alert_log_kind_day', ['client_id', 'product_id', 'kind', 'alert_date'])
         batch_op.drop_column('location_id')
-    for table in ('stock_movements', 'stock_alerts', 'api_tokens', 'recipients', 'purchase_orders'):
+    for table in ('stock_movements', 'stock_alerts', 'api_tokens', 'recipients', 'purchase_orders', 'notifications'):
         op.drop_column(table, 'location_id')  # plain DROP COLUMN: no table copy (and no lost index) on SQLite
     # products.stock is the sum over the places, kept in step: nothing to move back.
     op.execute("UPDATE products SET stock = (SELECT coalesce(sum(ps.stock), 0) FROM product_stock ps "

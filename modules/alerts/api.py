@@ -3,7 +3,7 @@ snoozing a product (/api/products/<id>/snooze)."""
 from flask import jsonify, request
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager, scoped
+from ..auth.tenancy import at_places, current_client_id, get_owned_or_404, place_ids, require_manager, scoped
 from ..errors import ApiError
 from ..extensions import db
 from ..retail.models import Product
@@ -18,7 +18,7 @@ from .models import StockAlert
 @bp.get("/api/alerts")
 @login_required
 def api_alerts():
-    stmt = scoped(StockAlert)
+    stmt = at_places(scoped(StockAlert), StockAlert.location_id, place_ids())
     if not QueryArgs(request.args).flag("show_resolved"):
         stmt = stmt.where(StockAlert.resolved_at.is_(None))
     rows = db.session.execute(stmt.order_by(StockAlert.id.desc()).limit(500)).unique().scalars()
@@ -34,7 +34,11 @@ def api_alert_stats():
 @bp.get("/api/alerts/<int:alert_id>")
 @login_required
 def api_alert(alert_id):
-    return jsonify(get_owned_or_404(StockAlert, alert_id).to_dict())
+    alert = get_owned_or_404(StockAlert, alert_id)
+    mine = place_ids()
+    if mine is not None and alert.location_id not in mine:
+        return jsonify({"error": "Not found.", "details": {}}), 404
+    return jsonify(alert.to_dict())
 
 
 @bp.post("/api/alerts/<int:alert_id>/resolve")

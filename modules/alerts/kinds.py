@@ -14,7 +14,8 @@ from ..purchasing import rules as purchasing_rules
 from ..purchasing.models import PurchaseOrderLine, Supplier
 from ..purchasing.service import on_order
 from ..retail import rules as stock_rules
-from ..retail.models import Product, ProductStock, StockMovement
+from ..retail.locations import sql_active_places as active_places, sql_place as place_suffix
+from ..retail.models import Location, Product, ProductStock, StockMovement
 from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold
 from . import rules
 from .models import StockAlert, StockAlertLog
@@ -254,8 +255,9 @@ def default_kinds(role):
     return [k.name for k in KINDS.values() if k.staff_default or role != "staff"]
 
 
-def message(kind, name, stock, category, days_left=None, **detail):
-    return get(kind).message(name, stock, category, days_left, **detail)
+def message(kind, name, stock, category, days_left=None, place="", **detail):
+    """The kind's message, and `place` after it (" at Uptown" in a shop of several locations)."""
+    return get(kind).message(name, stock, category, days_left, **detail) + (place or "")
 
 
 def message_details(alerts):
@@ -277,8 +279,16 @@ def _by_kind(kind_col, build):
     return case(*((kind_col == name, build(k)) for name, k in KINDS.items()), else_=build(KINDS["low"]))
 
 
-def sql_message(kind_col, name, stock, category, days_left):
-    return _by_kind(kind_col, lambda k: k.sql_message(name, stock, category, days_left))
+def sql_message(kind_col, name, stock, category, days_left, place=None):
+    """message() over columns; `place` the SQL of what follows the text (see sql_log_place)."""
+    text = _by_kind(kind_col, lambda k: k.sql_message(name, stock, category, days_left))
+    return text if place is None else text + place
+
+
+def sql_log_place():
+    """What a logged alert's message says of its place: " at <name>" when its shop has two or
+    more active locations, else nothing (`locations` joined on the log's location_id)."""
+    return place_suffix(Location.name, active_places(StockAlertLog.client_id))
 
 
 def sql_level(kind_col):

@@ -44,7 +44,7 @@ class StockAlert(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
     product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
-    location_id = db.Column(db.Integer, nullable=True, default=shop_default_location)  # retail's locations.id
+    location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=True, default=shop_default_location)
     level = db.Column(db.String(8), nullable=False)
     stock_at_alert = db.Column(db.Integer, nullable=False)
     threshold = db.Column(db.Integer, nullable=False)
@@ -54,12 +54,14 @@ class StockAlert(db.Model):
     resolved_by = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=True)
 
     product = db.relationship("Product", lazy="joined")
+    location = db.relationship("Location", lazy="joined")
 
     def to_dict(self):
         return {
             "id": self.id,
             "product": {"id": self.product.id, "name": self.product.name},
             "kind": "low",  # an episode is a low-stock one; the other kinds are single notices
+            "location": self.location.brief() if self.location is not None else None,
             "level": self.level,
             "stock_at_alert": self.stock_at_alert,
             "threshold": self.threshold,

@@ -178,14 +178,16 @@ def describe(new_alerts):
     kind, stock = StockAlertLog.kind, StockAlertLog.stock_level
     rows = db.session.execute(
         select(StockAlertLog.id, kind, kinds.sql_level(kind),
-               kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
-               kinds.sql_action_url(kind, Product.id), Product.id, StockAlertLog.created_at)
+               kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left,
+                                 kinds.sql_log_place()),
+               kinds.sql_action_url(kind, Product.id), Product.id, StockAlertLog.created_at, Location.id, Location.name)
         .join(Product, Product.id == StockAlertLog.product_id)
+        .join(Location, Location.id == StockAlertLog.location_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .where(id_in(StockAlertLog.id, [a.log_id for a in new_alerts])).order_by(StockAlertLog.id)).all()
     return [{"type": "alert", "kind": k, "level": level, "message": message, "action_url": url,
-             "product_id": product_id, "created_at": isoformat(created)}
-            for _, k, level, message, url, product_id, created in rows]
+             "product_id": product_id, "location": {"id": lid, "name": lname}, "created_at": isoformat(created)}
+            for _, k, level, message, url, product_id, created, lid, lname in rows]
 
 
 def resolve_alert(alert, user_id, now=None):

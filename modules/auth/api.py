@@ -7,12 +7,12 @@ from ..errors import ApiError
 from ..extensions import csrf, db
 from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
 from ..timeutil import isoformat, utcnow
-from . import audit, bp, devices, service, throttle, tokens
+from . import audit, bp, devices, service, tenancy, throttle, tokens
 from .forms import read_new_token
 from .models import ApiToken, User
 from .roles import check_may_manage, require_owner
 from .sessions import end_session, keep_this_session, sign_out_everywhere, start_session
-from .tenancy import get_owned_or_404, require_manager
+from .tenancy import get_owned_or_404, place_ids, require_manager
 
 
 def _signed_in(user, status=200):
@@ -145,13 +145,16 @@ def api_create_user():
 @require_manager
 def api_update_user(user_id):
     user = get_owned_or_404(User, user_id)
-    fields = Fields(json_body({"role", "active", "password"}))
+    fields = Fields(json_body({"role", "active", "password", "location_ids"}))
     role = service.read_role(fields) if fields.has("role") else None
     active = fields.boolean("active") if fields.has("active") else None
     password = service.check_password_field(fields, user_inputs=(user.email, user.client.name)) \
         if fields.has("password") else None
+    places = fields.id_list("location_ids") if fields.has("location_ids") else None
     fields.check()
     service.change_user(current_user, user, role, active, password)
+    if places is not None:
+        service.set_places(current_user, user, places)
     db.session.commit()
     return jsonify(user.to_dict())
 
@@ -190,13 +193,18 @@ def api_tokens():
 @login_required
 @require_manager
 def api_create_token():
-    fields = Fields(json_body({"name", "scope"}))
+    fields = Fields(json_body({"name", "scope", "location_id"}))
     name, scope = read_new_token(fields)
+    location_id = fields.integer("location_id", minimum=1, maximum=MAX_ID, nullable=True)
     fields.check()
-    token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope)
+    mine = place_ids()
+    if location_id is not None and (location_id not in tenancy.shop_location_ids(current_user.client_id, [location_id])
+                                    or (mine is not None and location_id not in mine)):
+        raise ApiError(404, "No such location.", {"location_id": "No such location."})
+    token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope, location_id)
     db.session.commit()
-    return jsonify({"id": token.id, "name": token.name, "scope": token.scope, "token": secret,
-                    "created_at": isoformat(token.created_at)}), 201
+    return jsonify({"id": token.id, "name": token.name, "scope": token.scope, "location_id": token.location_id,
+                    "token": secret, "created_at": isoformat(token.created_at)}), 201
 
 
 @bp.delete("/api/tokens/<int:token_id>")

@@ -9,8 +9,8 @@ from werkzeug.security import generate_password_hash
 from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import is_timezone
-from . import audit, throttle
-from .models import ROLES, Client, User
+from . import audit, tenancy, throttle
+from .models import ROLES, Client, User, UserLocation
 from .roles import check_keeps_an_owner, check_may_manage, lock_shop
 from .sessions import end_every_session
 from .tenancy import for_shop
@@ -208,6 +208,29 @@ def change_user(actor, user, role=None, active=None, password=None):
     _audit_user(actor, user, before)
     if password:  # the fact, never the value
         audit.record(user.client_id, actor.id, "user.password_reset", f"user {user.id}: {user.email}")
+    return user
+
+
+def set_places(actor, user, location_ids):
+    """`actor` limits another person to some of the shop's locations (empty: every location):
+    the same rules as `change_user`; another shop's location is a 404; owners see every location
+    whatever is set. A person limited to some places can only give those. The caller commits."""
+    if user.id == actor.id:
+        raise ApiError(400, "You cannot change your own locations.")
+    check_may_manage(actor, user.role)
+    wanted = set(location_ids)
+    if tenancy.shop_location_ids(user.client_id, wanted) != wanted:
+        raise ApiError(404, "No such location.", {"location_ids": "No such location."})
+    mine = tenancy.place_ids(actor)
+    if mine is not None and (not wanted or not wanted <= set(mine)):
+        raise ApiError(403, "You can only give the locations you see yourself.", {"location_ids": "Not yours."})
+    before = sorted(p.location_id for p in user.places)
+    if before == sorted(wanted):
+        return user
+    user.places = [UserLocation(user_id=user.id, location_id=i, client_id=user.client_id) for i in sorted(wanted)]
+    db.session.flush()
+    audit.record(user.client_id, actor.id, "user.locations", f"user {user.id}: {user.email}",
+                 {"location_ids": [before, sorted(wanted)]})
     return user
 
 

@@ -1,6 +1,7 @@
 """Bell notifications: one row per user per alert, with its own read state."""
 from ..alerts import kinds
 from ..extensions import db
+from ..retail.models import Location
 from ..timeutil import isoformat, utcnow
 
 
@@ -27,6 +28,10 @@ class Notification(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     alert_log_id = db.Column(db.Integer, db.ForeignKey("stock_alert_log.id"), nullable=True)
     product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=True)
+    location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=True)  # the alert's place
+
+    location = db.relationship(Location, lazy="joined")
+    suggestion = None  # transfer before you buy: set by the reader for low and out alerts
 
     @property
     def badge(self):
@@ -43,6 +48,8 @@ class Notification(db.Model):
             "message": self.message,
             "action_url": self.action_url,
             "product_id": self.product_id,
+            "location": self.location.brief() if self.location is not None else None,
+            "suggestion": self.suggestion,
             "is_read": self.is_read,
             "created_at": isoformat(self.created_at),
         }

@@ -3,17 +3,18 @@ per active user of the shop who wants that kind, written in the alert's transact
 `alerts_raised`)."""
 from collections import namedtuple
 
-from sqlalchemy import Boolean, and_, bindparam, delete, insert, literal, select, text, true, update
+from sqlalchemy import Boolean, and_, bindparam, delete, insert, literal, or_, select, text, true, update
 
 from ..alerts import kinds
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
-from ..auth.models import User
+from ..auth.models import User, UserLocation
 from ..auth.sessions import LIVE_USER, live_user_params, parse_session_id
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..extensions import db
-from ..retail.models import Category, Product
+from ..retail import locations
+from ..retail.models import Category, Location, Product
 from ..timeutil import utcnow
 from .models import Notification, UserPreferences
 
@@ -28,28 +29,38 @@ def notify_users(sender, alerts, now, user_id=None):
     source = (
         select(
             StockAlertLog.client_id, User.id, literal("alert"), kind, kinds.sql_level(kind),
-            kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left),
+            kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left, kinds.sql_log_place()),
             kinds.sql_action_url(kind, Product.id), literal(False), literal(now), StockAlertLog.id, Product.id,
+            StockAlertLog.location_id,
         )
         .join(Product, Product.id == StockAlertLog.product_id)
+        .join(Location, Location.id == StockAlertLog.location_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .join(User, and_(User.client_id == StockAlertLog.client_id, User.active.is_(True)))
         .outerjoin(UserPreferences, UserPreferences.user_id == User.id)
         .where(id_in(StockAlertLog.id, [a.log_id for a in alerts]),
                # a person who chose kinds hears only those (",low,forecast,"), else their role's
-               kinds.sql_hears(kind, User.role, UserPreferences.kinds))
+               kinds.sql_hears(kind, User.role, UserPreferences.kinds),
+               hears_place(User, StockAlertLog.location_id))
     )
     # The plain INSERT (no ON CONFLICT here): SQLAlchemy caches its compiled form, while the
     # dialects' ON CONFLICT inserts are compiled again on every execution.
     db.session.execute(insert(Notification).from_select(
         ["client_id", "user_id", "type", "kind", "level", "message", "action_url", "is_read", "created_at",
-         "alert_log_id", "product_id"], source))
+         "alert_log_id", "product_id", "location_id"], source))
     if user_id is None:
         return None
     shown = db.session.execute(
         select(Notification).where(Notification.alert_log_id == alerts[0].log_id, Notification.user_id == user_id)
     ).scalar_one_or_none()
-    return shown.to_dict() if shown else None
+    return suggest(shown.client_id, [shown])[0].to_dict() if shown else None
+
+
+def hears_place(user, location_col):
+    """Whether a person hears an alert at `location_col`: owners and people limited to no
+    location hear every place; the others only their own."""
+    places = select(UserLocation.location_id).where(UserLocation.user_id == user.id)
+    return or_(user.role == "owner", ~places.exists(), location_col.in_(places))
 
 
 def _mine(user):
@@ -62,7 +73,21 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
         stmt = stmt.where(Notification.is_read.is_(False))
     if before_id is not None:
         stmt = stmt.where(Notification.id < before_id)
-    return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
+    return suggest(user.client_id, db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all())
+
+
+SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
+
+
+def suggest(client_id, notifications):
+    """Set each low or out notification's `suggestion` (transfer before you buy), from the stock
+    as it is now: one query for the lot. Returns them."""
+    places = {(n.product_id, n.location_id) for n in notifications
+              if n.kind in SUGGESTING and n.product_id is not None and n.location_id is not None}
+    found = locations.suggestions(client_id, places) if places else {}
+    for n in notifications:
+        n.suggestion = found.get((n.product_id, n.location_id))
+    return notifications
 
 
 # The badge's count is exact up to UNREAD_CAP (API.md: 1,000 means 1,000 or more): at most that

@@ -163,8 +163,7 @@ def api_change_stock(product_id):
     product, notification = service.change_stock(product, current_user.id, reason, delta=delta, quantity=quantity,
                                                   source=_source(), location_id=place.id)
     db.session.commit()
-    return jsonify({"product": _product_json(product, location_id),
-                    "alert": notification})
+    return jsonify({"product": _product_json(product), "alert": notification})
 
 
 @bp.post("/api/stock/batch")

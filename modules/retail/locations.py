@@ -6,13 +6,15 @@ from sqlalchemy import String, case, cast, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth import audit
+from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, place_ids
 from ..dialect import insert
 from ..errors import ApiError
 from ..extensions import db
 from ..timeutil import isoformat, utcnow
-from .models import Location, Product, ProductStock, Transfer
+from .models import Category, Location, Product, ProductStock, Transfer
 from .moves import Move, apply_moves, place_stock
+from .rules import sql_effective_threshold
 from .signals import announce_stock_change
 
 DEFAULT_NAME = "Main"
@@ -211,3 +213,41 @@ def list_transfers(client_id, limit=20, before_id=None, ids=None, product_id=Non
     if product_id is not None:
         stmt = stmt.where(Transfer.product_id == product_id)
     return db.session.execute(stmt.order_by(Transfer.id.desc()).limit(limit)).scalars().all()
+
+
+# --- transfer before you buy --------------------------------------------------------------------
+
+def spare_stock(client_id, product_ids):
+    """{product id: [(location id, name, spare)]}: each active location's stock above its effective
+    threshold (may be 0 or less), for these products of one shop, in one query."""
+    if not product_ids:
+        return {}
+    threshold = sql_effective_threshold(ProductStock.low_stock_threshold, Product.low_stock_threshold,
+                                        Category.low_stock_threshold, shop_threshold(client_id))
+    rows = db.session.execute(
+        select(ProductStock.product_id, Location.id, Location.name, ProductStock.stock - threshold)
+        .join(Product, Product.id == ProductStock.product_id)
+        .join(Location, Location.id == ProductStock.location_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(ProductStock.client_id == client_id, Location.active.is_(True),
+               ProductStock.product_id.in_(sorted(set(product_ids))))
+        .order_by(Location.id))
+    out = {}
+    for pid, lid, name, spare in rows:
+        out.setdefault(pid, []).append((lid, name, spare))
+    return out
+
+
+def suggestions(client_id, places):
+    """{(product id, location id): {"from_location": {id, name}, "spare": n}} for the places
+    given: the other active location with the most spare stock (above its own threshold), when
+    one has any."""
+    spares = spare_stock(client_id, [pid for pid, _ in places])
+    out = {}
+    for pid, lid in places:
+        best = max(((spare, -other, name) for other, name, spare in spares.get(pid, []) if other != lid and spare > 0),
+                   default=None)
+        if best is not None:
+            spare, other, name = best
+            out[(pid, lid)] = {"from_location": {"id": -other, "name": name}, "spare": spare}
+    return out
