@@ -4,7 +4,7 @@ it (asked first, by static/js/confirm.js) stops it at once."""
 import re
 
 from tests.support.browser import expect
-from tests.support.pages import sign_up
+from tests.support.pages import nav_link, sign_up
 
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -19,7 +19,7 @@ def test_owner_creates_a_token_sees_it_once_and_revokes_it(open_page):
     owner.set_viewport_size(DESKTOP)
     sign_up(owner, "Corner Shop", "owner@example.com")
     owner.goto("/")
-    owner.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
+    nav_link(owner, "API tokens").click()
     expect(owner).to_have_url(re.compile(r"/settings/tokens$"))
     expect(owner.get_by_text("No tokens yet")).to_be_visible()
 

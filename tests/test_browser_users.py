@@ -11,6 +11,7 @@ from tests.support.pages import (
     PASSWORD,
     api_post,
     log_in,
+    nav_link,
     sign_up,
 )
 
@@ -39,7 +40,7 @@ def test_owner_adds_a_person_resets_their_password_and_deactivates_them(open_pag
     owner.set_viewport_size(SIZES[size])
     sign_up(owner, "Corner Shop", "owner@example.com")
     owner.goto("/")
-    owner.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    nav_link(owner, "Users").click()
     expect(owner).to_have_url(re.compile(r"/settings/users$"))
     no_sideways_scrolling(owner)
 
@@ -95,7 +96,7 @@ def test_a_person_changes_their_password_and_signs_out_everywhere(open_page, siz
     staff = open_page()
     staff.set_viewport_size(SIZES[size])
     log_in(staff, "staff@example.com")
-    staff.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    nav_link(staff, "Account").click()
     expect(staff).to_have_url(re.compile(r"/settings/account$"))
     expect(staff.get_by_role("link", name="My alert preferences")).to_have_attribute("href", "/settings/preferences")
     no_sideways_scrolling(staff)

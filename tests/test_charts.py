@@ -40,3 +40,11 @@ def test_bars_one_per_day_with_every_fifth_labelled():
     assert all(bar["h"] >= 0 and bar["y"] + bar["h"] == chart.plot_bottom for bar in chart.bars)
     assert [label for _, label in chart.x_ticks] == ["01 Nov", "06 Nov", "11 Nov", "16 Nov", "21 Nov", "26 Nov"]
     assert charts.bar_chart([("only", 0)]).bars[0]["h"] == 0
+
+
+def test_a_product_younger_than_the_window_has_no_line_before_it_existed():
+    born = START + timedelta(days=20)
+    chart = charts.stock_chart(0, [(born, 12)], START, END, threshold=5, begins=born)
+    x_born = round(chart.plot_left + (chart.plot_right - chart.plot_left) * 20 / 30, 1)
+    assert chart.path.startswith(f"M{x_born},") and chart.line_left == x_born
+    assert charts.stock_chart(0, [(born, 12)], START, END).path.startswith(f"M{float(chart.plot_left)},")

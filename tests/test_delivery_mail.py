@@ -156,3 +156,30 @@ def test_a_forecast_alert_names_its_days_left_sku_and_product_link(app):
     assert "Running Low: Oat Milk - about 3 days left (Dairy)" in text and "Days left: about 3" in text
     assert "SKU: OAT-1" in text and "http://stockbell.test/retail/products/7/edit" in text
     assert '<a href="http://stockbell.test/retail/products/7/edit">Oat Milk</a>' in html
+
+
+def test_an_instant_mail_says_its_stock_is_of_the_moment_the_alert_was_raised(app, make_shop, smtp_server):
+    from modules.timeutil import shop_time
+
+    shop = make_shop("Kiwi Shop", timezone="Pacific/Auckland")
+    configure(shop, email_enabled=True, email_recipients=["owner@kiwi.example"])
+    product = make_low(shop, "Feijoa", stock=10, delta=-8)["product"]  # the alert, at 2
+    shop.post(f"/api/products/{product['id']}/stock", json={"delta": -1, "reason": "sale"})  # 1 before it leaves
+    raised = shop_time(delivery_rows()[0].created_at, "Pacific/Auckland")
+    assert dispatcher(app).run_once(now=later(600))["sent"] == 1
+    [mail] = smtp_server.messages()
+    text, html = mail.part("text/plain"), mail.part("text/html")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d NZ[DS]T", raised)
+    assert f"Stock: 2 when the alert was raised, at {raised}" in text
+    assert "Low Stock Alert: Feijoa - Only 2 remaining (Uncategorized)" in text  # the contract's words, unchanged
+    assert "Stock when raised" in html and f"<td>{raised}</td><td align=right>2</td>" in html
+
+
+def test_an_out_of_stock_item_reads_out_of_stock_not_about_0_days_left(app):
+    from modules.delivery import messages
+
+    item = messages.AlertItem("Oat Milk", "Dairy", 0, 5, kind="out", days_left=0, product_id=7)
+    text, html = messages.email_bodies(messages.Notice("alerts", 1, "Corner Shop", (item,)),
+                                       "http://stockbell.test", "owner@cornershop.example")
+    assert "Days left" not in text and "\n  Out of stock\n" in text
+    assert "<td align=right>Out of stock</td></tr>" in html and ">0</td></tr>" not in html

@@ -80,6 +80,28 @@ def test_chart_starts_from_the_stock_before_the_window(shop):
     assert float(y_at_15) == round(axis - (axis - charts.TOP) * 15 / 20, 1)  # at 15 (of 20), not at 0
 
 
+def test_chart_of_a_new_product_starts_when_it_was_added_not_at_0_before(shop):
+    product = shop.add_product("Oat Milk", stock=10, low_stock_threshold=4)
+    html = page(shop, product["id"])
+    path = re.search(r'<path class="line" d="([^"]+)"', html).group(1)
+    left = float(re.search(r"M([\d.]+),", path).group(1))
+    assert left > charts.LEFT + 0.9 * (charts.WIDTH - charts.RIGHT - charts.LEFT)  # today, not 30 days ago
+    assert re.search(rf'<line class="threshold" x1="{left}"', html)
+    assert "The line starts on " in html and "when the product was added" in html
+
+
+def test_an_out_of_stock_product_reads_out_of_stock_not_about_0_days_left(shop):
+    shop.post("/api/notifications/settings", json={"forecast_days": 3})
+    product = shop.add_product("Beans", stock=30)
+    shop.post(f"/api/products/{product['id']}/stock", json={"delta": -30, "reason": "sale"})
+    assert shop.get(f"/api/products/{product['id']}").get_json()["days_left"] == 0  # the contract's value
+    html = page(shop, product["id"])
+    assert '<strong class="days-left">out of stock</strong>' in html and "(out of stock)" in html
+    assert "0 days left" not in html and "about 0" not in html
+    listing = shop.get("/retail/products").get_data(as_text=True)
+    assert re.search(r'<td class="num days-left out-now" data-label="Days left">Out of stock</td>', listing)
+
+
 def test_days_left_is_shown_when_known(shop):
     shop.post("/api/notifications/settings", json={"forecast_days": 3})
     product = shop.add_product("Beans", stock=305)

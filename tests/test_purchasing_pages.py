@@ -37,6 +37,13 @@ def test_the_reorder_page_lists_by_supplier_and_drafts_an_order(shop):
     assert "PO-1" in html and 'name="quantity_' in html and "Send to Dairy Co" in html
 
 
+def test_the_reorder_page_says_out_of_stock_not_0_days_left(shop):
+    dairy = add_supplier(shop)
+    selling_product(shop, "Milk", 0, 10, supplier_id=dairy["id"])
+    html = page(shop, "/reorder")
+    assert re.search(r'Milk.*?<td class="num days-left">Out of stock</td>', html, re.DOTALL)
+
+
 def test_an_orders_life_through_its_page(shop):
     supplier = add_supplier(shop)
     milk = shop.add_product("Milk", stock=10)

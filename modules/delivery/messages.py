@@ -8,6 +8,7 @@ from flask import current_app
 from markupsafe import escape
 
 from ..alerts import kinds, rules
+from ..timeutil import shop_time
 
 PRODUCTS_PATH = "/retail/products"
 
@@ -30,6 +31,11 @@ class AlertItem:
     product_id: int | None = None
     sku: str | None = None
     detail: dict | None = None  # what the kind's message says beyond these (Kind.detail)
+    raised_at: str | None = None  # ISO 8601: when the alert was raised, the moment `stock` is of
+
+    def raised_local(self, tz_name):
+        """When the alert was raised, in the shop's time zone ("2026-12-05 09:12 CET"), or ''."""
+        return shop_time(self.raised_at, tz_name or "UTC") if self.raised_at else ""
 
     @property
     def kind_entry(self):
@@ -93,13 +99,18 @@ class Notice:
     log_id: int | None = None  # the alert, when this is one alert
     legacy: dict | None = None  # a row queued before payloads: its subject, body and html_body
     order: dict | None = None  # a purchase order: number, supplier, reply_to, lines, total_cost, currency
+    timezone: str | None = None  # the shop's, for the times a message shows
 
     @classmethod
     def from_payloads(cls, payloads):
         """The message for one or more rows to one recipient (several only for alerts)."""
         first = payloads[0]
-        items = ordered(AlertItem(**legacy_item(i)) for p in payloads for i in p.get("items", ()))
+        # An alert's item is of its row's moment (rows queued before items carried it: the row's).
+        items = ordered(AlertItem(**{**({"raised_at": p.get("created_at")} if p["type"] == "alerts" else {}),
+                                     **legacy_item(i)})
+                        for p in payloads for i in p.get("items", ()))
         return cls(type=first["type"], shop_id=first["shop"]["id"], shop=first["shop"]["name"], items=tuple(items),
+                   timezone=first["shop"].get("timezone"),
                    date=first.get("date"), channel=first.get("channel"), created_at=first.get("created_at"),
                    log_id=first.get("log_id") if len(payloads) == 1 else None,
                    legacy=({k: first.get(k) for k in ("subject", "body", "html_body")}
@@ -107,7 +118,8 @@ class Notice:
                    order=first.get("order"))
 
     def payload(self):
-        out = {"type": self.type, "shop": {"id": self.shop_id, "name": self.shop},
+        shop = {"id": self.shop_id, "name": self.shop, **({"timezone": self.timezone} if self.timezone else {})}
+        out = {"type": self.type, "shop": shop,
                "items": [i.to_json() for i in self.items], "created_at": self.created_at}
         for key in ("date", "channel", "log_id", "order"):
             if getattr(self, key) is not None:

@@ -50,9 +50,11 @@ def on_alerts_raised(sender, alerts, now, user_id=None):
     enqueue_alert_deliveries(alerts, now)
 
 
-def _shop_names(client_ids):
-    return dict(db.session.execute(
-        select(Client.id, Client.name).where(Client.id.in_(bindparam("ids", list(client_ids), expanding=True)))).all())
+def _shops(client_ids):
+    """{shop id: (name, time zone)}."""
+    return {id_: (name, tz) for id_, name, tz in db.session.execute(
+        select(Client.id, Client.name, Client.timezone)
+        .where(Client.id.in_(bindparam("ids", list(client_ids), expanding=True)))).all()}
 
 
 def waits(config):
@@ -88,7 +90,7 @@ def enqueue_alert_deliveries(new_alerts, now):
         .outerjoin(Category, Category.id == Product.category_id)
         .where(StockAlertLog.id.in_(bindparam("log_ids", wanted, expanding=True)))
     )}
-    shops = _shop_names(by_shop)
+    shops = _shops(by_shop)
     detail = kinds.message_details([(a.kind, a.product_id) for a in new_alerts if a.log_id in details])
     wait = waits(current_app.config)
     rows, due_now = [], False
@@ -97,9 +99,11 @@ def enqueue_alert_deliveries(new_alerts, now):
             continue
         product, sku, category = details[alert.log_id]
         item = messages.AlertItem(product, category, alert.stock, alert.threshold, alert.kind, alert.days_left,
-                                  alert.product_id, sku, detail.get((alert.kind, alert.product_id)))
-        notice = messages.Notice("alerts", alert.client_id, shops[alert.client_id], (item,),
-                                 created_at=isoformat(now), log_id=alert.log_id)
+                                  alert.product_id, sku, detail.get((alert.kind, alert.product_id)),
+                                  raised_at=isoformat(now))
+        shop, tz = shops[alert.client_id]
+        notice = messages.Notice("alerts", alert.client_id, shop, (item,), created_at=isoformat(now),
+                                 log_id=alert.log_id, timezone=tz)
         for target in by_shop[alert.client_id]:
             if not target.wants(alert.kind):
                 continue
@@ -118,7 +122,7 @@ def enqueue_alert_deliveries(new_alerts, now):
 def enqueue_test(client_id, channel, now=None):
     """Queue a test message to the shop's enabled addresses of one channel; returns how many."""
     now = now or utcnow()
-    notice = messages.Notice("test", client_id, _shop_names([client_id])[client_id], channel=channel,
+    notice = messages.Notice("test", client_id, _shops([client_id])[client_id][0], channel=channel,
                              created_at=isoformat(now))
     key = f"test:{uuid.uuid4().hex}"
     rows = [message_row(client_id, key, channel, t.address, notice, now)

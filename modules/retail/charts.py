@@ -12,6 +12,7 @@ class Chart:
     width: int = WIDTH
     height: int = HEIGHT
     path: str = ""  # the stock's step line
+    line_left: float = LEFT  # where the line (and the threshold) begins: later for a young product
     bars: list = field(default_factory=list)  # [{x, y, w, h, label, value}]
     threshold_y: float | None = None
     y_ticks: list = field(default_factory=list)  # [(y, label)]
@@ -45,9 +46,10 @@ def _number(value):
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
-def stock_chart(start_stock, changes, start, end, threshold=None, ticks=()):
+def stock_chart(start_stock, changes, start, end, threshold=None, ticks=(), begins=None):
     """A step line of stock from `start` (at `start_stock`) through `changes` [(instant, stock
-    after)] to `end`, the threshold as a horizontal line; `ticks` [(instant, label)] on the x axis."""
+    after)] to `end`, the threshold as a horizontal line; `ticks` [(instant, label)] on the x axis.
+    `begins`, when later than `start`, is when the product came to exist: no line before it."""
     chart = Chart()
     seconds = max((end - start).total_seconds(), 1)
     plot_width = chart.plot_right - chart.plot_left
@@ -58,7 +60,8 @@ def stock_chart(start_stock, changes, start, end, threshold=None, ticks=()):
 
     values = [start_stock] + [stock for _, stock in changes] + ([threshold] if threshold is not None else [])
     y = _y_axis(chart, _nice_max(max(values)))
-    parts = [f"M{x(start)},{y(start_stock)}"]
+    chart.line_left = x(max(start, begins or start))
+    parts = [f"M{chart.line_left},{y(start_stock)}"]
     for instant, stock in changes:
         parts.append(f"H{x(instant)}V{y(stock)}")
     parts.append(f"H{x(end)}")

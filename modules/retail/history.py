@@ -28,7 +28,8 @@ def movement_history(client_id, product_id, limit=20, before_id=None, ids=None):
 
 
 def stock_series(product, since):
-    """(stock at `since`, [(instant, stock after)] of the movements since then, oldest first)."""
+    """(stock at `since`, [(instant, stock after)] of the movements since then, oldest first, the
+    instant the series begins): `since`, or the product's creation (or first movement) when later."""
     of_product = for_shop(StockMovement, product.client_id).where(StockMovement.product_id == product.id)
     changes = db.session.execute(
         of_product.with_only_columns(StockMovement.created_at, StockMovement.stock_after, StockMovement.delta)
@@ -36,6 +37,8 @@ def stock_series(product, since):
     before = db.session.execute(
         of_product.with_only_columns(StockMovement.stock_after).where(StockMovement.created_at < since)
         .order_by(StockMovement.id.desc()).limit(1)).scalar_one_or_none()
-    if before is None:
+    begins = since
+    if before is None:  # nothing before `since`: the product may be younger than the window
         before = changes[0].stock_after - changes[0].delta if changes else product.stock
-    return before, [(c.created_at, c.stock_after) for c in changes]
+        begins = max(since, min([product.created_at] + [c.created_at for c in changes[:1]]))
+    return before, [(c.created_at, c.stock_after) for c in changes], begins

@@ -59,31 +59,35 @@ def _page_args():
 
 
 def _chart(product, view, days):
-    """The product's stock over the last `days` shop-local days, with its threshold."""
+    """(the product's stock over the last `days` shop-local days with its threshold, the shop-local
+    day it was added when that is inside the window)."""
     tz = product.client.timezone
     now = utcnow()
     start = local_midnight(tz, now, -(days - 1))
-    start_stock, changes = history.stock_series(product, start)
+    start_stock, changes, begins = history.stock_series(product, start)
     step = 7 if days == 30 else 15
     ticks = [(local_midnight(tz, now, -(days - 1) + k), (local_date(tz, now) - timedelta(days=days - 1 - k))
               .strftime("%d %b")) for k in range(0, days, step)]
-    return charts.stock_chart(start_stock, changes, start, now, view["effective_threshold"], ticks)
+    chart = charts.stock_chart(start_stock, changes, start, now, view["effective_threshold"], ticks, begins)
+    # A product younger than the window: say where its line starts rather than draw days it did not exist.
+    added = local_date(tz, begins).strftime("%d %b") if begins > start else None
+    return chart, added
 
 
 def _render_form(product, form, errors, status=200, stock_errors=None):
-    movements, chart, days, before_id, view = [], None, CHART_DAYS[0], None, None
+    movements, chart, chart_added, days, before_id, view = [], None, None, CHART_DAYS[0], None, None
     if product is not None:
         view = service.product_dict(product)
         days, before_id = _page_args()
         movements = history.movement_history(product.client_id, product.id, HISTORY_PAGE + 1, before_id)
-        chart = _chart(product, view, days)
+        chart, chart_added = _chart(product, view, days)
     more = len(movements) > HISTORY_PAGE
     movements = movements[:HISTORY_PAGE]
     return render_template("retail/product_form.html", product=product, form=form, errors=errors,
                            categories=_categories(), reasons=REASONS, movements=movements,
                            suppliers=service.supplier_choices(current_client_id()),
                            next_before=movements[-1]["id"] if more else None, before_id=before_id,
-                           chart=chart, days=days, chart_days=CHART_DAYS,
+                           chart=chart, chart_added=chart_added, days=days, chart_days=CHART_DAYS,
                            stock_errors=stock_errors or {}, stock_form=request.form if stock_errors else {},
                            view=view), status
 
