@@ -7,11 +7,13 @@ from modules.notifications.models import Notification
 from modules.retail.models import Product
 
 # How to fill each id in a URL with a row of the *other* shop.
-ID_ARGS = ("product_id", "notification_id", "alert_id", "user_id")
+ID_ARGS = ("product_id", "notification_id", "alert_id", "user_id", "location_id")
 BODIES = {
     "/api/products/<int:product_id>/stock": {"delta": -1, "reason": "sale"},
     "/api/products/<int:product_id>": {"name": "Hijacked"},
     "/api/users/<int:user_id>": {"role": "staff"},
+    "/api/locations/<int:location_id>": {"name": "Hijacked"},
+    "/api/products/<int:product_id>/locations/<int:location_id>": {"low_stock_threshold": 1},
 }
 
 
@@ -22,8 +24,9 @@ def other_shop_rows(other_shop):
     notification = db.session.execute(
         db.select(Notification).where(Notification.user_id == other_shop.user["id"])).scalar_one()
     alert = db.session.execute(db.select(StockAlert).where(StockAlert.product_id == product["id"])).scalar_one()
+    [location] = other_shop.get("/api/locations").get_json()["items"]
     return {"product_id": product["id"], "notification_id": notification.id, "alert_id": alert.id,
-            "user_id": staff.user["id"]}
+            "user_id": staff.user["id"], "location_id": location["id"]}
 
 
 def snapshot(ids):
@@ -33,9 +36,13 @@ def snapshot(ids):
     alert = db.session.get(StockAlert, ids["alert_id"])
     from modules.auth.models import User
 
+    from modules.retail.models import Location, ProductStock
+
     user = db.session.get(User, ids["user_id"])
+    location = db.session.get(Location, ids["location_id"])
+    thresholds = db.session.execute(db.select(ProductStock.low_stock_threshold, ProductStock.stock)).all()
     return (product.name, product.stock, product.active, notification.is_read, alert.resolved_at,
-            user.role, user.active)
+            user.role, user.active, location.name, location.active, sorted(map(tuple, thresholds)))
 
 
 def id_routes(app):
@@ -108,3 +115,28 @@ def test_a_404_for_another_shops_product_leaves_its_row_untouched(app, shop, oth
     after = db.session.execute(select(Product.updated_at).where(Product.id == theirs["id"])).scalar_one()
     db.session.rollback()
     assert after == before
+
+
+def test_a_person_limited_to_one_location_gets_404_for_every_route_of_another(app, shop):
+    """The walk above, inside one shop: a manager limited to Uptown and Downtown's id."""
+    [downtown] = shop.get("/api/locations").get_json()["items"]
+    uptown = shop.post("/api/locations", json={"name": "Uptown"}).get_json()
+    product = shop.add_product("Milk", stock=9)
+    manager = shop.add_user("uptown@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown["id"]]}).status_code == 200
+    checked = 0
+    for rule, method, names in id_routes(app):
+        if "location_id" not in names:
+            continue
+        url = rule.rule.replace("<int:location_id>", str(downtown["id"])).replace("<int:product_id>", str(product["id"]))
+        kwargs = {"json": BODIES.get(rule.rule, {})} if method in ("POST", "PATCH", "PUT", "DELETE") else {}
+        response = getattr(manager, method.lower())(url, **kwargs) if method != "GET" else manager.get(url)
+        assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+        checked += 1
+    assert checked >= 3
+    for url in (f"/api/products?location_id={downtown['id']}", f"/api/products/export.csv?location_id={downtown['id']}"):
+        assert manager.get(url).status_code == 404, url
+    body = {"product_id": product["id"], "from_location_id": downtown["id"], "to_location_id": uptown["id"],
+            "quantity": 1}
+    assert manager.post("/api/transfers", json=body).status_code == 404
+    assert shop.get(f"/api/products/{product['id']}").get_json()["stock"] == 9

@@ -97,6 +97,7 @@ def upgrade():
     for table in ('stock_movements', 'stock_alerts', 'api_tokens', 'recipients', 'purchase_orders', 'notifications'):
         op.add_column(table, sa.Column('location_id', sa.Integer(), nullable=True))
     op.add_column('stock_alert_log', sa.Column('location_id', sa.Integer(), nullable=True))
+    op.add_column('stock_alert_log', sa.Column('suggestion', sa.JSON(), nullable=True))
 
     now = "CURRENT_TIMESTAMP"
     op.execute("INSERT INTO locations (client_id, name, kind, is_default, active, created_at) "
@@ -142,6 +143,7 @@ def downgrade():
         batch_op.drop_constraint('uq_stock_alert_log_place_kind_day', type_='unique')
         batch_op.create_unique_constraint('uq_stock_alert_log_kind_day', ['client_id', 'product_id', 'kind', 'alert_date'])
         batch_op.drop_column('location_id')
+        batch_op.drop_column('suggestion')
     for table in ('stock_movements', 'stock_alerts', 'api_tokens', 'recipients', 'purchase_orders', 'notifications'):
         op.drop_column(table, 'location_id')  # plain DROP COLUMN: no table copy (and no lost index) on SQLite
     # products.stock is the sum over the places, kept in step: nothing to move back.

@@ -22,6 +22,9 @@ class StockAlertLog(db.Model):
     stock_level = db.Column(db.Integer, nullable=False)
     threshold_level = db.Column(db.Integer, nullable=False)
     days_left = db.Column(db.Integer, nullable=True)  # the forecast's, when the kind is "forecast"
+    # Transfer before you buy, as it stood when the alert was raised: {"from_location": {id, name},
+    # "spare": n}, on low and out alerts of a shop with another location that can spare some.
+    suggestion = db.Column(db.JSON, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
 

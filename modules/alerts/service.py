@@ -8,13 +8,14 @@ alert_date) constraint decides what is new) RETURNING the new rows; then the ale
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, literal, not_, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal, not_, or_, select, update
 
 from ..auth.models import Client, NotificationSettings
 from ..auth.tenancy import owned_by
 from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail import rules as stock_rules
+from ..retail import locations
 from ..retail.models import Category, Location, Product, ProductStock
 from ..retail.signals import stock_changed
 from ..timeutil import isoformat, local_date, utcnow
@@ -77,6 +78,7 @@ def _raise(scans, client_id, product_ids, now, user_id=None):
     new = []
     for scan in scans:
         new += _log_new(scan)
+    _suggest(new)
     answer = None
     for start in range(0, len(new), CHUNK):
         chunk = new[start:start + CHUNK]
@@ -87,6 +89,30 @@ def _raise(scans, client_id, product_ids, now, user_id=None):
     if new:
         log.info("raised %d new alert(s)", len(new))
     return new, answer
+
+
+SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
+
+
+def _suggest(new):
+    """Write the transfer suggestion on new low and out alerts of shops with two or more active
+    locations (one query finds those shops; one per such shop finds the spare stock)."""
+    wanted = [a for a in new if a.kind in SUGGESTING]
+    if not wanted:
+        return
+    shops = set(db.session.execute(
+        select(Location.client_id).where(Location.client_id.in_({a.client_id for a in wanted}), Location.active.is_(True))
+        .group_by(Location.client_id).having(func.count() >= 2)).scalars())
+    rows = []
+    for client_id in shops:
+        mine = [a for a in wanted if a.client_id == client_id]
+        found = locations.suggestions(client_id, {(a.product_id, a.location_id) for a in mine})
+        rows += [{"b_id": a.log_id, "b_suggestion": found[(a.product_id, a.location_id)]}
+                 for a in mine if (a.product_id, a.location_id) in found]
+    if rows:
+        table = StockAlertLog.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("b_id"))
+                           .values(suggestion=bindparam("b_suggestion", type_=table.c.suggestion.type)), rows)
 
 
 def raise_alerts(client_id=None, product_ids=None, now=None) -> list[NewAlert]:
@@ -180,14 +206,16 @@ def describe(new_alerts):
         select(StockAlertLog.id, kind, kinds.sql_level(kind),
                kinds.sql_message(kind, Product.name, stock, Category.name, StockAlertLog.days_left,
                                  kinds.sql_log_place()),
-               kinds.sql_action_url(kind, Product.id), Product.id, StockAlertLog.created_at, Location.id, Location.name)
+               kinds.sql_action_url(kind, Product.id), Product.id, StockAlertLog.created_at, Location.id, Location.name,
+               StockAlertLog.suggestion)
         .join(Product, Product.id == StockAlertLog.product_id)
         .join(Location, Location.id == StockAlertLog.location_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .where(id_in(StockAlertLog.id, [a.log_id for a in new_alerts])).order_by(StockAlertLog.id)).all()
     return [{"type": "alert", "kind": k, "level": level, "message": message, "action_url": url,
-             "product_id": product_id, "location": {"id": lid, "name": lname}, "created_at": isoformat(created)}
-            for _, k, level, message, url, product_id, created, lid, lname in rows]
+             "product_id": product_id, "location": {"id": lid, "name": lname}, "suggestion": suggestion,
+             "created_at": isoformat(created)}
+            for _, k, level, message, url, product_id, created, lid, lname, suggestion in rows]
 
 
 def resolve_alert(alert, user_id, now=None):

@@ -1,5 +1,6 @@
 """Bell notifications: one row per user per alert, with its own read state."""
 from ..alerts import kinds
+from ..alerts.models import StockAlertLog
 from ..extensions import db
 from ..retail.models import Location
 from ..timeutil import isoformat, utcnow
@@ -31,7 +32,12 @@ class Notification(db.Model):
     location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=True)  # the alert's place
 
     location = db.relationship(Location, lazy="joined")
-    suggestion = None  # transfer before you buy: set by the reader for low and out alerts
+    alert = db.relationship(StockAlertLog, lazy="joined")
+
+    @property
+    def suggestion(self):
+        """Transfer before you buy: where stock could come from, as it stood at the alert."""
+        return self.alert.suggestion if self.alert is not None else None
 
     @property
     def badge(self):

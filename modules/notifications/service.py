@@ -13,7 +13,6 @@ from ..auth.sessions import LIVE_USER, live_user_params, parse_session_id
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..extensions import db
-from ..retail import locations
 from ..retail.models import Category, Location, Product
 from ..timeutil import utcnow
 from .models import Notification, UserPreferences
@@ -53,7 +52,7 @@ def notify_users(sender, alerts, now, user_id=None):
     shown = db.session.execute(
         select(Notification).where(Notification.alert_log_id == alerts[0].log_id, Notification.user_id == user_id)
     ).scalar_one_or_none()
-    return suggest(shown.client_id, [shown])[0].to_dict() if shown else None
+    return shown.to_dict() if shown else None
 
 
 def hears_place(user, location_col):
@@ -73,21 +72,7 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
         stmt = stmt.where(Notification.is_read.is_(False))
     if before_id is not None:
         stmt = stmt.where(Notification.id < before_id)
-    return suggest(user.client_id, db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all())
-
-
-SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
-
-
-def suggest(client_id, notifications):
-    """Set each low or out notification's `suggestion` (transfer before you buy), from the stock
-    as it is now: one query for the lot. Returns them."""
-    places = {(n.product_id, n.location_id) for n in notifications
-              if n.kind in SUGGESTING and n.product_id is not None and n.location_id is not None}
-    found = locations.suggestions(client_id, places) if places else {}
-    for n in notifications:
-        n.suggestion = found.get((n.product_id, n.location_id))
-    return notifications
+    return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
 
 
 # The badge's count is exact up to UNREAD_CAP (API.md: 1,000 means 1,000 or more): at most that
