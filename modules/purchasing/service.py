@@ -1,5 +1,7 @@
 """Suppliers, on-order quantities, the reorder list and the stock's value, without a request.
 Callers pass a client_id they already trust."""
+from decimal import Decimal
+
 from sqlalchemy import and_, case, func, select, update
 
 from ..auth import audit
@@ -136,6 +138,11 @@ def currency(client_id):
         owned_by(NotificationSettings, client_id))).scalar_one_or_none() or "USD"
 
 
+def _exact(value):
+    """A sum as a Decimal (SQLite hands sums back as REAL: its shortest repr)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
 def stock_value(client_id):
     """{currency, cost, retail, products_without_cost, by_category}: sum of price x stock over the
     active products with stock above zero, in SQL (exact decimals)."""
@@ -145,11 +152,14 @@ def stock_value(client_id):
     category = func.coalesce(Category.name, UNCATEGORIZED)
     base = for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id).where(
         Product.active.is_(True))
-    total_cost, total_retail, without = db.session.execute(base.with_only_columns(
-        cost, retail, func.count().filter(Product.cost_price.is_(None)))).one()
-    rows = db.session.execute(base.with_only_columns(category.label("category"), cost, retail)
-                              .group_by(category).order_by(func.lower(category))).all()
+    # One pass over the products: the totals are the sums of the categories' (exact decimals).
+    rows = db.session.execute(base.with_only_columns(
+        category.label("category"), cost, retail, func.count().filter(Product.cost_price.is_(None)))
+        .group_by(category).order_by(func.lower(category))).all()
+    total_cost = sum((_exact(c) for _, c, _, _ in rows), Decimal(0))
+    total_retail = sum((_exact(r) for _, _, r, _ in rows), Decimal(0))
+    without = sum(n for _, _, _, n in rows)
     return {"currency": currency(client_id), "cost": rules.money(total_cost),
             "retail": rules.money(total_retail), "products_without_cost": without,
             "by_category": [{"category": name, "cost": rules.money(c), "retail": rules.money(r)}
-                            for name, c, r in rows]}
+                            for name, c, r, _ in rows]}

@@ -29,6 +29,11 @@ class Product(db.Model):
         db.Index("ix_products_client_stock", "client_id", "stock"),
         db.UniqueConstraint("client_id", "sku", name="uq_products_client_sku"),
         db.Index("ix_products_supplier", "client_id", "supplier_id"),
+        # The products list and its tab counts read these alone (migration 0014p).
+        db.Index("ix_products_client_active_name", "client_id", "active", "name", "id"),
+        db.Index("ix_products_client_active_stock", "client_id", "active", "stock", "name", "id"),
+        db.Index("ix_products_client_snoozed", "client_id", "active", "muted", "snoozed_until"),
+        db.Index("ix_products_client_threshold", "client_id", "low_stock_threshold"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -61,6 +66,9 @@ class StockMovement(db.Model):
     __table_args__ = (
         db.Index("ix_stock_movements_product", "client_id", "product_id", "id"),
         db.Index("ix_stock_movements_sales", "client_id", "created_at", "product_id", "delta",
+                 sqlite_where=db.text("reason = 'sale'"), postgresql_where=db.text("reason = 'sale'")),
+        # One product's sales (days left for a page of products), read from the index alone.
+        db.Index("ix_stock_movements_product_sales", "client_id", "product_id", "created_at", "delta",
                  sqlite_where=db.text("reason = 'sale'"), postgresql_where=db.text("reason = 'sale'")),
     )
 

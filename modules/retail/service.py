@@ -1,6 +1,6 @@
 """Products, categories and stock changes, without a request: the routes, the CLI, the demo seed
 and the tests call these. Callers pass a client_id they already trust."""
-from sqlalchemy import and_, case, column, false, func, not_, or_, select, table, update
+from sqlalchemy import and_, column, false, func, or_, select, table, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
@@ -158,19 +158,34 @@ def forecast_days(client_id):
     return _forecast(client_id)[1]
 
 
+def threshold_bound(client_id, shop_default=None):
+    """The highest effective threshold any product of the shop can have (its products', its
+    categories', the shop's): `stock <= bound` lets the low filter read a range of the stock index
+    instead of every product. Two index look-ups."""
+    highest_product = (select(func.max(Product.low_stock_threshold))
+                       .where(owned_by(Product, client_id)).scalar_subquery())
+    highest_category = (select(func.max(Category.low_stock_threshold))
+                        .where(owned_by(Category, client_id)).scalar_subquery())
+    values = db.session.execute(select(highest_product, highest_category)).one()
+    if shop_default is None:
+        shop_default = shop_threshold(client_id)
+    return max([shop_default, *(v for v in values if v is not None)])
+
+
 def _listing(client_id, stock, now):
     """The shop's active products matching a stock filter (all, low incl. out, out, soon:
     running out by the forecast, snoozed: snoozed or muted), and their effective threshold."""
-    threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
-                                        shop_threshold(client_id))
-    stmt = (for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id)
-            .where(Product.active.is_(True)))
+    shop_default = shop_threshold(client_id)
+    threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold, shop_default)
+    stmt = for_shop(Product, client_id).where(Product.active.is_(True))
+    if stock in ("low", "soon"):
+        stmt = _with_category(stmt)
     if stock == "low":
-        stmt = stmt.where(Product.stock <= threshold)
+        stmt = stmt.where(Product.stock <= threshold_bound(client_id, shop_default), Product.stock <= threshold)
     elif stock == "out":
         stmt = stmt.where(Product.stock <= 0)
     elif stock == "snoozed":
-        stmt = stmt.where(not_(rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now)))
+        stmt = stmt.where(_sql_snoozed(now))
     elif stock == "soon":
         timezone, days, window = _forecast(client_id)
         if days <= 0:
@@ -181,8 +196,65 @@ def _listing(client_id, stock, now):
     return stmt, threshold
 
 
-def _sql_status_rank(threshold):
-    return case((Product.stock <= 0, 0), (Product.stock <= threshold, 1), else_=2)
+def _with_category(stmt):
+    """`stmt` joined to what the effective threshold reads; only where a filter or the order needs
+    it (SQLite does not drop an unused outer join, and then cannot count from an index alone)."""
+    return stmt.outerjoin(Category, Category.id == Product.category_id)
+
+
+def _sql_snoozed(now):
+    """Muted, or snoozed until after `now`: spelled as two ranges of (client_id, active, muted,
+    snoozed_until) so that the index answers it (the negated rule would read every product)."""
+    return or_(Product.muted.is_(True), and_(Product.muted.is_(False), Product.snoozed_until > now))
+
+
+def _count(stmt):
+    """How many rows `stmt` (a listing over products) matches, without selecting its columns:
+    where the filter needs no other table, a count from the index alone."""
+    return db.session.execute(stmt.with_only_columns(func.count(), maintain_column_froms=True)
+                              .order_by(None)).scalar_one()
+
+
+def _ordered(keys, flip=False):
+    """ORDER BY of [(column, descending)], or of the opposite order when `flip`."""
+    return [column.desc() if descending != flip else column.asc() for column, descending in keys]
+
+
+def _page_ids(stmt, keys, offset, limit, total):
+    """The ids of one page of `stmt` sorted by `keys` (a deferred join: the offset walks an index
+    of ids, not whole rows); past the middle, read from the other end, so that no page walks more
+    than half of the list however deep it is."""
+    if offset >= total or limit <= 0:
+        return []
+    ids = stmt.with_only_columns(Product.id, maintain_column_froms=True)
+    limit = min(limit, total - offset)
+    if offset > total // 2:
+        rest = total - offset - limit
+        return db.session.execute(ids.order_by(*_ordered(keys, flip=True)).limit(limit).offset(rest)
+                                  ).scalars().all()[::-1]
+    return db.session.execute(ids.order_by(*_ordered(keys)).limit(limit).offset(offset)).scalars().all()
+
+
+def _status_page_ids(client_id, stmt, threshold, descending, offset, limit, total):
+    """A page sorted by status (out, low, ok; each by name): the three statuses read one after the
+    other, each in the order of an index, instead of ranking and sorting every product."""
+    out = stmt.where(Product.stock <= 0)
+    low = stmt.where(Product.stock > 0, Product.stock <= threshold_bound(client_id, shop_threshold(client_id)),
+                     Product.stock <= threshold)
+    ok = stmt.where(Product.stock > threshold)
+    out_total, low_total = _count(out), _count(low)
+    parts = [(out, out_total), (low, low_total), (ok, total - out_total - low_total)]
+    by_name = [(Product.name, False), (Product.id, False)]
+    ids = []
+    for part, count in (reversed(parts) if descending else parts):
+        if offset >= count:
+            offset -= count
+            continue
+        ids += _page_ids(part, by_name, offset, limit - len(ids), count)
+        offset = 0
+        if len(ids) >= limit:
+            break
+    return ids
 
 
 def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20, sort="name",
@@ -196,28 +268,29 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
                               func.lower(Product.sku).contains(q, autoescape=True)))
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
-    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    key = {"name": Product.name, "stock": Product.stock, "status": _sql_status_rank(threshold)}[sort]
-    order = [key.desc() if dir == "desc" else key.asc()]
-    if sort != "name":
-        order.append(Product.name)
-    items = db.session.execute(
-        stmt.order_by(*order, Product.id).limit(per_page).offset((page - 1) * per_page)
-    ).scalars().all()
-    return items, total
+    total = _count(stmt)
+    offset, descending = (page - 1) * per_page, dir == "desc"
+    if sort == "status":
+        if stock not in ("low", "soon"):
+            stmt = _with_category(stmt)
+        ids = _status_page_ids(client_id, stmt, threshold, descending, offset, per_page, total)
+    else:
+        keys = [(Product.name, descending)] if sort == "name" else [(Product.stock, descending), (Product.name, False)]
+        ids = _page_ids(stmt, keys + [(Product.id, False)], offset, per_page, total)
+    rows = {p.id: p for p in db.session.execute(for_shop(Product, client_id).where(Product.id.in_(ids))).scalars()}
+    return [rows[i] for i in ids], total
 
 
 def status_counts(client_id, now=None):
-    """{filter: how many active products it matches} for the products page's tabs."""
+    """{filter: how many active products it matches} for the products page's tabs: a count each,
+    read from the products' indexes (low: the range of stock up to the highest threshold)."""
     now = now or utcnow()
-    stmt, threshold = _listing(client_id, "all", now)
-    snoozed = not_(rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
-    all_, low, out, snoozed = db.session.execute(stmt.with_only_columns(
-        func.count(), func.count().filter(Product.stock <= threshold), func.count().filter(Product.stock <= 0),
-        func.count().filter(snoozed))).one()
-    soon_stmt, _ = _listing(client_id, "soon", now)
-    soon = db.session.execute(select(func.count()).select_from(soon_stmt.subquery())).scalar_one()
-    return {"all": all_, "out": out, "low": low, "soon": soon, "snoozed": snoozed}
+    return {name: count_matching(client_id, name, now) for name in ("all", "out", "low", "soon", "snoozed")}
+
+
+def count_matching(client_id, stock, now):
+    """How many active products one stock filter of the products page matches."""
+    return _count(_listing(client_id, stock, now)[0])
 
 
 def _sku_conflict():
