@@ -258,9 +258,10 @@ def _status_page_ids(client_id, stmt, threshold, descending, offset, limit, tota
 
 
 def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_page=20, sort="name",
-                  dir="asc", now=None):
+                  dir="asc", now=None, total=None):
     """One page of the shop's active products and the total that match, sorted by name, stock or
-    status (out, low, ok), then by name."""
+    status (out, low, ok), then by name. `total`: the count when the caller already has it (the
+    products page's tab counts), so that it is not counted twice."""
     stmt, threshold = _listing(client_id, stock, now or utcnow())
     if q:
         q = q.lower()
@@ -268,7 +269,8 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
                               func.lower(Product.sku).contains(q, autoescape=True)))
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
-    total = _count(stmt)
+    if total is None:
+        total = _count(stmt)
     offset, descending = (page - 1) * per_page, dir == "desc"
     if sort == "status":
         if stock not in ("low", "soon"):

@@ -29,7 +29,11 @@ def products():
     except ValidationError as e:
         flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
         return redirect(url_for("retail.products"))
-    items, total = service.list_products(current_client_id(), **args)
+    counts = service.status_counts(current_client_id())
+    # Without a search or a category, the tab's count is the list's total (the "soon" count reads
+    # every sale of the window: once per page, not twice).
+    known = counts[args["stock"]] if not args["q"] and args["category_id"] is None else None
+    items, total = service.list_products(current_client_id(), **args, total=known)
     forecast_days = service.forecast_days(current_client_id())
     pages = max(1, -(-total // args["per_page"]))
     defaults = {"stock": "all", "page": 1, "per_page": 25, "sort": "name", "dir": "asc"}
@@ -42,7 +46,7 @@ def products():
 
     return render_template("retail/products.html", products=service.product_dicts(current_client_id(), items),
                            total=total, pages=pages, args=args, categories=_categories(), list_url=list_url,
-                           counts=service.status_counts(current_client_id()), forecast_days=forecast_days,
+                           counts=counts, forecast_days=forecast_days,
                            forecast_on=forecast_days > 0)
 
 
