@@ -1,6 +1,7 @@
 """Indexes for pages that do not grow with the shop (issue 18): the products list sorted by name or
 stock and counted per tab from the index alone, the snoozed tab, the highest product threshold (the
-low filter's bound), and a product's own sales (days left for one page of products).
+low filter's bound), the stock's value per category, and a product's own sales (days left for one
+page of products).
 
 Revision ID: 0014p
 Revises: 0012
@@ -21,12 +22,15 @@ def upgrade():
     op.create_index('ix_products_client_active_stock', 'products', ['client_id', 'active', 'stock', 'name', 'id'])
     op.create_index('ix_products_client_snoozed', 'products', ['client_id', 'active', 'muted', 'snoozed_until'])
     op.create_index('ix_products_client_threshold', 'products', ['client_id', 'low_stock_threshold'])
+    op.create_index('ix_products_client_value', 'products',
+                    ['client_id', 'active', 'category_id', 'stock', 'cost_price', 'sell_price'])
     op.create_index('ix_stock_movements_product_sales', 'stock_movements',
                     ['client_id', 'product_id', 'created_at', 'delta'], sqlite_where=SALE, postgresql_where=SALE)
 
 
 def downgrade():
     op.drop_index('ix_stock_movements_product_sales', table_name='stock_movements')
+    op.drop_index('ix_products_client_value', table_name='products')
     op.drop_index('ix_products_client_threshold', table_name='products')
     op.drop_index('ix_products_client_snoozed', table_name='products')
     op.drop_index('ix_products_client_active_stock', table_name='products')

@@ -149,17 +149,23 @@ def stock_value(client_id):
     positive = case((Product.stock > 0, Product.stock), else_=0)
     cost = func.coalesce(func.sum(Product.cost_price * positive), 0)
     retail = func.coalesce(func.sum(Product.sell_price * positive), 0)
-    category = func.coalesce(Category.name, UNCATEGORIZED)
-    base = for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id).where(
-        Product.active.is_(True))
-    # One pass over the products: the totals are the sums of the categories' (exact decimals).
-    rows = db.session.execute(base.with_only_columns(
-        category.label("category"), cost, retail, func.count().filter(Product.cost_price.is_(None)))
-        .group_by(category).order_by(func.lower(category))).all()
-    total_cost = sum((_exact(c) for _, c, _, _ in rows), Decimal(0))
-    total_retail = sum((_exact(r) for _, _, r, _ in rows), Decimal(0))
-    without = sum(n for _, _, _, n in rows)
+    # One pass over the products' value index (client_id, active, category_id, stock, prices),
+    # grouped by category id in its order; the names and the totals added here, in exact decimals.
+    per_category = db.session.execute(
+        for_shop(Product, client_id, Product.category_id, cost, retail,
+                 func.count().filter(Product.cost_price.is_(None)))
+        .where(Product.active.is_(True)).group_by(Product.category_id)).all()
+    names = dict(db.session.execute(for_shop(Category, client_id, Category.id, Category.name)).all())
+    by_name = {}
+    for category_id, c, r, _ in per_category:
+        name = names.get(category_id, UNCATEGORIZED)
+        before = by_name.get(name, (Decimal(0), Decimal(0)))
+        by_name[name] = (before[0] + _exact(c), before[1] + _exact(r))
+    rows = sorted(((name, c, r) for name, (c, r) in by_name.items()), key=lambda row: row[0].lower())
+    total_cost = sum((c for _, c, _ in rows), Decimal(0))
+    total_retail = sum((r for _, _, r in rows), Decimal(0))
+    without = sum(n for _, _, _, n in per_category)
     return {"currency": currency(client_id), "cost": rules.money(total_cost),
             "retail": rules.money(total_retail), "products_without_cost": without,
             "by_category": [{"category": name, "cost": rules.money(c), "retail": rules.money(r)}
-                            for name, c, r, _ in rows]}
+                            for name, c, r in rows]}

@@ -34,6 +34,7 @@ class Product(db.Model):
         db.Index("ix_products_client_active_stock", "client_id", "active", "stock", "name", "id"),
         db.Index("ix_products_client_snoozed", "client_id", "active", "muted", "snoozed_until"),
         db.Index("ix_products_client_threshold", "client_id", "low_stock_threshold"),
+        db.Index("ix_products_client_value", "client_id", "active", "category_id", "stock", "cost_price", "sell_price"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
