@@ -172,16 +172,20 @@ def threshold_bound(client_id, shop_default=None):
     return max([shop_default, *(v for v in values if v is not None)])
 
 
-def _listing(client_id, stock, now):
+def _listing(client_id, stock, now, shop_default=None, bound=None):
     """The shop's active products matching a stock filter (all, low incl. out, out, soon:
-    running out by the forecast, snoozed: snoozed or muted), and their effective threshold."""
-    shop_default = shop_threshold(client_id)
+    running out by the forecast, snoozed: snoozed or muted), and their effective threshold.
+    `shop_default` and `bound` (threshold_bound()) when the caller has them already."""
+    if shop_default is None:
+        shop_default = shop_threshold(client_id)
     threshold = sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold, shop_default)
     stmt = for_shop(Product, client_id).where(Product.active.is_(True))
     if stock in ("low", "soon"):
         stmt = _with_category(stmt)
     if stock == "low":
-        stmt = stmt.where(Product.stock <= threshold_bound(client_id, shop_default), Product.stock <= threshold)
+        if bound is None:
+            bound = threshold_bound(client_id, shop_default)
+        stmt = stmt.where(Product.stock <= bound, Product.stock <= threshold)
     elif stock == "out":
         stmt = stmt.where(Product.stock <= 0)
     elif stock == "snoozed":
@@ -287,7 +291,13 @@ def status_counts(client_id, now=None):
     """{filter: how many active products it matches} for the products page's tabs: a count each,
     read from the products' indexes (low: the range of stock up to the highest threshold)."""
     now = now or utcnow()
-    return {name: count_matching(client_id, name, now) for name in ("all", "out", "low", "soon", "snoozed")}
+    shop_default = shop_threshold(client_id)
+    bound = threshold_bound(client_id, shop_default)
+    names = ("all", "out", "low", "soon", "snoozed")
+    counts = [_listing(client_id, name, now, shop_default, bound)[0]
+              .with_only_columns(func.count(), maintain_column_froms=True).order_by(None).scalar_subquery()
+              for name in names]
+    return dict(zip(names, db.session.execute(select(*counts)).one()))  # one round trip
 
 
 def count_matching(client_id, stock, now):
