@@ -10,7 +10,8 @@ cluster).
 The shop is bulk-loaded like bench/monitor_scan.py's (monitor_data.load: INSERT ... SELECT over a
 number series), with the forecast on (3 days), every 50th product muted, and one monitor cycle run
 so that the bell, the dashboard's lists and its alerts chart have rows. Prints p50 and p99 per page,
-the p50 ratio to hello-world, and whether each page meets the target (p50 < 100 ms, p99 < 300 ms).
+the p50 ratio to hello-world, one request's time alone, and whether each page meets the target
+(p50 < 100 ms, p99 < 300 ms). `--no-forecast` measures the shop with the forecast off.
 Needs Debian's `wrk`.
 """
 import argparse
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 
@@ -105,7 +107,7 @@ def session_cookie(base):
 
 
 def wrk(url, seconds, connections, cookie=None):
-    """(requests/s, p50 ms, p99 ms, non-2xx) from one wrk run."""
+    """(requests/s, p50 ms, p99 ms, non-2xx) from one wrk run (0 requests/s: none answered in time)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency", url]
     if cookie:
         command[1:1] = ["-H", f"Cookie: {cookie}"]
@@ -140,7 +142,8 @@ def serve(url, port):
 
 
 def measure(label, url, shape, args, out=print):
-    """Serve the shop and hello-world, run wrk against each, report; returns {page: (rate, p50, p99, errors)}."""
+    """Serve the shop and hello-world, run wrk against each, report; returns {page: (rate, p50, p99,
+    errors, alone)}, `alone` the time of one request with nothing else in flight."""
     port, hello_port = free_port(), free_port()
     procs = [serve(url, port), subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)],
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
@@ -159,7 +162,10 @@ def measure(label, url, shape, args, out=print):
         for name, target, with_cookie in targets:
             wrk(target, 1, args.connections, with_cookie)  # warm: connections, caches, the planner
             check(target, with_cookie)  # a slow page's queued requests drained before it is measured
-            results[name] = wrk(target, args.seconds, args.connections, with_cookie)
+            started = time.perf_counter()
+            check(target, with_cookie)
+            alone = (time.perf_counter() - started) * 1000  # one request with nothing else in flight
+            results[name] = (*wrk(target, args.seconds, args.connections, with_cookie), alone)
             check(target, with_cookie)
     finally:
         for proc in procs:
@@ -169,11 +175,11 @@ def measure(label, url, shape, args, out=print):
     out(f"\n{label}: {shape.products:,} products, {shape.sale_movements:,} sale movements, "
         f"forecast {'off' if args.no_forecast else 'on'}, "
         f"{args.connections} connections, {args.seconds} s each; load average {os.getloadavg()[0]:.2f}")
-    for name, (rate, p50, p99, errors) in results.items():
+    for name, (rate, p50, p99, errors, alone) in results.items():
         verdict = "" if name == "hello-world" else (
             "no answer in time" if not rate else "ok" if p50 < P50_TARGET and p99 < P99_TARGET else "SLOW")
         out(f"  {name:26} {rate:8.1f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
-            f"x{p50 / hello if hello else float('nan'):7.1f}  non-2xx {errors:<4} {verdict}")
+            f"x{p50 / hello if hello else float('nan'):7.1f}  alone {alone:7.1f} ms  non-2xx {errors:<4} {verdict}")
     return results
 
 
