@@ -221,7 +221,7 @@ def _count(stmt):
 
 def _ordered(keys, flip=False):
     """ORDER BY of [(column, descending)], or of the opposite order when `flip`."""
-    return [column.desc() if descending != flip else column.asc() for column, descending in keys]
+    return [key.desc() if descending != flip else key.asc() for key, descending in keys]
 
 
 def _page_ids(stmt, keys, offset, limit, total):
