@@ -1,4 +1,8 @@
-"""The monitor benchmark in quick mode on SQLite, so that it cannot rot unnoticed."""
+"""The benchmarks in quick mode on SQLite, so that they cannot rot unnoticed."""
+import shutil
+
+import pytest
+
 from bench.monitor_scan import main
 
 
@@ -43,3 +47,18 @@ def test_monitor_bench_quick_run_counts_the_forecast_alerts_it_should():
     assert len(ratio_lines) == 1, report
     for timing in (first, repeat):
         assert f"sqlite {timing.phase} {timing.cycle_on / timing.cycle:.2f}x" in ratio_lines[0], report
+
+
+@pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
+def test_pages_bench_quick_run_measures_every_page_it_names():
+    from bench.pages import main as pages_main
+
+    lines = []
+    results = pages_main(["--quick", "--db", "sqlite", "--only", "dashboard", "api/products low"],
+                         out=lines.append)
+    report = "\n".join(lines)
+    measured = results["sqlite"]
+    assert set(measured) == {"hello-world", "dashboard", "api/products low"}, report
+    for name, (rate, p50, p99, errors, alone) in measured.items():
+        assert rate > 0 and p99 >= p50 > 0 and errors == 0 and alone > 0, report
+    assert "x" in report and "api/products low" in report

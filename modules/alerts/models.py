@@ -11,6 +11,8 @@ class StockAlertLog(db.Model):
     __table_args__ = (
         db.UniqueConstraint("client_id", "product_id", "location_id", "kind", "alert_date",
                             name="uq_stock_alert_log_place_kind_day"),
+        # The dashboard's alerts per day: a range of days, not the shop's whole history (0014p).
+        db.Index("ix_stock_alert_log_client_date", "client_id", "alert_date"),
     )
 
     id = db.Column(db.Integer, primary_key=True)

@@ -4,7 +4,7 @@ set-based queries whatever the number of products: the stock rule's SQL twins, n
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, func, not_, select
+from sqlalchemy import and_, func, select
 
 from ..alerts.models import StockAlertLog
 from ..alerts.scan import sql_product_threshold, with_thresholds
@@ -12,6 +12,7 @@ from ..auth.models import Client, NotificationSettings
 from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..retail import rules as stock_rules
+from ..retail import service as retail
 from ..retail.models import Category, Product, StockMovement
 from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold
 from ..timeutil import local_date
@@ -27,7 +28,7 @@ class Attention:
     low: list = field(default_factory=list)
     running_out: list = field(default_factory=list)
     forecast_days: int = 0
-    products: int = 0  # every product of the shop, archived too: zero means a first run
+    products: int = 0  # 1 when the shop has any product, archived too: zero means a first run
 
 
 def _settings(client_id):
@@ -44,21 +45,19 @@ def _product_columns(threshold):
 
 def attention(client_id, now, cap=5):
     """Counts of out, low (not out), running out and snoozed active products, and the first
-    `cap` products of the first three, most urgent first."""
+    `cap` products of the first three, most urgent first. Counts and lists read the products'
+    indexes (retail's listing); only the running-out count reads the window's sales, once."""
     timezone, forecast_days, window = _settings(client_id)
     forecast_days, window = forecast_days or 0, window or DEFAULT_WINDOW_DAYS
+    counts = {name: retail.count_matching(client_id, name, now) for name in ("out", "low", "snoozed")}
     threshold = sql_product_threshold()
-    snoozed = not_(stock_rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
     is_out = Product.stock <= 0
-    is_low = and_(Product.stock > 0, Product.stock <= threshold)
+    is_low = and_(Product.stock > 0, Product.stock <= retail.threshold_bound(client_id), Product.stock <= threshold)
     active = with_thresholds(select(*_product_columns(threshold))).where(
         owned_by(Product, client_id), Product.active.is_(True))
-    counted = active.with_only_columns(
-        func.count().filter(is_out), func.count().filter(is_low), func.count().filter(snoozed))
-    out, low, snoozed_count = db.session.execute(counted).one()
-    total = db.session.execute(for_shop(Product, client_id, func.count())).scalar_one()
-    result = Attention({"out": out, "low": low, "running_out": 0, "snoozed": snoozed_count},
-                       forecast_days=forecast_days, products=total)
+    any_product = db.session.execute(for_shop(Product, client_id, Product.id).limit(1)).first() is not None
+    result = Attention({"out": counts["out"], "low": counts["low"] - counts["out"], "running_out": 0,
+                        "snoozed": counts["snoozed"]}, forecast_days=forecast_days, products=int(any_product))
     result.out = db.session.execute(active.where(is_out).order_by(Product.name, Product.id).limit(cap)).all()
     result.low = db.session.execute(
         active.where(is_low).order_by(Product.stock, Product.name, Product.id).limit(cap)).all()
@@ -66,12 +65,13 @@ def attention(client_id, now, cap=5):
         since = stock_rules.sales_window_start(timezone, window, now)
         sales = units_sold(since, StockMovement.client_id == client_id)
         days = stock_rules.sql_days_left(Product.stock, sales.c.units, window)
-        soon = (active.add_columns(days.label("days_left"))
+        # The count rides on the list's rows (a window function): the window's sales read once.
+        soon = (active.add_columns(days.label("days_left"), func.count().over().label("matching"))
                 .join(sales, and_(sales.c.product_id == Product.id, sales.c.client_id == Product.client_id))
                 .where(Product.stock > threshold, days <= forecast_days))
-        result.counts["running_out"] = db.session.execute(
-            select(func.count()).select_from(soon.subquery())).scalar_one()
-        result.running_out = db.session.execute(soon.order_by(days, Product.name).limit(cap)).all()
+        rows = db.session.execute(soon.order_by(days, Product.name, Product.id).limit(cap)).all()
+        result.counts["running_out"] = rows[0].matching if rows else 0
+        result.running_out = rows
     return result
 
 

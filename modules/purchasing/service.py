@@ -1,5 +1,7 @@
 """Suppliers, on-order quantities, the reorder list and the stock's value, without a request.
 Callers pass a client_id they already trust."""
+from decimal import Decimal
+
 from sqlalchemy import and_, case, func, select, update
 
 from ..auth import audit
@@ -140,19 +142,33 @@ def currency(client_id):
         owned_by(NotificationSettings, client_id))).scalar_one_or_none() or "USD"
 
 
+def _exact(value):
+    """A sum as a Decimal (SQLite hands sums back as REAL: its shortest repr)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
 def stock_value(client_id):
     """{currency, cost, retail, products_without_cost, by_category}: sum of price x stock over the
     active products with stock above zero, in SQL (exact decimals)."""
     positive = case((Product.stock > 0, Product.stock), else_=0)
     cost = func.coalesce(func.sum(Product.cost_price * positive), 0)
     retail = func.coalesce(func.sum(Product.sell_price * positive), 0)
-    category = func.coalesce(Category.name, UNCATEGORIZED)
-    base = for_shop(Product, client_id).outerjoin(Category, Category.id == Product.category_id).where(
-        Product.active.is_(True))
-    total_cost, total_retail, without = db.session.execute(base.with_only_columns(
-        cost, retail, func.count().filter(Product.cost_price.is_(None)))).one()
-    rows = db.session.execute(base.with_only_columns(category.label("category"), cost, retail)
-                              .group_by(category).order_by(func.lower(category))).all()
+    # One pass over the products' value index (client_id, active, category_id, stock, prices),
+    # grouped by category id in its order; the names and the totals added here, in exact decimals.
+    per_category = db.session.execute(
+        for_shop(Product, client_id, Product.category_id, cost, retail,
+                 func.count().filter(Product.cost_price.is_(None)))
+        .where(Product.active.is_(True)).group_by(Product.category_id)).all()
+    names = dict(db.session.execute(for_shop(Category, client_id, Category.id, Category.name)).all())
+    by_name = {}
+    for category_id, c, r, _ in per_category:
+        name = names.get(category_id, UNCATEGORIZED)
+        before = by_name.get(name, (Decimal(0), Decimal(0)))
+        by_name[name] = (before[0] + _exact(c), before[1] + _exact(r))
+    rows = sorted(((name, c, r) for name, (c, r) in by_name.items()), key=lambda row: row[0].lower())
+    total_cost = sum((c for _, c, _ in rows), Decimal(0))
+    total_retail = sum((r for _, _, r in rows), Decimal(0))
+    without = sum(n for _, _, _, n in per_category)
     return {"currency": currency(client_id), "cost": rules.money(total_cost),
             "retail": rules.money(total_retail), "products_without_cost": without,
             "by_category": [{"category": name, "cost": rules.money(c), "retail": rules.money(r)}

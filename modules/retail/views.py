@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
+from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids, scoped
 from ..auth.views import safe_next
 from ..errors import ApiError, ValidationError
 from ..extensions import db
@@ -29,7 +29,12 @@ def products():
     except ValidationError as e:
         flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
         return redirect(url_for("retail.products"))
-    items, total = service.list_products(current_client_id(), **args)
+    ids = place_ids()
+    counts = service.status_counts(current_client_id(), location_id=args["location_id"], ids=ids)
+    # Without a search or a category, the tab's count is the list's total (the "soon" count reads
+    # every sale of the window: once per page, not twice).
+    known = counts[args["stock"]] if not args["q"] and args["category_id"] is None else None
+    items, total = service.list_products(current_client_id(), **args, total=known, ids=ids)
     forecast_days = service.forecast_days(current_client_id())
     pages = max(1, -(-total // args["per_page"]))
     defaults = {"stock": "all", "page": 1, "per_page": 25, "sort": "name", "dir": "asc"}
@@ -40,9 +45,10 @@ def products():
         return url_for("retail.products", **{k: v for k, v in merged.items()
                                              if v not in (None, "") and defaults.get(k) != v})
 
-    return render_template("retail/products.html", products=service.product_dicts(current_client_id(), items),
+    return render_template("retail/products.html", products=service.product_dicts(current_client_id(), items,
+                                                                               location_id=args["location_id"], ids=ids),
                            total=total, pages=pages, args=args, categories=_categories(), list_url=list_url,
-                           counts=service.status_counts(current_client_id()), forecast_days=forecast_days,
+                           counts=counts, forecast_days=forecast_days,
                            forecast_on=forecast_days > 0)
 
 
