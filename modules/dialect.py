@@ -2,7 +2,7 @@
 import os
 import sqlite3
 
-from sqlalchemy import Integer, any_, bindparam, event, update
+from sqlalchemy import Integer, any_, bindparam, event, func, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -80,3 +80,29 @@ def begin_write():
     db.session.commit()
     if name() == "sqlite":
         db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _key(key):
+    """A key as a constant in the statement (a bound one has no type for json_build_object's "any")."""
+    if not key.replace("_", "").isalnum():
+        raise ValueError(f"not a plain key: {key!r}")
+    return literal_column(f"'{key}'")
+
+
+def json_object(*pairs):
+    """A JSON object built in SQL from ("key", expression) pairs: json_build_object on PostgreSQL,
+    json_object on SQLite. A value that is itself JSON (json_object(), json_array()) nests as JSON;
+    a NULL is JSON null."""
+    args = [arg for key, value in pairs for arg in (_key(key), value)]
+    return func.json_build_object(*args) if name() == "postgresql" else func.json_object(*args)
+
+
+def json_array(*values):
+    """A JSON array built in SQL (json_build_array / json_array)."""
+    return func.json_build_array(*values) if name() == "postgresql" else func.json_array(*values)
+
+
+def as_json(value):
+    """`value` (JSON, or NULL) kept as JSON where it passes through a CASE: SQLite forgets that a
+    CASE's result came from json_object() (it would nest as a string) unless json() says so again."""
+    return value if name() == "postgresql" else func.json(value)

@@ -6,8 +6,14 @@ from dataclasses import asdict, dataclass, field
 
 from flask import current_app
 from markupsafe import escape
+from sqlalchemy import String, case, cast, func, literal, literal_column, null
 
 from ..alerts import kinds, rules
+from ..alerts.models import StockAlertLog
+from ..auth.models import Client
+from ..dialect import as_json, json_array, json_object
+from ..retail.models import Category, Product
+from ..timeutil import isoformat
 
 PRODUCTS_PATH = "/retail/products"
 
@@ -15,6 +21,15 @@ PRODUCTS_PATH = "/retail/products"
 def one_line(text):
     """A header or a short message: no CR, LF or other control characters, spaces collapsed."""
     return " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+
+
+def sql_one_line(text):
+    """one_line() over a column of text the app keeps on one line (its inputs refuse control
+    characters): tabs and line breaks become spaces, runs of spaces one, no space at either end."""
+    for char in "\t\r\n":
+        text = func.replace(text, char, " ")
+    # " " -> " \x01", then every "\x01 " and the last "\x01" go: a run of spaces leaves one.
+    return func.trim(func.replace(func.replace(func.replace(text, " ", " \x01"), "\x01 ", ""), "\x01", ""))
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,45 @@ class Notice:
             return self.items[0].url(public_url)
         level = "out" if self.out_count else "low"
         return public_url.rstrip("/") + (rules.products_url(level) if self.items else PRODUCTS_PATH)
+
+
+# --- one alert's outbox row, written in SQL (outbox.enqueue_alert_deliveries) ---------------------
+# Over stock_alert_log joined to its product, the product's category (outer) and the shop (clients):
+# the same subject and payload as message_row(..., Notice("alerts", ..., (AlertItem(...),), log_id=...)).
+
+def _by_kind(kind_col, value):
+    return case(*((kind_col == name, value(k)) for name, k in kinds.KINDS.items()), else_=value(kinds.get("")))
+
+
+def sql_alert_subject(kind_col, product_col, shop_col):
+    """Notice.subject of one alert ("Low stock: Milk at Corner Shop"), one line, at most 255 characters."""
+    label = _by_kind(kind_col, lambda k: literal(k.label))
+    return func.substr(sql_one_line(label + literal(": ") + product_col + literal(" at ") + shop_col), 1, 255)
+
+
+def sql_alert_detail(kind_col):
+    """AlertItem.detail: the kind's `detail` as a JSON object for the kinds that have one, else null."""
+    said = [(name, k) for name, k in kinds.KINDS.items() if k.detail is not None]
+    if not said:
+        return null()
+    # The alert's product by name, not as Product.id: a kind's detail may read `products` in a
+    # subquery of a subquery, where SQLAlchemy would correlate Product.id with that inner
+    # `products` (products.id = products.id: any product's supplier) instead of this row's.
+    product_id = literal_column(f"{StockAlertLog.__tablename__}.{StockAlertLog.product_id.key}")
+    return as_json(case(*((kind_col == name, json_object(*k.detail(product_id).items())) for name, k in said),
+                        else_=null()))
+
+
+def sql_alert_payload(now):
+    """Notice.payload() of one alert, as JSON built by the database."""
+    log = StockAlertLog
+    item = json_object(("product", Product.name), ("category", Category.name), ("stock", log.stock_level),
+                       ("threshold", log.threshold_level), ("kind", log.kind), ("days_left", log.days_left),
+                       ("product_id", Product.id), ("sku", Product.sku), ("detail", sql_alert_detail(log.kind)))
+    return json_object(("type", cast(literal("alerts"), String)),
+                       ("shop", json_object(("id", Client.id), ("name", Client.name))),
+                       ("items", json_array(item)), ("created_at", cast(literal(isoformat(now)), String)),
+                       ("log_id", log.id))
 
 
 def email_bodies(notice, public_url, recipient, unsubscribe_url=None):
