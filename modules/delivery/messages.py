@@ -23,15 +23,6 @@ def one_line(text):
     return " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
 
 
-def sql_one_line(text):
-    """one_line() over a column of text the app keeps on one line (its inputs refuse control
-    characters): tabs and line breaks become spaces, runs of spaces one, no space at either end."""
-    for char in "\t\r\n":
-        text = func.replace(text, char, " ")
-    # " " -> " \x01", then every "\x01 " and the last "\x01" go: a run of spaces leaves one.
-    return func.trim(func.replace(func.replace(func.replace(text, " ", " \x01"), "\x01 ", ""), "\x01", ""))
-
-
 @dataclass(frozen=True)
 class AlertItem:
     """One product that alerted, as a message shows it."""
@@ -166,9 +157,12 @@ def _by_kind(kind_col, value):
 
 
 def sql_alert_subject(kind_col, product_col, shop_col):
-    """Notice.subject of one alert ("Low stock: Milk at Corner Shop"), one line, at most 255 characters."""
+    """Notice.subject of one alert ("Low stock: Milk at Corner Shop"), at most 255 characters: the
+    deliveries page's words. one_line() is left out: names are one line already (fields.text
+    refuses line breaks and control characters, and trims), and the page is HTML, where a run
+    of spaces shows as one. The message itself is rendered from the payload when sent."""
     label = _by_kind(kind_col, lambda k: literal(k.label))
-    return func.substr(sql_one_line(label + literal(": ") + product_col + literal(" at ") + shop_col), 1, 255)
+    return func.substr(label + literal(": ") + product_col + literal(" at ") + shop_col, 1, 255)
 
 
 def sql_alert_detail(kind_col):
