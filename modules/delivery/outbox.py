@@ -79,8 +79,8 @@ def enqueue_alert_deliveries(new_alerts, now):
     SELECT over the alerts, their products and the shops' recipients, the payload built in SQL
     (messages.sql_alert_payload), so no row passes through Python. Rows on channels that gather a
     burst wait as their kind's priority says, so that the alerts that follow within that time go
-    with them as one message; rows due now wake the dispatcher once committed. Two statements
-    per call: the INSERT and one look-up on the due index."""
+    with them as one message; rows due now wake the dispatcher once committed. Per call: the
+    INSERT (planned for its own ids on PostgreSQL) and one look-up on the due index."""
     if not new_alerts:
         return
     with custom_plans():
