@@ -25,6 +25,7 @@ SALES_SPAN = timedelta(days=26)  # inside a 28-day window even when a run crosse
 FORECAST_WINDOW_DAYS = 28  # notification_settings.forecast_window_days' default
 OWN_SETTINGS = "{client_id} % 2 = 1"  # the shops load() gives a settings row; the rest run on defaults
 FAST_SALES_PER_STOCK = 10  # a fast seller sold ten times its stock in the window: 28 // 10 = 2 days left
+SMS_EVERY = 4  # every n-th shop has an SMS number on its list besides its email address
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Shape:
     movements: int = 0  # sale movements per product over the last 26 days (0: no sales, no forecast)
     fast_every: int = 10  # every n-th product of a shop (k % n == 1) sells fast
     forecast_days: int = 3  # the forecast's setting when it is on
+    sms_every: int = SMS_EVERY  # every n-th shop (id % n == 0) has an SMS number too; every shop an email
+
+    @property
+    def sms_shops(self):
+        return self.shops // self.sms_every
 
     def stock(self, k):
         """The stock of a shop's k-th product (0-based), as load() writes it."""
@@ -76,8 +82,14 @@ class Shape:
     def sale_movements(self):
         return self.shops * self.products * self.movements
 
+    @property
+    def expected_deliveries(self):
+        """Outbox rows of a first cycle with the forecast off: one per low alert and recipient."""
+        return (self.shops + self.sms_shops) * self.low_per_shop
+
     def __str__(self):
-        text = f"{self.shops:,} shops x {self.products:,} products ({self.expected_alerts:,} low)"
+        text = (f"{self.shops:,} shops x {self.products:,} products ({self.expected_alerts:,} low; "
+                f"recipients: email in every shop, SMS in {self.sms_shops:,})")
         if self.movements:
             text += (f", {self.movements} sales per product ({self.sale_movements:,} movements; "
                      f"{self.expected_forecast_alerts:,} forecast at forecast_days = {self.forecast_days})")
@@ -168,9 +180,11 @@ def series_cte(dialect, n):
 
 
 def load(shape):
-    """Shops, their owner, settings for every other shop (the rest run on defaults), five
-    categories each (a seventh of the products uncategorized), the products and their sale
-    movements; in one transaction. The forecast is off (forecast_days = 0) until set_forecast()."""
+    """Shops, their owner, settings for every other shop (the rest run on defaults), the shop's
+    recipients (an email address in every shop, an SMS number in every `sms_every`th, instant
+    by the shop's mode), five categories each (a seventh of the products uncategorized), the
+    products and their sale movements; in one transaction. The forecast is off (forecast_days = 0)
+    until set_forecast()."""
     dialect = db.engine.dialect.name
     shops, per_shop, every = shape.shops, shape.products, shape.low_every
     now = bindparam("now", utcnow(), type_=DateTime)
@@ -186,6 +200,13 @@ def load(shape):
             delivery_mode, digest_time, updated_at)
         SELECT i, TRUE, {DEFAULT_THRESHOLD}, 'instant', '09:00', :now
         FROM series WHERE {OWN_SETTINGS.format(client_id="i")}""",
+        f"""{series_cte(dialect, shops)}
+        INSERT INTO recipients (client_id, user_id, channel, address, enabled, mode, created_at)
+        SELECT i, NULL, 'email', 'alerts' || i || '@bench.test', TRUE, NULL, :now FROM series""",
+        f"""{series_cte(dialect, shops)}
+        INSERT INTO recipients (client_id, user_id, channel, address, enabled, mode, created_at)
+        SELECT i, NULL, 'sms', '+1415' || CAST(1000000 + i AS VARCHAR(16)), TRUE, NULL, :now
+        FROM series WHERE i % {shape.sms_every} = 0""",
         f"""{series_cte(dialect, shops * CATEGORIES_PER_SHOP)}
         INSERT INTO categories (id, client_id, name)
         SELECT i, (i - 1) / {CATEGORIES_PER_SHOP} + 1, 'Category ' || ((i - 1) % {CATEGORIES_PER_SHOP})

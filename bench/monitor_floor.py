@@ -3,12 +3,14 @@ and the timed runs of it (with the row counts that show floor+ wrote what the cy
 """
 import time
 
+from flask import current_app
 from sqlalchemy import Date, DateTime, bindparam, text
 
 from bench.monitor_data import WRITTEN_BY_CYCLE
 from modules.extensions import db
 from modules.auth.models import DEFAULT_THRESHOLD
-from modules.timeutil import local_date, utcnow
+from modules.delivery.outbox import waits
+from modules.timeutil import isoformat, local_date, utcnow
 
 # The effective threshold and the products that may alert, as the app's scan has them
 # (modules/retail/rules.py): the product's threshold, else its category's, else the shop's, else
@@ -34,9 +36,10 @@ ON CONFLICT (client_id, product_id, kind, alert_date) DO NOTHING
 
 
 # floor+: what the cycle writes, by hand and without its safeguards: the log rows, then one
-# statement each for the notifications and the episodes of the rows this transaction logged
-# (picked by their created_at, a shortcut the app cannot take: it goes by the ids RETURNING gave
-# it, in chunks), then the restocked episodes resolved. A lower bound for the whole cycle.
+# statement each for the notifications, the episodes and the outbox rows of the rows this
+# transaction logged (picked by their created_at, a shortcut the app cannot take: it goes by the
+# ids RETURNING gave it, in chunks), then the restocked episodes resolved. A lower bound for the
+# whole cycle.
 LEVEL_SQL = "CASE WHEN l.stock_level <= 0 THEN 'out' ELSE 'low' END"
 FULL_FLOOR_SQL = [
     FLOOR_SQL,
@@ -74,6 +77,36 @@ WHERE resolved_at IS NULL AND EXISTS (
 ]
 
 
+# The outbox rows: one per new alert and address on the shop's list (the bench's recipients are
+# all on the shops' lists, instant, every kind: no person, preference or mode to look at), with
+# the payload and subject the app writes (modules/delivery/messages.py). Low alerts wait for the
+# burst (DELIVERY_COALESCE_SECONDS; the bench's channels all gather), out ones are due at once.
+def deliveries_sql(dialect):
+    obj, arr = ("json_build_object", "json_build_array") if dialect == "postgresql" else ("json_object", "json_array")
+    return text(f"""
+INSERT INTO deliveries (client_id, alert_log_id, dedupe_key, channel, recipient, subject, body, html_body, payload,
+                        status, attempts, next_attempt_at, created_at)
+SELECT l.client_id, l.id, 'alert:' || CAST(l.id AS VARCHAR(16)), r.channel, r.address,
+       substr(CASE WHEN l.kind = 'out' THEN 'Out of stock' ELSE 'Low stock' END || ': ' || p.name || ' at ' || c.name,
+              1, 255),
+       '', NULL,
+       {obj}('type', 'alerts', 'shop', {obj}('id', c.id, 'name', c.name),
+             'items', {arr}({obj}('product', p.name, 'category', cat.name, 'stock', l.stock_level,
+                                  'threshold', l.threshold_level, 'kind', l.kind, 'days_left', l.days_left,
+                                  'product_id', p.id, 'sku', p.sku, 'detail', NULL)),
+             'created_at', CAST(:created_at AS VARCHAR(40)), 'log_id', l.id),
+       'pending', 0, CASE WHEN l.kind = 'out' THEN :now ELSE :coalesced END, :now
+FROM stock_alert_log AS l
+JOIN products AS p ON p.id = l.product_id
+LEFT JOIN categories AS cat ON cat.id = p.category_id
+JOIN clients AS c ON c.id = l.client_id
+JOIN recipients AS r ON r.client_id = l.client_id AND r.user_id IS NULL AND r.enabled AND r.opted_out_at IS NULL
+WHERE l.alert_date = :alert_date AND l.kind IN ('low', 'out') AND l.created_at = :now
+ON CONFLICT (dedupe_key, channel, recipient) DO NOTHING
+""").bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime),
+                bindparam("coalesced", type_=DateTime))
+
+
 def written():
     """Rows per table the cycle writes, to check that floor+ did the same work."""
     with db.engine.connect() as conn:
@@ -84,10 +117,12 @@ def written():
 def time_full_floor():
     """floor+, committed as one transaction like the cycle."""
     now = utcnow()
-    params = {"alert_date": local_date("UTC", now), "now": now, "timezone": "UTC"}
+    params = {"alert_date": local_date("UTC", now), "now": now, "timezone": "UTC", "created_at": isoformat(now),
+              "coalesced": now + waits(current_app.config)["important"]}
+    statements = [*FULL_FLOOR_SQL[:3], deliveries_sql(db.engine.dialect.name), *FULL_FLOOR_SQL[3:]]
     started = time.perf_counter()
     with db.engine.begin() as conn:
-        for stmt in FULL_FLOOR_SQL:
+        for stmt in statements:
             conn.execute(stmt, params)
     return time.perf_counter() - started
 

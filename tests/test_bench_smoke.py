@@ -18,6 +18,8 @@ def test_monitor_bench_quick_run_counts_the_alerts_it_should():
     assert first.floor_rows == [shape.expected_alerts], report
     assert repeat.new_alerts == [0] and repeat.floor_rows == [0], report
     assert first.cycle_writes == first.full_writes  # floor+ still writes what the cycle writes
+    # An outbox row per low alert and address: email in all 50 shops, SMS in every fourth (12).
+    assert first.cycle_writes["deliveries"] == shape.expected_deliveries == (50 + 12) * 10, report
     assert first.cycle > 0 and first.floor > 0
     peaks = result["peaks"]
     assert [p.first_new for p in peaks] == [p.shape.expected_alerts for p in peaks]

@@ -47,6 +47,16 @@ def test_staff_get_their_own_email_instantly(app, shop, smtp_server):
     assert [m.rcpt_tos for m in smtp_server.messages()] == [["Clerk@home.example"]]
 
 
+def test_an_address_on_the_shops_list_and_someones_own_gets_one_message_per_alert(app, shop, smtp_server):
+    configure(shop, email_enabled=True, email_recipients=["owner@cornershop.example"])
+    clerk = shop.add_user("clerk@cornershop.example")
+    answer = clerk.patch("/api/me/preferences", json={"email": {"enabled": True, "address": "owner@cornershop.example"}})
+    assert answer.status_code == 200, answer.get_json()
+    make_low(shop, "Oat Milk")
+    assert len(delivery_rows(recipient="owner@cornershop.example")) == 1
+    assert dispatcher(app).run_once(now=later(1))["sent"] == 1
+
+
 def test_a_personal_digest_gathers_the_alerts_into_one_message(app, shop, smtp_server):
     configure(shop, digest_time="00:00", email_enabled=True, email_recipients=["shop@cornershop.example"])
     shop.patch("/api/me/preferences", json={"email": {"enabled": True, "address": "me@home.example",

@@ -199,6 +199,20 @@ def test_order_now_reaches_the_shops_email_to_the_letter(app, shop, smtp_server)
     assert any(m.subject.startswith("Order now: Milk") for m in mails)
 
 
+def test_order_now_names_each_products_own_supplier(app, shop, smtp_server):
+    response = shop.post("/api/notifications/settings", json={"email_enabled": True,
+                                                               "email_recipients": ["owner@cornershop.example"]})
+    assert response.status_code == 200, response.get_json()
+    dairy, bakery = add_supplier(shop), add_supplier(shop, name="Bake Co", lead_time_days=9)
+    shop.add_product("Butter", supplier_id=dairy["id"])  # the shop's first product: Dairy Co's
+    selling_product(shop, "Milk", 45, 10, category="Dairy", supplier_id=dairy["id"])
+    selling_product(shop, "Flour", 45, 10, category="Baking", supplier_id=bakery["id"])
+    dispatcher(app).run_once()
+    text = "\n".join(m.part("text/plain") for m in smtp_server.received if "owner@cornershop.example" in m.rcpt_tos)
+    assert "Order Now: Milk - about 4 days left, Dairy Co needs 7 days (Dairy)" in text
+    assert "Order Now: Flour - about 4 days left, Bake Co needs 9 days (Baking)" in text
+
+
 def test_order_now_in_the_digest_names_the_supplier(app, shop, smtp_server):
     response = shop.post("/api/notifications/settings", json={
         "email_enabled": True, "email_recipients": ["owner@cornershop.example"], "delivery_mode": "digest",

@@ -6,9 +6,14 @@ from dataclasses import asdict, dataclass, field
 
 from flask import current_app
 from markupsafe import escape
+from sqlalchemy import String, case, cast, func, literal, literal_column, null
 
 from ..alerts import kinds, rules
-from ..timeutil import shop_time
+from ..alerts.models import StockAlertLog
+from ..auth.models import Client
+from ..dialect import as_json, json_array, json_object
+from ..retail.models import Category, Location, Product
+from ..timeutil import isoformat, shop_time
 
 PRODUCTS_PATH = "/retail/products"
 
@@ -32,6 +37,9 @@ class AlertItem:
     sku: str | None = None
     detail: dict | None = None  # what the kind's message says beyond these (Kind.detail)
     raised_at: str | None = None  # ISO 8601: when the alert was raised, the moment `stock` is of
+    place: str = ""  # what the message says of its place: " at Uptown" in a shop of several locations
+    location: dict | None = None  # {id, name}
+    suggestion: dict | None = None  # transfer before you buy: {from_location: {id, name}, spare}
 
     def raised_local(self, tz_name):
         """When the alert was raised, in the shop's time zone ("2026-12-05 09:12 CET"), or ''."""
@@ -55,7 +63,7 @@ class AlertItem:
 
     @property
     def headline(self):
-        return kinds.message(self.kind, self.product, self.stock, self.category, self.days_left,
+        return kinds.message(self.kind, self.product, self.stock, self.category, self.days_left, place=self.place,
                              **(self.detail or {}))
 
     def url(self, public_url):
@@ -152,6 +160,51 @@ class Notice:
             return self.items[0].url(public_url)
         level = "out" if self.out_count else "low"
         return public_url.rstrip("/") + (rules.products_url(level) if self.items else PRODUCTS_PATH)
+
+
+# --- one alert's outbox row, written in SQL (outbox.enqueue_alert_deliveries) ---------------------
+# Over stock_alert_log joined to its product, the product's category (outer) and the shop (clients):
+# the same subject and payload as message_row(..., Notice("alerts", ..., (AlertItem(...),), log_id=...)).
+
+def _by_kind(kind_col, value):
+    return case(*((kind_col == name, value(k)) for name, k in kinds.KINDS.items()), else_=value(kinds.get("")))
+
+
+def sql_alert_subject(kind_col, product_col, shop_col):
+    """Notice.subject of one alert ("Low stock: Milk at Corner Shop"), at most 255 characters: the
+    deliveries page's words. one_line() is left out: names are one line already (fields.text
+    refuses line breaks and control characters, and trims), and the page is HTML, where a run
+    of spaces shows as one. The message itself is rendered from the payload when sent."""
+    label = _by_kind(kind_col, lambda k: literal(k.label))
+    return func.substr(label + literal(": ") + product_col + literal(" at ") + shop_col, 1, 255)
+
+
+def sql_alert_detail(kind_col):
+    """AlertItem.detail: the kind's `detail` as a JSON object for the kinds that have one, else null."""
+    said = [(name, k) for name, k in kinds.KINDS.items() if k.detail is not None]
+    if not said:
+        return null()
+    # The alert's product by name, not as Product.id: a kind's detail may read `products` in a
+    # subquery of a subquery, where SQLAlchemy would correlate Product.id with that inner
+    # `products` (products.id = products.id: any product's supplier) instead of this row's.
+    product_id = literal_column(f"{StockAlertLog.__tablename__}.{StockAlertLog.product_id.key}")
+    return as_json(case(*((kind_col == name, json_object(*k.detail(product_id).items())) for name, k in said),
+                        else_=null()))
+
+
+def sql_alert_payload(now):
+    """Notice.payload() of one alert, as JSON built by the database."""
+    log = StockAlertLog
+    item = json_object(("product", Product.name), ("category", Category.name), ("stock", log.stock_level),
+                       ("threshold", log.threshold_level), ("kind", log.kind), ("days_left", log.days_left),
+                       ("product_id", Product.id), ("sku", Product.sku), ("detail", sql_alert_detail(log.kind)),
+                       ("place", kinds.sql_log_place()),
+                       ("location", json_object(("id", Location.id), ("name", Location.name))),
+                       ("suggestion", as_json(log.suggestion)))
+    return json_object(("type", cast(literal("alerts"), String)),
+                       ("shop", json_object(("id", Client.id), ("name", Client.name), ("timezone", Client.timezone))),
+                       ("items", json_array(item)), ("created_at", cast(literal(isoformat(now)), String)),
+                       ("log_id", log.id))
 
 
 def email_bodies(notice, public_url, recipient, unsubscribe_url=None):

@@ -8,20 +8,21 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, or_, select
+from sqlalchemy import DateTime, Insert, String, and_, bindparam, case, cast, func, literal, null, or_, select
+from sqlalchemy.ext.compiler import compiles
 
 from ..alerts.models import StockAlertLog
 from ..alerts.signals import alerts_raised
 from ..auth.models import Client
-from ..dialect import insert
+from ..dialect import custom_plans, id_in, insert
 from ..extensions import db
-from ..retail.models import Category, Product
+from ..retail.models import Category, Location, Product
 from ..timeutil import isoformat, utcnow
 from ..alerts import kinds
 from ..purchasing.signals import order_sent
 from . import messages, recipients, wakeup
-from .channels import all_channels, channel_class
-from .models import Delivery
+from .channels import all_channels
+from .models import Delivery, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -76,47 +77,73 @@ def gathering_kinds(config):
 
 
 def enqueue_alert_deliveries(new_alerts, now):
-    """Queue a row per new alert and instant-mode address that wants its kind. Rows on channels
-    that gather a burst wait as their kind's priority says, so that the alerts that follow within
-    that time go with them as one message; rows due now wake the dispatcher once committed.
-    Three queries and one INSERT per call."""
-    by_shop = recipients.targets({a.client_id for a in new_alerts}, mode="instant")
-    wanted = [a.log_id for a in new_alerts if a.client_id in by_shop]
-    if not wanted:
-        return 0
-    details = {row[0]: row[1:] for row in db.session.execute(
-        select(StockAlertLog.id, Product.name, Product.sku, Category.name)
+    """Queue a row per new alert and instant-mode address that wants its kind: one INSERT ...
+    SELECT over the alerts, their products and the shops' recipients, the payload built in SQL
+    (messages.sql_alert_payload), so no row passes through Python. Rows on channels that gather a
+    burst wait as their kind's priority says, so that the alerts that follow within that time go
+    with them as one message; rows due now wake the dispatcher once committed. Per call: the
+    INSERT (planned for its own ids on PostgreSQL) and one look-up on the due index."""
+    if not new_alerts:
+        return
+    with custom_plans():
+        db.session.execute(_alert_rows(new_alerts, now))
+    if _queued_due_now(now):
+        wakeup.queued_due_now()
+
+
+ALERT_COLUMNS = ["client_id", "alert_log_id", "dedupe_key", "channel", "recipient", "subject", "body", "html_body",
+                 "payload", "status", "attempts", "next_attempt_at", "created_at"]
+
+
+def _alert_rows(new_alerts, now):
+    """INSERT ... SELECT of the outbox rows of these alerts (message_row's columns, in SQL)."""
+    kind = StockAlertLog.kind
+    source = recipients.join_targets(
+        select(StockAlertLog.client_id, StockAlertLog.id, literal("alert:") + cast(StockAlertLog.id, String),
+               Recipient.channel, Recipient.address, messages.sql_alert_subject(kind, Product.name, Client.name),
+               literal(""), null(), messages.sql_alert_payload(now), literal("pending"), literal(0),
+               _sql_due(kind, Recipient.channel, now), literal(now, DateTime))
         .join(Product, Product.id == StockAlertLog.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
-        .where(StockAlertLog.id.in_(bindparam("log_ids", wanted, expanding=True)))
-    )}
-    shops = _shops(by_shop)
-    detail = kinds.message_details([(a.kind, a.product_id) for a in new_alerts if a.log_id in details])
+        .join(Client, Client.id == StockAlertLog.client_id)
+        .join(Location, Location.id == StockAlertLog.location_id)
+        .where(id_in(StockAlertLog.id, [a.log_id for a in new_alerts])),
+        StockAlertLog.client_id, kind, mode="instant")
+    return QueueOnce(Delivery.__table__).from_select(ALERT_COLUMNS, source)
+
+
+class QueueOnce(Insert):
+    """INSERT ... ON CONFLICT (dedupe_key, channel, recipient) DO NOTHING, the same SQL on SQLite
+    and PostgreSQL, as a statement SQLAlchemy compiles once and caches: the dialects' inserts with
+    on_conflict_do_nothing() are compiled again on every execution (milliseconds per chunk of alerts)."""
+
+    inherit_cache = True
+
+
+@compiles(QueueOnce)
+def _compile_queue_once(stmt, compiler, **kw):
+    return compiler.visit_insert(stmt, **kw) + " ON CONFLICT (dedupe_key, channel, recipient) DO NOTHING"
+
+
+def _sql_due(kind_col, channel_col, now):
+    """When a row is due, over columns: at once on a channel that does not gather, else after its
+    kind's priority's wait (outbox.waits)."""
     wait = waits(current_app.config)
-    rows, due_now = [], False
-    for alert in new_alerts:
-        if alert.log_id not in details:
-            continue
-        product, sku, category = details[alert.log_id]
-        item = messages.AlertItem(product, category, alert.stock, alert.threshold, alert.kind, alert.days_left,
-                                  alert.product_id, sku, detail.get((alert.kind, alert.product_id)),
-                                  raised_at=isoformat(now))
-        shop, tz = shops[alert.client_id]
-        notice = messages.Notice("alerts", alert.client_id, shop, (item,), created_at=isoformat(now),
-                                 log_id=alert.log_id, timezone=tz)
-        for target in by_shop[alert.client_id]:
-            if not target.wants(alert.kind):
-                continue
-            due = now + wait[kinds.get(alert.kind).priority] if channel_class(target.channel).coalesce else now
-            due_now = due_now or due <= now
-            rows.append(message_row(alert.client_id, f"alert:{alert.log_id}", target.channel, target.address, notice,
-                                    now, alert_log_id=alert.log_id, due_at=due))
-    queued = add_deliveries(rows)
-    if queued:
-        log.info("queued %d alert message(s) for %d shop(s)", queued, len(by_shop))
-    if due_now:
-        wakeup.queued_due_now()
-    return queued
+    by_priority = {}
+    for k in kinds.KINDS.values():
+        by_priority.setdefault(k.priority, []).append(k.name)
+    later = case(*((kind_col.in_(names), literal(now + wait[priority], DateTime))
+                   for priority, names in by_priority.items()),
+                 else_=literal(now + wait[kinds.get("").priority], DateTime))
+    gathering = [cls.name for cls in all_channels() if cls.coalesce]
+    return case((channel_col.in_(gathering), later), else_=literal(now, DateTime))
+
+
+def _queued_due_now(now):
+    """Whether this transaction queued a row due at `now` (one lookup on the due index)."""
+    return db.session.execute(
+        select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at == now).limit(1)
+    ).first() is not None
 
 
 def enqueue_test(client_id, channel, now=None):

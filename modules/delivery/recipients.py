@@ -54,6 +54,24 @@ def targets(client_ids, mode=None):
     return out
 
 
+def join_targets(stmt, client_id_col, kind_col, mode):
+    """`stmt` joined to the addresses of its rows' shops (`client_id_col`) in `mode` that want the
+    kind in `kind_col`: targets() and Target.wants() over columns, for an INSERT ... SELECT."""
+    effective = func.coalesce(Recipient.mode, NotificationSettings.delivery_mode, "instant")
+    return (
+        stmt.join(Recipient, and_(Recipient.client_id == client_id_col, Recipient.enabled.is_(True),
+                                  Recipient.opted_out_at.is_(None)))
+        .outerjoin(NotificationSettings, NotificationSettings.client_id == Recipient.client_id)
+        .outerjoin(User, User.id == Recipient.user_id)
+        .outerjoin(UserPreferences, UserPreferences.user_id == Recipient.user_id)
+        .where(effective == mode,
+               # the shop's list hears every kind; a person, the kinds they chose, else their role's
+               or_(Recipient.user_id.is_(None),
+                   and_(User.active.is_(True), User.client_id == Recipient.client_id,
+                        alert_kinds.sql_hears(kind_col, User.role, UserPreferences.kinds))))
+    )
+
+
 def shop_lists(client_id):
     """{channel: {"enabled", "addresses", "opted_out", "secret"}} of the shop's own lists."""
     lists = {}

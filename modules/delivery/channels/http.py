@@ -203,9 +203,15 @@ def webhook_event(message):
     if item is not None:
         product = {"id": item.product_id, "name": item.product, "sku": item.sku, "stock": item.stock,
                    "threshold": item.threshold, "category": item.category}
-    return {"id": message.id, "kind": item.kind_entry.event if item else notice.type, "shop": {"id": notice.shop_id, "name": notice.shop},
-            "product": product, "message": item.headline if item else messages.one_line(notice.subject),
-            "created_at": notice.created_at}
+    event = {"id": message.id, "kind": item.kind_entry.event if item else notice.type,
+             "shop": {"id": notice.shop_id, "name": notice.shop},
+             "product": product, "message": item.headline if item else messages.one_line(notice.subject),
+             "created_at": notice.created_at}
+    if item is not None:  # an alert's place (every shop), and where stock could come from
+        event["location"] = item.location
+        if item.suggestion:
+            event["suggestion"] = item.suggestion
+    return event
 
 
 @register
