@@ -68,7 +68,9 @@ def test_the_webhook_is_signed_and_carries_the_contract_fields(app, shop, receiv
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + post.body, hashlib.sha256).hexdigest()
     assert post.headers["X-Stockbell-Signature"] == f"sha256={expected}"
     event = post.json()
-    assert set(event) == {"id", "kind", "shop", "product", "message", "created_at"}
+    # API.md, "Locations": webhook bodies gain the alert's location in every shop (one location too).
+    assert set(event) == {"id", "kind", "shop", "product", "message", "location", "created_at"}
+    assert event["location"]["name"] == "Main"
     assert event["kind"] == "low" and event["shop"] == {"id": shop.client["id"], "name": "Corner Shop"}
     assert event["product"] == {"id": product["id"], "name": "Oat Milk", "sku": "OAT-1", "stock": 2, "threshold": 5,
                                 "category": "Dairy"}
