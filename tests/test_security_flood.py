@@ -10,7 +10,8 @@ import threading
 import pytest
 from waitress import wasyncore
 
-from modules.auth.gate import SignInGate, Slots
+from modules.auth import gate
+from modules.auth.gate import EarlyRefusals, SignInGate, Slots
 from modules.serving import bind
 from tests.support.app import statements_of
 
@@ -154,3 +155,35 @@ def test_slots_are_taken_without_waiting_and_looked_at_without_taking():
     slots.release()
     with pytest.raises(ValueError):
         slots.release()
+
+
+class Dispatcher:
+    """Waitress's task dispatcher as EarlyRefusals reads it: threads at work, tasks waiting."""
+
+    def __init__(self, active_count, waiting=0):
+        self.active_count = active_count
+        self.queue = [object()] * waiting
+
+
+def pauses_taken(monkeypatch, dispatcher, checks_under_way):
+    """The sleeps of EarlyRefusals over three refusals: a first, one within its turn, one long after."""
+    pauses = []
+    monkeypatch.setattr(gate.time, "sleep", pauses.append)
+    slots = Slots(2)
+    for _ in range(checks_under_way):
+        slots.acquire()
+    refusals = EarlyRefusals(dispatcher, slots)
+    for now in (100.0, 100.0 + gate.PAUSE + gate.TURN / 2, 200.0):
+        refusals.make_way(now)
+    return pauses
+
+
+def test_refusals_pause_for_the_requests_being_served(monkeypatch):
+    # A page at work beside the password check, or one waiting for a thread: a pause per turn.
+    assert pauses_taken(monkeypatch, Dispatcher(active_count=2), checks_under_way=1) == [gate.PAUSE] * 2
+    assert pauses_taken(monkeypatch, Dispatcher(active_count=1, waiting=1), checks_under_way=1) == [gate.PAUSE] * 2
+
+
+def test_refusals_run_flat_out_when_only_password_checks_are_at_work(monkeypatch):
+    assert pauses_taken(monkeypatch, Dispatcher(active_count=2), checks_under_way=2) == []
+    assert pauses_taken(monkeypatch, Dispatcher(active_count=0), checks_under_way=0) == []

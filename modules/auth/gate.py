@@ -17,6 +17,9 @@ BUSY = "The server is busy checking passwords; try again in a moment."
 GATED = frozenset({("POST", "/api/auth/login"), ("POST", "/login"),
                    ("POST", "/api/auth/register"), ("POST", "/register")})
 GATED_PATHS = frozenset(path for _, path in GATED)
+# While other requests are being served, waitress's thread refuses for a turn of TURN seconds, then
+# sleeps PAUSE seconds (EarlyRefusals.make_way).
+TURN, PAUSE = 0.0002, 0.0005
 
 
 class Slots:
@@ -104,6 +107,7 @@ class EarlyRefusals:
             lines = "".join(f"{name}: {value}\r\n" for name, value in sorted(headers))
             self.answers[path] = ("HTTP/1.1 429 Too Many Requests\r\n" + lines).encode("latin-1"), body
         self._date = (0, b"")
+        self._turn_began = 0.0
 
     def __getattr__(self, name):  # set_thread_count, shutdown: the wrapped dispatcher's
         return getattr(self.dispatcher, name)
@@ -131,7 +135,24 @@ class EarlyRefusals:
         except ClientDisconnected:  # nobody left to answer
             return True
         log_request(request.command, request.path, 429, started)
+        self.make_way(started)
         return True
+
+    def make_way(self, now):
+        """Python runs one thread at a time, and a thread that gave the interpreter up (for the
+        database, say) gets it back from a busy one only after that one's switch interval: a flood
+        refused flat out would take half the interpreter, or more, from every page being served.
+        So while any request other than the password checks is at work or waiting, refusals come
+        in turns of TURN seconds, each followed by PAUSE seconds of sleep that leave the
+        interpreter (and a core) to the pages; with none, refusals run flat out. A refusal is still
+        answered at once: only the reading of the next request waits."""
+        if now - self._turn_began < TURN:
+            return
+        dispatcher = self.dispatcher  # waitress's ThreadedTaskDispatcher: threads at work, tasks waiting
+        self._turn_began = now
+        if dispatcher.active_count + len(dispatcher.queue) > self.slots.taken:
+            time.sleep(PAUSE)
+            self._turn_began = now + PAUSE
 
     def _http_date(self):
         now = int(time.time())
