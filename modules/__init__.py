@@ -78,9 +78,9 @@ def register_extensions(app):
 
     bearer.init_app(app)  # before CSRFProtect binds: it replaces its default check
     csrf.init_app(app)
-    from .auth import throttle
+    from .auth import gate
 
-    throttle.init_app(app)
+    gate.init_app(app)
 
 
 def register_input_checks(app):
@@ -111,9 +111,9 @@ def register_blueprints(app):
 
 def register_fast_paths(app):
     """A sign-in that finds every password-check slot taken is refused in front of Flask, at once."""
-    from .auth import throttle
+    from .auth import gate
 
-    throttle.init_gate(app)
+    gate.init_gate(app)
 
 
 def register_proxy(app):

@@ -15,29 +15,23 @@ pair, the account and the address. A counter with failures is claimed before the
 (a conditional UPDATE), so parallel guesses get one check per delay.
 
 Password checks are bounded per process (LOGIN_HASH_CONCURRENCY, fewer than the server's threads):
-the sign-in and sign-up routes take a slot before Flask sees them (`SignInGate`), and a request
-that finds none is answered 429 at once, so a flood is refused, not queued."""
+a sign-in or sign-up takes one of the slots in `gate`, or is answered 429 at once."""
 import math
-import os
-import threading
-import time
 from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app, request
 from sqlalchemy import and_, case, delete, or_, select, update
 
-from ..access import log_request
 from ..dialect import insert
 from ..errors import ApiError
 from ..extensions import db
 from ..timeutil import utcnow
+from .gate import BUSY, SLOT_KEY
 from .models import LoginAttempt
 
 KEEP = timedelta(days=1)  # rows idle this long are pruned
 MAX_ADDRESS = 45  # the longest IPv6 text
-SLOT_KEY = "stockbell.hash_slot"  # in the WSGI environ: this request holds a password-check slot
-BUSY = "The server is busy checking passwords; try again in a moment."
 
 
 def _retry_after(until, now):
@@ -226,62 +220,3 @@ def hash_slot():
         yield
     finally:
         slots.release()
-
-
-GATED = frozenset({("POST", "/api/auth/login"), ("POST", "/login"),
-                   ("POST", "/api/auth/register"), ("POST", "/register")})
-
-
-class SignInGate:
-    """WSGI middleware in front of Flask: a sign-in or sign-up (each checks or makes a password
-    hash) takes a slot for its whole request, or is answered 429 at once, before any session,
-    database or template work; so a flood costs the server next to nothing beyond its slots."""
-
-    def __init__(self, app, wsgi_app):
-        self.slots = app.extensions["login_hash_slots"]
-        self.wsgi_app = wsgi_app
-        from ..headers import SECURITY_HEADERS
-
-        self.headers = [*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"), ("Retry-After", "1")]
-
-    def __call__(self, environ, start_response):
-        if (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) not in GATED:
-            return self.wsgi_app(environ, start_response)
-        if not self.slots.acquire(blocking=False):
-            started = time.perf_counter()
-            answer = self._busy(environ, start_response)
-            log_request(environ["REQUEST_METHOD"], environ["PATH_INFO"], 429, started)
-            return answer
-        environ[SLOT_KEY] = True
-        try:  # Flask has run the view (and made the whole answer: these routes stream nothing) when it returns
-            return self.wsgi_app(environ, start_response)
-        finally:
-            self.slots.release()
-
-    def _busy(self, environ, start_response):
-        if environ["PATH_INFO"].startswith("/api/"):
-            body, kind = b'{"error": "' + BUSY.encode() + b'", "details": {}}\n', "application/json"
-        else:
-            body = (b"<!doctype html><html lang=\"en\"><title>Busy</title><p>" + BUSY.encode()
-                    + b" <a href=\"/login\">Back to sign-in</a></p></html>\n")
-            kind = "text/html; charset=utf-8"
-        start_response("429 Too Many Requests", [("Content-Type", kind), ("Content-Length", str(len(body))),
-                                                 *self.headers])
-        return [body]
-
-
-def hash_concurrency(config):
-    """LOGIN_HASH_CONCURRENCY, or half the cores (a hash keeps one busy); always fewer than the
-    server's threads, so that other requests always find one."""
-    wanted = config.get("LOGIN_HASH_CONCURRENCY") or (os.cpu_count() or 2) // 2
-    return max(1, min(wanted, config.get("WAITRESS_THREADS", 8) - 1))
-
-
-def init_app(app):
-    concurrency = hash_concurrency(app.config)
-    app.config["LOGIN_HASH_CONCURRENCY"] = concurrency
-    app.extensions["login_hash_slots"] = threading.BoundedSemaphore(concurrency)
-
-
-def init_gate(app):
-    app.wsgi_app = SignInGate(app, app.wsgi_app)
