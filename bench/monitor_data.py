@@ -222,6 +222,12 @@ def load(shape):
                CASE WHEN k % {every} = 0 THEN (k / {every}) % 6 ELSE 10 + k % 90 END,
                NULL, TRUE, :now, :now
         FROM (SELECT i, (i - 1) / {per_shop} + 1 AS client_id, (i - 1) % {per_shop} AS k FROM series) AS p""",
+        # Every shop's one location, Main (its id is the shop's), which carries all its products.
+        f"""{series_cte(dialect, shops)}
+        INSERT INTO locations (id, client_id, name, kind, is_default, active, created_at)
+        SELECT i, i, 'Main', 'store', TRUE, TRUE, :now FROM series""",
+        """INSERT INTO product_stock (id, client_id, product_id, location_id, stock, updated_at)
+        SELECT id, client_id, id, client_id, stock, updated_at FROM products""",
     ]
     with db.engine.begin() as conn:
         for sql in statements:
@@ -279,8 +285,9 @@ def load_sales(conn, shape):
     for j in range(m):
         at = newest - SALES_SPAN * (m - 1 - j) / max(m - 1, 1)
         conn.execute(text(f"""
-            INSERT INTO stock_movements (client_id, product_id, delta, stock_after, reason, user_id, created_at)
-            SELECT p.client_id, p.id, -(({units} + {j}) / {m}), p.stock + ({m - 1 - j} * ({units})) / {m},
+            INSERT INTO stock_movements (client_id, product_id, location_id, delta, stock_after, reason, user_id,
+                                         created_at)
+            SELECT p.client_id, p.id, p.client_id, -(({units} + {j}) / {m}), p.stock + ({m - 1 - j} * ({units})) / {m},
                    'sale', NULL, :at
             FROM products AS p""").bindparams(bindparam("at", at, type_=DateTime)))
     for _, create in indexes:

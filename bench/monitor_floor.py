@@ -15,23 +15,27 @@ from modules.timeutil import isoformat, local_date, utcnow
 # The effective threshold and the products that may alert, as the app's scan has them
 # (modules/retail/rules.py): the product's threshold, else its category's, else the shop's, else
 # the default; active, not muted, not snoozed, in a shop with alerts on.
-THRESHOLD_SQL = f"COALESCE(p.low_stock_threshold, cat.low_stock_threshold, s.low_stock_threshold, {DEFAULT_THRESHOLD})"
+THRESHOLD_SQL = (f"COALESCE(ps.low_stock_threshold, p.low_stock_threshold, cat.low_stock_threshold, "
+                 f"s.low_stock_threshold, {DEFAULT_THRESHOLD})")
 
 # CROSS JOIN: SQLite's way to fix the join order (one pass over products), since without it
 # SQLite may walk clients and then each shop's products through an index, a slower floor than
 # the app's own scan. PostgreSQL plans it as the plain join it is.
 FLOOR_SQL = text(f"""
-INSERT INTO stock_alert_log (client_id, product_id, kind, alert_date, stock_level, threshold_level, created_at)
-SELECT p.client_id, p.id, CASE WHEN p.stock <= 0 THEN 'out' ELSE 'low' END, :alert_date, p.stock,
-       {THRESHOLD_SQL}, :now
-FROM products AS p
+INSERT INTO stock_alert_log (client_id, product_id, location_id, kind, alert_date, stock_level, threshold_level,
+                             created_at)
+SELECT ps.client_id, ps.product_id, ps.location_id, CASE WHEN ps.stock <= 0 THEN 'out' ELSE 'low' END, :alert_date,
+       ps.stock, {THRESHOLD_SQL}, :now
+FROM product_stock AS ps
 CROSS JOIN clients AS c
-LEFT JOIN notification_settings AS s ON s.client_id = p.client_id
+JOIN products AS p ON p.id = ps.product_id
+JOIN locations AS loc ON loc.id = ps.location_id AND loc.active
+LEFT JOIN notification_settings AS s ON s.client_id = ps.client_id
 LEFT JOIN categories AS cat ON cat.id = p.category_id
-WHERE c.id = p.client_id AND p.active AND COALESCE(s.low_stock_enabled, TRUE) AND c.timezone = :timezone
+WHERE c.id = ps.client_id AND p.active AND COALESCE(s.low_stock_enabled, TRUE) AND c.timezone = :timezone
   AND NOT p.muted AND (p.snoozed_until IS NULL OR p.snoozed_until <= :now)
-  AND p.stock <= {THRESHOLD_SQL}
-ON CONFLICT (client_id, product_id, kind, alert_date) DO NOTHING
+  AND ps.stock <= {THRESHOLD_SQL}
+ON CONFLICT (client_id, product_id, location_id, kind, alert_date) DO NOTHING
 """).bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime))
 
 
@@ -45,13 +49,13 @@ FULL_FLOOR_SQL = [
     FLOOR_SQL,
     text(f"""
 INSERT INTO notifications (client_id, user_id, type, kind, level, message, action_url, is_read, created_at,
-                           alert_log_id, product_id)
+                           alert_log_id, product_id, location_id)
 SELECT l.client_id, u.id, 'alert', l.kind, {LEVEL_SQL},
        CASE WHEN l.stock_level <= 0
             THEN 'Out of Stock: ' || p.name || ' (' || COALESCE(cat.name, 'Uncategorized') || ')'
             ELSE 'Low Stock Alert: ' || p.name || ' - Only ' || CAST(l.stock_level AS VARCHAR)
                  || ' remaining (' || COALESCE(cat.name, 'Uncategorized') || ')' END,
-       '/retail/products?stock=' || {LEVEL_SQL}, FALSE, :now, l.id, p.id
+       '/retail/products?stock=' || {LEVEL_SQL}, FALSE, :now, l.id, p.id, l.location_id
 FROM stock_alert_log AS l
 JOIN products AS p ON p.id = l.product_id
 LEFT JOIN categories AS cat ON cat.id = p.category_id
@@ -59,20 +63,23 @@ JOIN users AS u ON u.client_id = l.client_id AND u.active
 WHERE l.alert_date = :alert_date AND l.kind IN ('low', 'out') AND l.created_at = :now
 """).bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime)),
     text(f"""
-INSERT INTO stock_alerts (client_id, product_id, level, stock_at_alert, threshold, opened_at, last_notified_at)
-SELECT l.client_id, l.product_id, {LEVEL_SQL}, l.stock_level, l.threshold_level, :now, :now
+INSERT INTO stock_alerts (client_id, product_id, location_id, level, stock_at_alert, threshold, opened_at,
+                          last_notified_at)
+SELECT l.client_id, l.product_id, l.location_id, {LEVEL_SQL}, l.stock_level, l.threshold_level, :now, :now
 FROM stock_alert_log AS l
 WHERE l.alert_date = :alert_date AND l.kind IN ('low', 'out') AND l.created_at = :now
-ON CONFLICT (product_id) WHERE resolved_at IS NULL DO UPDATE SET level = excluded.level,
+ON CONFLICT (product_id, location_id) WHERE resolved_at IS NULL DO UPDATE SET level = excluded.level,
     stock_at_alert = excluded.stock_at_alert, threshold = excluded.threshold,
     last_notified_at = excluded.last_notified_at
 """).bindparams(bindparam("alert_date", type_=Date), bindparam("now", type_=DateTime)),
     text(f"""
 UPDATE stock_alerts SET resolved_at = :now
 WHERE resolved_at IS NULL AND EXISTS (
-    SELECT 1 FROM products AS p LEFT JOIN notification_settings AS s ON s.client_id = p.client_id
+    SELECT 1 FROM product_stock AS ps JOIN products AS p ON p.id = ps.product_id
+    LEFT JOIN notification_settings AS s ON s.client_id = ps.client_id
     LEFT JOIN categories AS cat ON cat.id = p.category_id
-    WHERE p.id = stock_alerts.product_id AND NOT (p.active AND p.stock <= {THRESHOLD_SQL}))
+    WHERE ps.product_id = stock_alerts.product_id AND ps.location_id = stock_alerts.location_id
+      AND NOT (p.active AND ps.stock <= {THRESHOLD_SQL}))
 """).bindparams(bindparam("now", type_=DateTime)),
 ]
 

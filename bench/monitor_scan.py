@@ -145,7 +145,7 @@ def time_rule(kind):
     scan = Scan("UTC", local_date("UTC", now), now).of(kind)
     for source in KINDS[kind].rule(scan):
         stmt = (insert(StockAlertLog).from_select(LOG_COLUMNS, source)
-                .on_conflict_do_nothing(index_elements=["client_id", "product_id", "kind", "alert_date"])
+                .on_conflict_do_nothing(index_elements=["client_id", "product_id", "location_id", "kind", "alert_date"])
                 .returning(StockAlertLog.id, StockAlertLog.client_id, StockAlertLog.product_id, StockAlertLog.kind,
                            StockAlertLog.stock_level, StockAlertLog.threshold_level, StockAlertLog.days_left))
         rows += len(db.session.connection().execute(stmt).all())
