@@ -32,6 +32,7 @@ class Notification(db.Model):
 
     location = db.relationship(Location, lazy="joined")
     suggestion = None  # transfer before you buy: set by the reader for low and out alerts
+    transfer = None  # the bell's one-click transfer (service.suggest), when the reader may make it
 
     @property
     def badge(self):
@@ -50,6 +51,7 @@ class Notification(db.Model):
             "product_id": self.product_id,
             "location": self.location.brief() if self.location is not None else None,
             "suggestion": self.suggestion,
+            "transfer": self.transfer,
             "is_read": self.is_read,
             "created_at": isoformat(self.created_at),
         }
