@@ -38,6 +38,7 @@ class Notification(db.Model):
     def suggestion(self):
         """Transfer before you buy: where stock could come from, as it stood at the alert."""
         return self.alert.suggestion if self.alert is not None else None
+    transfer = None  # the bell's one-click transfer (service.suggest), when the reader may make it
 
     @property
     def badge(self):
@@ -56,6 +57,7 @@ class Notification(db.Model):
             "product_id": self.product_id,
             "location": self.location.brief() if self.location is not None else None,
             "suggestion": self.suggestion,
+            "transfer": self.transfer,
             "is_read": self.is_read,
             "created_at": isoformat(self.created_at),
         }

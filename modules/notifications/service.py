@@ -72,7 +72,38 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
         stmt = stmt.where(Notification.is_read.is_(False))
     if before_id is not None:
         stmt = stmt.where(Notification.id < before_id)
-    return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
+    return suggest(user.client_id, db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all(), user)
+
+
+def reader_places(user):
+    """The locations a reader (a User or a bell Reader) is limited to, or None for all of them:
+    read by id, so the bell's poll loads no user."""
+    role = db.session.execute(select(User.role).where(User.id == user.id)).scalar_one_or_none()
+    if role == "owner":
+        return None
+    ids = db.session.execute(select(UserLocation.location_id).where(UserLocation.user_id == user.id)).scalars().all()
+    return set(ids) or None
+
+
+SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
+
+
+def suggest(client_id, notifications, reader=None):
+    """For a `reader`, set each low or out notification's `transfer` (the one-click
+    transfer's {product_id, from_location_id, to_location_id, quantity}) when the reader may move
+    stock between both places and the place is still low. Returns them."""
+    # Only alerts that carried a suggestion when raised (a shop of one location asks nothing more).
+    places = {(n.product_id, n.location_id) for n in notifications
+              if n.kind in SUGGESTING and n.suggestion and n.product_id is not None and n.location_id is not None}
+    found = locations.suggested_transfers(client_id, places) if places else {}
+    reader_ids = reader_places(reader) if reader is not None and any(f["quantity"] for f in found.values()) else False
+    for n in notifications:
+        got = found.get((n.product_id, n.location_id))
+        if got and got["quantity"] and reader_ids is not False and (
+                reader_ids is None or {got["from_location"]["id"], n.location_id} <= reader_ids):
+            n.transfer = {"product_id": n.product_id, "from_location_id": got["from_location"]["id"],
+                          "to_location_id": n.location_id, "quantity": got["quantity"]}
+    return notifications
 
 
 # The badge's count is exact up to UNREAD_CAP (API.md: 1,000 means 1,000 or more): at most that

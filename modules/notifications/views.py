@@ -4,7 +4,7 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..purchasing import service as purchasing
-from ..retail import charts
+from ..retail import charts, switch
 from ..timeutil import utcnow
 from ..validation import MAX_ID, QueryArgs
 from . import bp, dashboard
@@ -39,10 +39,16 @@ def dashboard_page():
         return redirect(url_for("auth.login"))
     now = utcnow()
     client = current_user.client
-    attention = dashboard.attention(client.id, now)
-    per_day = dashboard.alerts_per_day(client.id, client.timezone, now)
+    place = switch.current_place()
+    shown_ids = [place.location_id] if place.location_id is not None else place.ids
+    attention = dashboard.attention(client.id, now, location_id=place.location_id, ids=place.ids)
+    per_day = dashboard.alerts_per_day(client.id, client.timezone, now, location_ids=shown_ids)
     chart = charts.bar_chart([(day.strftime("%d %b"), count) for day, count in per_day])
+    # The stock's value is the whole shop's (purchasing counts no place): shown in the whole view only.
+    whole = shown_ids is None
     return render_template("notifications/dashboard.html", attention=attention, chart=chart,
                            alerts_total=sum(count for _, count in per_day),
-                           alerts=dashboard.last_alerts(current_user),
-                           stock_value=purchasing.stock_value(client.id) if current_user.can_manage else None)
+                           alerts=dashboard.last_alerts(current_user, location_ids=shown_ids),
+                           places=dashboard.place_counts(client.id, place.ids)
+                           if place.switch and place.location_id is None else [],
+                           stock_value=purchasing.stock_value(client.id) if current_user.can_manage and whole else None)

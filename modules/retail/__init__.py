@@ -17,4 +17,4 @@ def _allow_large_imports(state):
     state.app.before_request_funcs.setdefault(None, []).insert(0, allow)
 
 
-from . import api, locations_api, views  # noqa: E402,F401
+from . import api, location_views, locations_api, views  # noqa: E402,F401

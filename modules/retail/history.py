@@ -27,18 +27,35 @@ def movement_history(client_id, product_id, limit=20, before_id=None, ids=None):
             for m, email, place in rows]
 
 
-def stock_series(product, since):
+def stock_series(product, since, location_ids=None, now_stock=None):
     """(stock at `since`, [(instant, stock after)] of the movements since then, oldest first, the
-    instant the series begins): `since`, or the product's creation (or first movement) when later."""
+    instant the series begins): `since`, or the product's creation (or first movement) when later.
+    At one location (`location_ids` of one) the movements' `stock_after` is that place's stock;
+    over several places or the whole shop (None) the series is summed from the deltas back from
+    `now_stock` (default: the product's whole stock), since each place's `stock_after` is its own."""
     of_product = for_shop(StockMovement, product.client_id).where(StockMovement.product_id == product.id)
+    of_product = at_places(of_product, StockMovement.location_id, location_ids)
+    now_stock = product.stock if now_stock is None else now_stock
     changes = db.session.execute(
         of_product.with_only_columns(StockMovement.created_at, StockMovement.stock_after, StockMovement.delta)
         .where(StockMovement.created_at >= since).order_by(StockMovement.id)).all()
-    before = db.session.execute(
-        of_product.with_only_columns(StockMovement.stock_after).where(StockMovement.created_at < since)
-        .order_by(StockMovement.id.desc()).limit(1)).scalar_one_or_none()
+    if location_ids is not None and len(location_ids) == 1:
+        before = db.session.execute(
+            of_product.with_only_columns(StockMovement.stock_after).where(StockMovement.created_at < since)
+            .order_by(StockMovement.id.desc()).limit(1)).scalar_one_or_none()
+        series = [(c.created_at, c.stock_after) for c in changes]
+        older = before is not None
+        if before is None:
+            before = changes[0].stock_after - changes[0].delta if changes else now_stock
+    else:
+        older = db.session.execute(of_product.with_only_columns(StockMovement.id)
+                                   .where(StockMovement.created_at < since).limit(1)).first() is not None
+        before = now_stock - sum(c.delta for c in changes)
+        series, running = [], before
+        for c in changes:
+            running += c.delta
+            series.append((c.created_at, running))
     begins = since
-    if before is None:  # nothing before `since`: the product may be younger than the window
-        before = changes[0].stock_after - changes[0].delta if changes else product.stock
+    if not older:  # nothing before `since`: the product may be younger than the window
         begins = max(since, min([product.created_at] + [c.created_at for c in changes[:1]]))
-    return before, [(c.created_at, c.stock_after) for c in changes], begins
+    return before, series, begins

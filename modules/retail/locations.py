@@ -101,6 +101,16 @@ def held_stock(location):
         ProductStock.location_id == location.id)).scalar_one()
 
 
+def held_by_location(client_id, location_ids):
+    """{location id: units held} of one shop's locations (the locations page's column)."""
+    if not location_ids:
+        return {}
+    return dict(db.session.execute(
+        select(ProductStock.location_id, func.coalesce(func.sum(ProductStock.stock), 0))
+        .where(ProductStock.client_id == client_id, ProductStock.location_id.in_(location_ids))
+        .group_by(ProductStock.location_id)).all())
+
+
 def update_location(location, user_id, changes):
     """Rename, re-kind, make default, (de)activate: the default cannot be deactivated, nor a
     location that still holds stock (409); making one the default unmakes the other."""
@@ -242,6 +252,14 @@ def suggestions(client_id, places):
     """{(product id, location id): {"from_location": {id, name}, "spare": n}} for the places
     given: the other active location with the most spare stock (above its own threshold), when
     one has any."""
+    return {key: {"from_location": found["from_location"], "spare": found["spare"]}
+            for key, found in suggested_transfers(client_id, places).items()}
+
+
+def suggested_transfers(client_id, places):
+    """`suggestions`, each with the `quantity` a one-click transfer fills in: what brings the
+    alerting location back above its threshold (its threshold + 1 - its stock), at most `spare`;
+    None when that location is above its threshold again."""
     spares = spare_stock(client_id, [pid for pid, _ in places])
     out = {}
     for pid, lid in places:
@@ -249,5 +267,8 @@ def suggestions(client_id, places):
                    default=None)
         if best is not None:
             spare, other, name = best
-            out[(pid, lid)] = {"from_location": {"id": -other, "name": name}, "spare": spare}
+            own = next((s for other_, _, s in spares.get(pid, []) if other_ == lid), None)
+            need = 1 - own if own is not None else 0  # 0 or less: no longer low there
+            out[(pid, lid)] = {"from_location": {"id": -other, "name": name}, "spare": spare,
+                               "quantity": min(need, spare) if need > 0 else None}
     return out

@@ -10,11 +10,19 @@ from ..auth.views import safe_next
 from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import local_date, local_midnight, utcnow
-from ..validation import Fields
-from . import bp, charts, history, service
+from ..validation import MAX_ID, Fields
+from . import bp, charts, history, locations, service, switch
 from .api import PAGE_FILTERS, import_upload, read_list_args
 from .forms import PURCHASING_FIELDS, REASONS, check_may_silence, read_category, read_product, read_stock_amount
 from .models import Category, Product
+
+
+@bp.app_context_processor
+def place_context():
+    """The header's location switch (modules/retail/switch.py) on every signed-in page."""
+    if current_user.is_authenticated and not current_user.is_token:
+        return {"place": switch.current_place()}
+    return {}
 
 
 def _categories():
@@ -29,12 +37,14 @@ def products():
     except ValidationError as e:
         flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
         return redirect(url_for("retail.products"))
-    ids = place_ids()
-    counts = service.status_counts(current_client_id(), location_id=args["location_id"], ids=ids)
+    place = switch.current_place()
+    if args["location_id"] is None:  # a ?location_id= link shows that place; else the switch's
+        args["location_id"] = place.location_id
+    counts = service.status_counts(current_client_id(), location_id=args["location_id"], ids=place.ids)
     # Without a search or a category, the tab's count is the list's total (the "soon" count reads
     # every sale of the window: once per page, not twice).
     known = counts[args["stock"]] if not args["q"] and args["category_id"] is None else None
-    items, total = service.list_products(current_client_id(), **args, total=known, ids=ids)
+    items, total = service.list_products(current_client_id(), **args, total=known, ids=place.ids)
     forecast_days = service.forecast_days(current_client_id())
     pages = max(1, -(-total // args["per_page"]))
     defaults = {"stock": "all", "page": 1, "per_page": 25, "sort": "name", "dir": "asc"}
@@ -42,14 +52,17 @@ def products():
     def list_url(**changes):
         """This list's address with `changes`, defaults left out (so links stay short)."""
         merged = {**args, **changes}
+        if not from_url:
+            merged.pop("location_id")
         return url_for("retail.products", **{k: v for k, v in merged.items()
                                              if v not in (None, "") and defaults.get(k) != v})
 
-    return render_template("retail/products.html", products=service.product_dicts(current_client_id(), items,
-                                                                               location_id=args["location_id"], ids=ids),
+    shown = service.product_dicts(current_client_id(), items, location_id=args["location_id"], ids=place.ids)
+    return render_template("retail/products.html", products=shown,
                            total=total, pages=pages, args=args, categories=_categories(), list_url=list_url,
-                           counts=counts, forecast_days=forecast_days,
-                           forecast_on=forecast_days > 0)
+                           counts=counts, forecast_days=forecast_days, forecast_on=forecast_days > 0,
+                           adjust_at=args["location_id"] or _adjust_location(place),
+                           at_name=next((n for lid, n in place.choices if lid == args["location_id"]), None))
 
 
 HISTORY_PAGE = 20
@@ -64,13 +77,13 @@ def _page_args():
             before_id if before_id is not None and 0 < before_id < 2**31 else None)
 
 
-def _chart(product, view, days):
+def _chart(product, view, days, location_ids=None):
     """(the product's stock over the last `days` shop-local days with its threshold, the shop-local
-    day it was added when that is inside the window)."""
+    day it was added when that is inside the window), at `location_ids` (None: the whole shop)."""
     tz = product.client.timezone
     now = utcnow()
     start = local_midnight(tz, now, -(days - 1))
-    start_stock, changes, begins = history.stock_series(product, start)
+    start_stock, changes, begins = history.stock_series(product, start, location_ids, view["stock"])
     step = 7 if days == 30 else 15
     ticks = [(local_midnight(tz, now, -(days - 1) + k), (local_date(tz, now) - timedelta(days=days - 1 - k))
               .strftime("%d %b")) for k in range(0, days, step)]
@@ -80,13 +93,46 @@ def _chart(product, view, days):
     return chart, added
 
 
+def _adjust_location(place):
+    """Where a stock change from a page goes when it names no place: the switch's location, else
+    the caller's only one, else the shop's default."""
+    if place.location_id is not None:
+        return place.location_id
+    if place.ids is not None and len(place.ids) == 1:
+        return place.ids[0]
+    return next((lid for lid, _ in place.choices[:1]), None)  # the default is listed first
+
+
+def _transfer_offers(product, view, place):
+    """{location id: the one-click transfer} for this product's low and out places a transfer from
+    another place the caller sees would fix (transfer before you buy)."""
+    if not place.switch or not product.active:
+        return {}
+    low = {(product.id, e["location"]["id"]) for e in view["locations"] if e["status"] in ("low", "out")}
+    visible = {lid for lid, _ in place.choices}
+    return {lid: found for (_, lid), found in locations.suggested_transfers(product.client_id, low).items()
+            if found["quantity"] and found["from_location"]["id"] in visible}
+
+
+def _adjust_places(view, place):
+    """[(id, name, stock there)] of the places the caller may change stock at, for the adjust form."""
+    if view is None or not place.switch:
+        return []
+    held = {e["location"]["id"]: e["stock"] for e in view["locations"]}
+    return [(lid, name, held.get(lid, 0)) for lid, name in place.choices]
+
+
 def _render_form(product, form, errors, status=200, stock_errors=None):
     movements, chart, chart_added, days, before_id, view = [], None, None, CHART_DAYS[0], None, None
+    place = switch.current_place()
+    offers = {}
     if product is not None:
-        view = service.product_dict(product)
+        view = service.product_dict(product, location_id=place.location_id, ids=place.ids)
         days, before_id = _page_args()
-        movements = history.movement_history(product.client_id, product.id, HISTORY_PAGE + 1, before_id)
-        chart, chart_added = _chart(product, view, days)
+        shown_ids = [place.location_id] if place.location_id is not None else place.ids
+        movements = history.movement_history(product.client_id, product.id, HISTORY_PAGE + 1, before_id, shown_ids)
+        chart, chart_added = _chart(product, view, days, shown_ids)
+        offers = _transfer_offers(product, view, place)
     more = len(movements) > HISTORY_PAGE
     movements = movements[:HISTORY_PAGE]
     return render_template("retail/product_form.html", product=product, form=form, errors=errors,
@@ -95,7 +141,8 @@ def _render_form(product, form, errors, status=200, stock_errors=None):
                            next_before=movements[-1]["id"] if more else None, before_id=before_id,
                            chart=chart, chart_added=chart_added, days=days, chart_days=CHART_DAYS,
                            stock_errors=stock_errors or {}, stock_form=request.form if stock_errors else {},
-                           view=view), status
+                           view=view, place=place, offers=offers, adjust_at=_adjust_location(place),
+                           adjust_places=_adjust_places(view, place)), status
 
 
 def _product_form_values(product):
@@ -163,23 +210,37 @@ def _back_to_list():
 @bp.post("/retail/products/<int:product_id>/stock")
 @login_required
 def adjust_stock(product_id):
+    """A stock change from a page, at the form's `location_id` (default: the switch's location,
+    else the caller's only one, else the shop's default)."""
     product = get_owned_or_404(Product, product_id, for_update=True)
-    fields = Fields({k: request.form.get(k, "") for k in ("reason", "amount")}, form=True)
+    fields = Fields({k: request.form.get(k, "") for k in ("reason", "amount", "location_id")}, form=True)
     back = _back_to_list()
     try:
         reason, delta, quantity = read_stock_amount(fields)
+        location_id = fields.integer("location_id", minimum=1, maximum=MAX_ID)
         fields.check()
+        location = locations.stock_location(product.client_id, location_id or _adjust_location(switch.current_place()),
+                                            current_user)
         product, notification = service.change_stock(product, current_user.id, reason, delta=delta,
-                                                     quantity=quantity)
+                                                     quantity=quantity, location_id=location.id)
         db.session.commit()
-    except ValidationError as e:
+    except ApiError as e:
         db.session.rollback()
+        if e.status == 404:  # another shop's location, or one the caller is not limited to
+            raise
         product = get_owned_or_404(Product, product_id)
+        details = e.details or {"location_id": e.message}
         if back:
-            flash(f"Stock of {product.name} not changed: " + " ".join(e.details.values()), "error")
+            flash(f"Stock of {product.name} not changed: " + " ".join(details.values()), "error")
             return redirect(back, code=303)
-        return _render_form(product, _product_form_values(product), {}, 400, stock_errors=e.details)
-    flash(f"Stock of {product.name} is now {product.stock}.", "success")
+        return _render_form(product, _product_form_values(product), {}, 400 if e.status == 400 else e.status,
+                            stock_errors=details)
+    place = switch.current_place()
+    here = service.product_dict(product, location_id=location.id) if place.switch else None
+    if here is not None:
+        flash(f"Stock of {product.name} at {location.name} is now {here['stock']}.", "success")
+    else:
+        flash(f"Stock of {product.name} is now {product.stock}.", "success")
     if notification:
         flash(notification["message"], "warning")
     return redirect(back or url_for("retail.edit_product", product_id=product.id), code=303)

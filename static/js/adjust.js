@@ -10,7 +10,9 @@
     var amount = form.querySelector("input[name=amount]");
     var reason = form.querySelector("select[name=reason]");
     if (!output || !amount || !reason) return;
-    var stock = parseInt(form.getAttribute("data-stock"), 10);
+    var place = form.querySelector("select[name=location_id]"); // the stock of the place chosen
+    var stock = parseInt(place ? place.options[place.selectedIndex].getAttribute("data-stock")
+      : form.getAttribute("data-stock"), 10);
     var value = amount.value.trim();
     if (!/^\d+$/.test(value) || isNaN(stock)) {
       output.textContent = "";

@@ -133,9 +133,34 @@
       link.appendChild(when);
       link.addEventListener("click", function (e) { e.preventDefault(); open(item); });
       li.appendChild(link);
+      if (item.suggestion) li.appendChild(transferOffer(item));
       if (canSnooze && item.product_id) li.appendChild(snoozeControls(item));
       list.appendChild(li);
     });
+  }
+
+  // Transfer before you buy: "Downtown can spare 35", and when this reader may move it, the
+  // transfer form filled in with the quantity that brings this place back above its threshold.
+  function transferOffer(item) {
+    var box = document.createElement("div");
+    box.className = "bell-transfer";
+    var from = item.suggestion.from_location.name;
+    var note = document.createElement("span");
+    note.textContent = from + " can spare " + item.suggestion.spare; // textContent: names are never HTML
+    box.appendChild(note);
+    var t = item.transfer;
+    if (t) {
+      var go = document.createElement("a");
+      go.className = "transfer-link";
+      go.href = "/retail/transfers?" + new URLSearchParams({
+        product_id: t.product_id, from_location_id: t.from_location_id, to_location_id: t.to_location_id,
+        quantity: t.quantity
+      }).toString();
+      go.textContent = "Transfer " + t.quantity + " from " + from;
+      box.appendChild(document.createTextNode(" "));
+      box.appendChild(go);
+    }
+    return box;
   }
 
   function shopTime(iso) {  // in the shop's time zone, like the pages, not the browser's
