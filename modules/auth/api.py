@@ -203,8 +203,11 @@ def api_create_token():
         raise ApiError(404, "No such location.", {"location_id": "No such location."})
     token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope, location_id)
     db.session.commit()
-    return jsonify({"id": token.id, "name": token.name, "scope": token.scope, "location_id": token.location_id,
-                    "token": secret, "created_at": isoformat(token.created_at)}), 201
+    shown = {"id": token.id, "name": token.name, "scope": token.scope, "token": secret,
+             "created_at": isoformat(token.created_at)}
+    if token.location_id:  # a token bound to a location says so; the others answer as before
+        shown["location_id"] = token.location_id
+    return jsonify(shown), 201
 
 
 @bp.delete("/api/tokens/<int:token_id>")

@@ -208,5 +208,5 @@ class ApiToken(db.Model):
             "created_at": isoformat(self.created_at),
             "last_used_at": isoformat(self.last_used_at),
             "revoked_at": isoformat(self.revoked_at),
-            "location_id": self.location_id,
+            **({"location_id": self.location_id} if self.location_id else {}),
         }

@@ -34,9 +34,14 @@ class Notification(db.Model):
     location = db.relationship(Location, lazy="joined")
     alert = db.relationship(StockAlertLog, lazy="joined")
 
+    live_suggestion = False  # the stock of now, when the reader computed it (service.suggest)
+
     @property
     def suggestion(self):
-        """Transfer before you buy: where stock could come from, as it stood at the alert."""
+        """Transfer before you buy: where stock could come from, as the stock stands now when the
+        reader asked (service.suggest), else as it stood when the alert was raised."""
+        if self.live_suggestion is not False:
+            return self.live_suggestion
         return self.alert.suggestion if self.alert is not None else None
     transfer = None  # the bell's one-click transfer (service.suggest), when the reader may make it
 

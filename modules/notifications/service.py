@@ -100,6 +100,8 @@ def suggest(client_id, notifications, reader=None):
     reader_ids = reader_places(reader) if reader is not None and any(f["quantity"] for f in found.values()) else False
     for n in notifications:
         got = found.get((n.product_id, n.location_id))
+        if (n.product_id, n.location_id) in places:
+            n.live_suggestion = {"from_location": got["from_location"], "spare": got["spare"]} if got else None
         if got and got["quantity"] and reader_ids is not False and (
                 reader_ids is None or {got["from_location"]["id"], n.location_id} <= reader_ids):
             n.transfer = {"product_id": n.product_id, "from_location_id": got["from_location"]["id"],
