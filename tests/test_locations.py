@@ -218,3 +218,27 @@ def test_a_batch_and_a_csv_at_a_location(two_stores):
     oats = products["Oats"]
     assert [(e["location"]["name"], e["stock"]) for e in oats["locations"]] == [("Uptown", 4)]
     assert oats["stock"] == 4
+
+
+def test_a_locations_own_recipients_hear_its_alerts_only(two_stores):
+    from tests.support.deliveries import configure, delivery_rows
+
+    shop, downtown, uptown, milk = two_stores
+    configure(shop, email_enabled=True, email_recipients=["owner@example.com"])
+    url = f"/api/locations/{uptown['id']}/recipients"
+    assert shop.put(url, {"email_recipients": ["owner@example.com"]}).status_code == 409  # on the shop's list
+    assert shop.put(url, {"email_recipients": ["not an address"]}).status_code == 400
+    assert shop.put(url, {"pager": ["x"]}).status_code == 400
+    response = shop.put(url, {"email_recipients": ["uptown@example.com"]})
+    assert response.status_code == 200, response.get_json()
+    assert shop.get(url).get_json()["email_recipients"] == ["uptown@example.com"]
+    assert shop.get(f"/api/locations/{downtown['id']}/recipients").get_json()["email_recipients"] == []
+    # The shop's settings still show its own list only.
+    assert shop.get("/api/notifications/settings").get_json()["email_recipients"] == ["owner@example.com"]
+    change(shop, milk, uptown, delta=-6)  # low at Uptown
+    change(shop, milk, downtown, delta=-37)  # low at Downtown
+    sent = sorted((row.recipient, row.payload["items"][0]["location"]["name"]) for row in delivery_rows())
+    assert sent == [("owner@example.com", "Downtown"), ("owner@example.com", "Uptown"),
+                    ("uptown@example.com", "Uptown")]
+    staff = shop.add_user("staff@example.com", "staff")
+    assert staff.get(url).status_code == 403

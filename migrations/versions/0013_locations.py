@@ -120,10 +120,24 @@ def upgrade():
     op.create_index('uq_stock_alerts_open_place', 'stock_alerts', ['product_id', 'location_id'], unique=True,
                     sqlite_where=sa.text('resolved_at IS NULL'), postgresql_where=sa.text('resolved_at IS NULL'))
     op.create_index('ix_stock_movements_location', 'stock_movements', ['client_id', 'location_id', 'id'])
+    # A location's recipient list: an address once per location and channel; the shop's own list
+    # (no user, no location) keeps its key.
+    op.drop_index('uq_recipients_shop_address', table_name='recipients')
+    op.create_index('uq_recipients_shop_address', 'recipients', ['client_id', 'channel', 'address'], unique=True,
+                    sqlite_where=sa.text('user_id IS NULL AND location_id IS NULL'),
+                    postgresql_where=sa.text('user_id IS NULL AND location_id IS NULL'))
+    op.create_index('uq_recipients_location_address', 'recipients', ['location_id', 'channel', 'address'],
+                    unique=True, sqlite_where=sa.text('location_id IS NOT NULL'),
+                    postgresql_where=sa.text('location_id IS NOT NULL'))
 
 
 def downgrade():
     _foreign_keys(False)  # first: SQLite ignores the pragma once a statement has opened a transaction
+    op.execute("DELETE FROM recipients WHERE location_id IS NOT NULL")  # the locations' lists go with them
+    op.drop_index('uq_recipients_location_address', table_name='recipients')
+    op.drop_index('uq_recipients_shop_address', table_name='recipients')
+    op.create_index('uq_recipients_shop_address', 'recipients', ['client_id', 'channel', 'address'], unique=True,
+                    sqlite_where=sa.text('user_id IS NULL'), postgresql_where=sa.text('user_id IS NULL'))
     op.drop_index('ix_stock_movements_location', table_name='stock_movements')
     # One open episode per product again: the most recent one stays open.
     op.execute("UPDATE stock_alerts SET resolved_at = CURRENT_TIMESTAMP WHERE resolved_at IS NULL AND id < "

@@ -5,15 +5,17 @@ import logging
 from flask import current_app, jsonify, request
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, require_manager, scoped
-from ..errors import ValidationError
+from ..auth import audit
+from ..auth.tenancy import current_client_id, place_ids, require_manager, scoped
+from ..errors import ApiError, ValidationError
 from ..extensions import csrf, db
 from ..timeutil import utcnow
 from ..validation import Fields, QueryArgs, json_body
-from . import bp, limits, outbox, preferences, receipts
+from ..retail import locations
+from . import bp, limits, outbox, preferences, receipts, recipients
 from .channels import all_channels, channel_class, names
 from .models import DELIVERY_STATUSES, Delivery
-from .settings import read_settings, save_settings, settings_dict, settings_fields
+from .settings import channel_fields, read_addresses, read_settings, save_settings, settings_dict, settings_fields
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,54 @@ def api_save_settings():
         answer["webhook_secret"] = secret  # shown this once
     db.session.commit()
     return jsonify(answer)
+
+
+# --- a location's recipients --------------------------------------------------------------------
+
+def _location_fields():
+    """{field: channel class} of the channels whose recipients are a list (email_recipients,
+    whatsapp_numbers, sms_numbers, telegram_chat_ids): what a location's lists hold."""
+    return {field: cls for cls, _, field in channel_fields() if not cls.single}
+
+
+def _location_lists(client_id, location):
+    lists = recipients.location_lists(client_id, location.id)
+    return {"location": location.brief(),
+            **{field: lists.get(cls.name, []) for field, cls in _location_fields().items()}}
+
+
+@bp.get("/api/locations/<int:location_id>/recipients")
+@login_required
+@require_manager
+def api_location_recipients(location_id):
+    location = locations.get_location(current_client_id(), location_id, place_ids())
+    return jsonify(_location_lists(current_client_id(), location))
+
+
+@bp.put("/api/locations/<int:location_id>/recipients")
+@login_required
+@require_manager
+def api_save_location_recipients(location_id):
+    """Replace the location's lists named in the body (the others stay): its addresses hear that
+    location's alerts at once, beside the shop's own lists, which hear every location's."""
+    client_id = current_client_id()
+    location = locations.get_location(client_id, location_id, place_ids())
+    by_field = _location_fields()
+    fields = Fields(json_body(set(by_field)))
+    lists = {field: read_addresses(fields, by_field[field], field, current_app.config)
+             for field in by_field if fields.has(field)}
+    fields.check()
+    for field, addresses in lists.items():
+        taken = recipients.on_shop_list(client_id, by_field[field].name, addresses)
+        if taken:
+            raise ApiError(409, "Already on the shop's own list, which hears every location.", {field: ", ".join(taken)})
+    for field, addresses in lists.items():
+        recipients.save_shop_list(client_id, by_field[field].name, addresses, enabled=True, location_id=location.id)
+    if lists:
+        audit.record(client_id, current_user.id, "location.recipients", f"location {location.id}: {location.name}",
+                     {field: [None, addresses] for field, addresses in lists.items()})
+    db.session.commit()
+    return jsonify(_location_lists(client_id, location))
 
 
 # --- deliveries ---------------------------------------------------------------------------------

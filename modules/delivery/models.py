@@ -65,7 +65,10 @@ class Recipient(db.Model):
     __tablename__ = "recipients"
     __table_args__ = (
         db.Index("uq_recipients_shop_address", "client_id", "channel", "address", unique=True,
-                 sqlite_where=db.text("user_id IS NULL"), postgresql_where=db.text("user_id IS NULL")),
+                 sqlite_where=db.text("user_id IS NULL AND location_id IS NULL"),
+                 postgresql_where=db.text("user_id IS NULL AND location_id IS NULL")),
+        db.Index("uq_recipients_location_address", "location_id", "channel", "address", unique=True,
+                 sqlite_where=db.text("location_id IS NOT NULL"), postgresql_where=db.text("location_id IS NOT NULL")),
         # A person's addresses: one per channel for most (kept so in code), one per device for push.
         db.Index("uq_recipients_user_address", "user_id", "channel", "address", unique=True,
                  sqlite_where=db.text("user_id IS NOT NULL"), postgresql_where=db.text("user_id IS NOT NULL")),

@@ -108,7 +108,7 @@ def _alert_rows(new_alerts, now):
         .join(Client, Client.id == StockAlertLog.client_id)
         .join(Location, Location.id == StockAlertLog.location_id)
         .where(id_in(StockAlertLog.id, [a.log_id for a in new_alerts])),
-        StockAlertLog.client_id, kind, mode="instant")
+        StockAlertLog.client_id, kind, mode="instant", location_col=StockAlertLog.location_id)
     return QueueOnce(Delivery.__table__).from_select(ALERT_COLUMNS, source)
 
 

@@ -26,6 +26,7 @@ class Target:
     kinds: str | None  # ",low,forecast," for a person who chose; None: their role's kinds
     user_id: int | None = None  # None: on the shop's list (every kind)
     role: str | None = None
+    location_id: int | None = None  # on a location's list: that location's alerts only
 
     def wants(self, kind):
         return alert_kinds.hears(kind, self.role, self.kinds)
@@ -37,7 +38,7 @@ def targets(client_ids, mode=None):
     effective = func.coalesce(Recipient.mode, NotificationSettings.delivery_mode, "instant")
     stmt = (
         select(Recipient.client_id, Recipient.channel, Recipient.address, effective, UserPreferences.kinds,
-               Recipient.user_id, User.role)
+               Recipient.user_id, User.role, Recipient.location_id)
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Recipient.client_id)
         .outerjoin(User, User.id == Recipient.user_id)
         .outerjoin(UserPreferences, UserPreferences.user_id == Recipient.user_id)
@@ -54,13 +55,16 @@ def targets(client_ids, mode=None):
     return out
 
 
-def join_targets(stmt, client_id_col, kind_col, mode):
+def join_targets(stmt, client_id_col, kind_col, mode, location_col=None):
     """`stmt` joined to the addresses of its rows' shops (`client_id_col`) in `mode` that want the
-    kind in `kind_col`: targets() and Target.wants() over columns, for an INSERT ... SELECT."""
+    kind in `kind_col` (and, on a location's list, whose location is `location_col`): targets()
+    and Target.wants() over columns, for an INSERT ... SELECT."""
     effective = func.coalesce(Recipient.mode, NotificationSettings.delivery_mode, "instant")
+    place = (Recipient.location_id.is_(None) if location_col is None
+             else or_(Recipient.location_id.is_(None), Recipient.location_id == location_col))
     return (
         stmt.join(Recipient, and_(Recipient.client_id == client_id_col, Recipient.enabled.is_(True),
-                                  Recipient.opted_out_at.is_(None)))
+                                  Recipient.opted_out_at.is_(None), place))
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Recipient.client_id)
         .outerjoin(User, User.id == Recipient.user_id)
         .outerjoin(UserPreferences, UserPreferences.user_id == Recipient.user_id)
@@ -75,7 +79,8 @@ def join_targets(stmt, client_id_col, kind_col, mode):
 def shop_lists(client_id):
     """{channel: {"enabled", "addresses", "opted_out", "secret"}} of the shop's own lists."""
     lists = {}
-    rows = db.session.execute(for_shop(Recipient, client_id).where(Recipient.user_id.is_(None))
+    rows = db.session.execute(for_shop(Recipient, client_id).where(Recipient.user_id.is_(None),
+                                                                    Recipient.location_id.is_(None))
                               .order_by(Recipient.id)).scalars()
     for row in rows:
         entry = lists.setdefault(row.channel, {"enabled": False, "addresses": [], "opted_out": [], "secret": None})
@@ -87,11 +92,34 @@ def shop_lists(client_id):
     return lists
 
 
-def save_shop_list(client_id, channel, addresses, enabled, signed=False):
-    """Make the shop's list of one channel exactly `addresses`, enabled or not. An address kept
-    keeps its state (an opt-out stays); one removed and entered again starts afresh. With
-    `signed`, rows get a signing secret when they have none; returns a secret made now, or None."""
-    mine = and_(owned_by(Recipient, client_id), Recipient.user_id.is_(None), Recipient.channel == channel)
+def location_lists(client_id, location_id):
+    """{channel: [addresses]} of one location's lists."""
+    lists = {}
+    rows = db.session.execute(for_shop(Recipient, client_id).where(Recipient.location_id == location_id)
+                              .order_by(Recipient.id)).scalars()
+    for row in rows:
+        lists.setdefault(row.channel, []).append(row.address)
+    return lists
+
+
+def on_shop_list(client_id, channel, addresses):
+    """The addresses among `addresses` already on the shop's own list of `channel` (any case)."""
+    wanted = {a.lower() for a in addresses}
+    if not wanted:
+        return []
+    return sorted(a for (a,) in db.session.execute(
+        select(Recipient.address).where(owned_by(Recipient, client_id), Recipient.user_id.is_(None),
+                                        Recipient.location_id.is_(None), Recipient.channel == channel))
+        if a.lower() in wanted)
+
+
+def save_shop_list(client_id, channel, addresses, enabled, signed=False, location_id=None):
+    """Make the shop's list of one channel (a location's, with `location_id`) exactly
+    `addresses`, enabled or not. An address kept keeps its state (an opt-out stays); one removed
+    and entered again starts afresh. With `signed`, rows get a signing secret when they have none;
+    returns a secret made now, or None."""
+    place = Recipient.location_id.is_(None) if location_id is None else Recipient.location_id == location_id
+    mine = and_(owned_by(Recipient, client_id), Recipient.user_id.is_(None), Recipient.channel == channel, place)
     existing = {r.address: r for r in db.session.execute(select(Recipient).where(mine)).scalars()}
     if addresses is None:
         addresses = list(existing)
@@ -102,7 +130,9 @@ def save_shop_list(client_id, channel, addresses, enabled, signed=False):
     for address in addresses:
         row = existing.get(address)
         if row is None:
-            row = Recipient(client_id=client_id, channel=channel, address=address, created_at=utcnow())
+            # A location's list hears its alerts at once (the daily digest is the shop's lists').
+            row = Recipient(client_id=client_id, channel=channel, address=address, location_id=location_id,
+                            mode="instant" if location_id is not None else None, created_at=utcnow())
             db.session.add(row)
         row.enabled = bool(enabled)
         if signed and enabled and not row.secret:

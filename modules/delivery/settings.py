@@ -60,7 +60,8 @@ def opted_out(client_id):
     return {name: entry["opted_out"] for name, entry in recipients.shop_lists(client_id).items() if entry["opted_out"]}
 
 
-def _addresses(fields, cls, name, config):
+def read_addresses(fields, cls, name, config):
+    """The checked addresses of one channel's field (None, with the error on `fields`, when bad)."""
     if cls.single:
         value = fields.data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -113,7 +114,7 @@ def read_settings(fields, current, config, form=False):
             if changes[name] is not None and not is_timezone(changes[name]):
                 fields.error(name, "Unknown time zone (use an IANA name such as Europe/Berlin).")
         elif name in by_field:
-            changes[name] = _addresses(fields, by_field[name], name, config)
+            changes[name] = read_addresses(fields, by_field[name], name, config)
         elif name == "currency":
             value = fields.text(name, required=True, max_length=3)
             value = value.upper() if value else value
