@@ -242,3 +242,18 @@ def test_a_locations_own_recipients_hear_its_alerts_only(two_stores):
                     ("uptown@example.com", "Uptown")]
     staff = shop.add_user("staff@example.com", "staff")
     assert staff.get(url).status_code == 403
+
+
+def test_the_digest_lists_a_product_once_per_place_naming_each(two_stores):
+    from datetime import timedelta
+
+    from modules.delivery.digest import digest_items
+    from modules.timeutil import utcnow
+
+    shop, downtown, uptown, milk = two_stores
+    change(shop, milk, uptown, delta=-6)  # Uptown 2: low
+    change(shop, milk, downtown, delta=-40)  # Downtown 0: out
+    items = digest_items(shop.client["id"], utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
+    assert sorted(i.headline for i in items) == ["Low Stock Alert: Milk - Only 2 remaining (Dairy) at Uptown",
+                                                 "Out of Stock: Milk (Dairy) at Downtown"]
+    assert {i.location["name"]: i.stock for i in items} == {"Uptown": 2, "Downtown": 0}

@@ -4,11 +4,12 @@ import logging
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from ..auth.models import Client
 from ..extensions import db
-from ..retail.models import Category, Product
+from ..retail import locations
+from ..retail.models import Category, Location, Product, ProductStock
 from . import messages
 from ..alerts import kinds
 from ..alerts.models import StockAlertLog
@@ -90,33 +91,41 @@ def _digest_shop(client_id, local_day, last, day_before, now):
 
 
 def digest_items(client_id, since, now):
-    """One item per product that alerted in (since, now], as it stands now: out or low with its
-    current stock; else its last alert as its kind says (`when_restocked`: a low or out one was
-    restocked since; a forecast still says so). Archived, snoozed and muted products are left out."""
+    """One item per product and location that alerted in (since, now], as it stands now there:
+    out or low with its current stock; else its last alert as its kind says (`when_restocked`: a
+    low or out one was restocked since; a forecast still says so). Archived, snoozed and muted
+    products are left out. In a shop of two or more active locations each item names its place."""
     latest = (for_shop(StockAlertLog, client_id, func.max(StockAlertLog.id).label("id"))
               .where(StockAlertLog.created_at > since, StockAlertLog.created_at <= now)
-              .group_by(StockAlertLog.product_id).subquery())
+              .group_by(StockAlertLog.product_id, StockAlertLog.location_id).subquery())
     shop_default = shop_threshold(client_id)
+    places = locations.active_count(client_id)
     rows = db.session.execute(
-        select(Product.name, Category.name, Product.stock, Product.low_stock_threshold, Category.low_stock_threshold,
-               StockAlertLog.kind, StockAlertLog.days_left, Product.id, Product.sku)
+        select(Product.name, Category.name, ProductStock.stock, Product.low_stock_threshold,
+               Category.low_stock_threshold, StockAlertLog.kind, StockAlertLog.days_left, Product.id, Product.sku,
+               ProductStock.low_stock_threshold, Location.id, Location.name)
         .select_from(latest)
         .join(StockAlertLog, StockAlertLog.id == latest.c.id)
         .join(Product, Product.id == StockAlertLog.product_id)
+        .join(ProductStock, and_(ProductStock.product_id == StockAlertLog.product_id,
+                                 ProductStock.location_id == StockAlertLog.location_id))
+        .join(Location, and_(Location.id == StockAlertLog.location_id, Location.active.is_(True)))
         .outerjoin(Category, Category.id == Product.category_id)
         .where(Product.active.is_(True), stock_rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
+        .order_by(StockAlertLog.id)
     ).all()
     items = []
     detail = kinds.message_details([(row[5], row[7]) for row in rows])
-    for name, category, stock, own, category_threshold, kind, days_left, product_id, sku in rows:
-        threshold = stock_rules.effective_threshold(own, category_threshold, shop_default)
+    for name, category, stock, own, category_threshold, kind, days_left, product_id, sku, here, lid, lname in rows:
+        threshold = stock_rules.effective_threshold(own, category_threshold, shop_default, here)
         status = stock_rules.stock_status(stock, threshold)
         if status != "ok":
             kind, days_left = status, None  # the stock rule's status is the name of its kind
         elif kinds.get(kind).when_restocked:
             kind, days_left = kinds.get(kind).when_restocked, None
         items.append(messages.AlertItem(name, category, stock, threshold, kind, days_left, product_id, sku,
-                                        detail.get((kind, product_id))))
+                                        detail.get((kind, product_id)), place=locations.place(lname, places),
+                                        location={"id": lid, "name": lname}))
     return items
 
 
