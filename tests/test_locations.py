@@ -257,3 +257,20 @@ def test_the_digest_lists_a_product_once_per_place_naming_each(two_stores):
     assert sorted(i.headline for i in items) == ["Low Stock Alert: Milk - Only 2 remaining (Dairy) at Uptown",
                                                  "Out of Stock: Milk (Dairy) at Downtown"]
     assert {i.location["name"]: i.stock for i in items} == {"Uptown": 2, "Downtown": 0}
+
+
+def test_a_purchase_order_is_received_at_its_location(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    supplier = shop.post("/api/suppliers", json={"name": "Dairy Co", "email": "orders@dairy.example", "lead_time_days": 2}).get_json()
+    body = {"supplier_id": supplier["id"], "location_id": uptown["id"],
+            "lines": [{"product_id": milk["id"], "quantity": 12}]}
+    order = shop.post("/api/purchase-orders", json=body).get_json()
+    assert order["location"] == {"id": uptown["id"], "name": "Uptown"}
+    assert shop.post(f"/api/purchase-orders/{order['id']}/send", json={}).status_code == 202
+    response = shop.post(f"/api/purchase-orders/{order['id']}/receive",
+                         json={"lines": [{"product_id": milk["id"], "quantity": 12}]})
+    assert response.status_code == 200, response.get_json()
+    at = {e["location"]["name"]: e["stock"] for e in shop.get(f"/api/products/{milk['id']}").get_json()["locations"]}
+    assert at == {"Downtown": 40, "Uptown": 20}
+    theirs = dict(body, location_id=999999)
+    assert shop.post("/api/purchase-orders", json=theirs).status_code == 404

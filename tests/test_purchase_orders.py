@@ -30,8 +30,8 @@ def test_a_draft_from_the_list_sent_reaches_the_supplier_and_received_in_two_par
     response = shop.post("/api/purchase-orders/from-reorder", json={"supplier_id": supplier["id"]})
     assert response.status_code == 201, response.get_json()
     order = response.get_json()
-    assert (order["number"], order["status"], order["supplier"]["name"], order["location"]) == (
-        "PO-1", "draft", "Dairy Co", None)
+    assert (order["number"], order["status"], order["supplier"]["name"], order["location"]["name"]) == (
+        "PO-1", "draft", "Dairy Co", "Main")  # received at the shop's default location
     assert [(line["product"]["id"], line["quantity"], line["received"], line["unit_cost"])
             for line in order["lines"]] == [(milk["id"], 96, 0, "0.80")]
     assert order["total_cost"] == "76.80"

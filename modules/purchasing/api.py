@@ -3,10 +3,11 @@ purchasing's services. Owners and managers only (staff 403); another shop's ids 
 from flask import jsonify, request
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, require_manager
+from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids, require_manager
 from ..dialect import begin_write
 from ..errors import ApiError
 from ..extensions import db
+from ..retail import locations
 from ..retail import service as retail
 from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
 from . import bp, orders, service
@@ -115,6 +116,17 @@ def _supplier_from(data):
     return _owned_supplier(supplier_id)
 
 
+def _location_from(data):
+    """The body's `location_id`: one of the shop's locations the caller sees (else 404), or None
+    (the shop's default)."""
+    fields = Fields(data)
+    location_id = fields.integer("location_id", minimum=1, maximum=MAX_ID, nullable=True)
+    fields.check()
+    if location_id is not None:
+        locations.get_location(current_client_id(), location_id, place_ids())
+    return location_id
+
+
 @bp.post("/api/purchase-orders")
 @login_required
 @require_manager
@@ -122,8 +134,9 @@ def api_create_order():
     data = json_body({"supplier_id", "location_id", "lines"})
     begin_write()  # SQLite: a writer from the start, so the next number is read under the write lock
     supplier = _supplier_from(data)
+    location_id = _location_from(data)
     lines = read_lines(supplier.client_id, data)
-    order = orders.create_order(supplier.client_id, current_user.id, supplier, lines)
+    order = orders.create_order(supplier.client_id, current_user.id, supplier, lines, location_id)
     db.session.commit()
     return jsonify(orders.order_dict(order)), 201
 
@@ -133,8 +146,9 @@ def api_create_order():
 @require_manager
 def api_order_from_reorder():
     begin_write()
-    supplier = _supplier_from(json_body({"supplier_id", "location_id"}))
-    order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier)
+    data = json_body({"supplier_id", "location_id"})
+    supplier = _supplier_from(data)
+    order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier, _location_from(data))
     db.session.commit()
     return jsonify(orders.order_dict(order)), 201
 

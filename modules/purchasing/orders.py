@@ -12,6 +12,7 @@ from ..auth.models import Client
 from ..auth.tenancy import for_shop
 from ..errors import ApiError
 from ..extensions import db
+from ..retail import locations
 from ..retail import service as retail
 from ..timeutil import isoformat, utcnow
 from . import rules, service
@@ -31,14 +32,16 @@ def _next_number(client_id):
                               ).scalar_one() + 1
 
 
-def create_order(client_id, user_id, supplier, lines):
-    """A draft to `supplier` of `lines` [(product, quantity, unit_cost or None)]; a line without a
+def create_order(client_id, user_id, supplier, lines, location_id=None):
+    """A draft to `supplier` of `lines` [(product, quantity, unit_cost or None)], to be received at
+    `location_id` (one the caller checked; the shop's default when None); a line without a
     cost takes the product's cost price. The number is the shop's next one: the UNIQUE (client_id,
     number) decides between two orders made at once, and the loser takes the following number."""
+    location_id = location_id or locations.default_location_id(client_id)
     for attempt in range(NUMBER_ATTEMPTS):
         savepoint = db.session.begin_nested()
         order = PurchaseOrder(client_id=client_id, number=_next_number(client_id), supplier=supplier,
-                              status="draft", created_by=user_id)
+                              status="draft", created_by=user_id, location_id=location_id)
         db.session.add(order)
         try:
             db.session.flush()
@@ -66,13 +69,13 @@ def _set_lines(order, lines):
     db.session.flush()
 
 
-def create_from_reorder(client_id, user_id, supplier):
+def create_from_reorder(client_id, user_id, supplier, location_id=None):
     items = service.reorder_items(client_id, supplier_id=supplier.id)
     if not items:
         raise ApiError(400, f"Nothing of {supplier.name} is on the reorder list.",
                        {"supplier_id": "No reorder lines for this supplier."})
     return create_order(client_id, user_id, supplier,
-                        [(item["product"], item["suggested_quantity"], None) for item in items])
+                        [(item["product"], item["suggested_quantity"], None) for item in items], location_id)
 
 
 def update_lines(order, user_id, lines):
@@ -126,7 +129,8 @@ def receive(order, user_id, received):
         raise ApiError(400, f"Product {unknown[0]} is not on {order.label}.", {"lines": "Not on this order."})
     for product_id, quantity in received:
         line = by_product[product_id]
-        retail.change_stock(line.product, user_id, "delivery", delta=quantity, note=order.label)
+        retail.change_stock(line.product, user_id, "delivery", delta=quantity, note=order.label,
+                            location_id=order.location_id)
         line.received += quantity
     before = order.status
     done = all(line.received >= line.quantity for line in order.lines)
@@ -152,10 +156,16 @@ def total_cost(order):
     return rules.money(sum(costs, Decimal(0)))
 
 
+def _location(order):
+    """{id, name} of where the order is received."""
+    location_id = order.location_id or locations.default_location_id(order.client_id)
+    return locations.get_location(order.client_id, location_id).brief()
+
+
 def order_dict(order):
     return {
         "id": order.id, "number": order.label, "status": order.status,
-        "supplier": order.supplier.brief(), "location": None,
+        "supplier": order.supplier.brief(), "location": _location(order),
         "lines": [{"product": {"id": line.product.id, "name": line.product.name, "sku": line.product.sku},
                    "quantity": line.quantity, "received": line.received, "unit_cost": rules.money(line.unit_cost)}
                   for line in order.lines],
