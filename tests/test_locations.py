@@ -274,3 +274,11 @@ def test_a_purchase_order_is_received_at_its_location(two_stores):
     assert at == {"Downtown": 40, "Uptown": 20}
     theirs = dict(body, location_id=999999)
     assert shop.post("/api/purchase-orders", json=theirs).status_code == 404
+
+
+def test_the_stock_value_of_one_location(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    assert shop.patch(f"/api/products/{milk['id']}", json={"cost_price": "1.50"}).status_code == 200
+    assert shop.get("/api/reports/stock-value").get_json()["cost"] == "72.00"  # 48 in the shop
+    assert shop.get(f"/api/reports/stock-value?location_id={uptown['id']}").get_json()["cost"] == "12.00"
+    assert shop.get("/api/reports/stock-value?location_id=999999").status_code == 404

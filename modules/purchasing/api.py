@@ -98,9 +98,14 @@ def api_reorder():
 @require_manager
 def api_stock_value():
     args = QueryArgs(request.args)
-    args.integer("location_id", None, 1, MAX_ID)  # accepted and ignored until locations exist
+    location_id = args.integer("location_id", None, 1, MAX_ID)
     args.check()
-    return jsonify(service.stock_value(current_client_id()))
+    ids = place_ids()
+    if location_id is None and ids is not None and len(ids) == 1:
+        location_id = ids[0]  # a person limited to one place: that place's value
+    if location_id is not None:
+        locations.get_location(current_client_id(), location_id, ids)
+    return jsonify(service.stock_value(current_client_id(), location_id))
 
 
 # --- purchase orders ------------------------------------------------------------------------------

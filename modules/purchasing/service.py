@@ -11,7 +11,7 @@ from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..retail import rules as stock_rules
 from ..retail import sales
-from ..retail.models import Category, Product, StockMovement
+from ..retail.models import Category, Product, ProductStock, StockMovement
 from ..timeutil import utcnow
 from . import rules
 from .models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine, Supplier
@@ -147,18 +147,21 @@ def _exact(value):
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def stock_value(client_id):
+def stock_value(client_id, location_id=None):
     """{currency, cost, retail, products_without_cost, by_category}: sum of price x stock over the
-    active products with stock above zero, in SQL (exact decimals)."""
-    positive = case((Product.stock > 0, Product.stock), else_=0)
+    active products with stock above zero (at `location_id` when given), in SQL (exact decimals)."""
+    level = Product.stock if location_id is None else ProductStock.stock
+    positive = case((level > 0, level), else_=0)
     cost = func.coalesce(func.sum(Product.cost_price * positive), 0)
     retail = func.coalesce(func.sum(Product.sell_price * positive), 0)
     # One pass over the products' value index (client_id, active, category_id, stock, prices),
     # grouped by category id in its order; the names and the totals added here, in exact decimals.
-    per_category = db.session.execute(
-        for_shop(Product, client_id, Product.category_id, cost, retail,
-                 func.count().filter(Product.cost_price.is_(None)))
-        .where(Product.active.is_(True)).group_by(Product.category_id)).all()
+    stmt = for_shop(Product, client_id, Product.category_id, cost, retail,
+                    func.count().filter(Product.cost_price.is_(None)))
+    if location_id is not None:
+        stmt = stmt.join(ProductStock, and_(ProductStock.product_id == Product.id,
+                                            ProductStock.location_id == location_id))
+    per_category = db.session.execute(stmt.where(Product.active.is_(True)).group_by(Product.category_id)).all()
     names = dict(db.session.execute(for_shop(Category, client_id, Category.id, Category.name)).all())
     by_name = {}
     for category_id, c, r, _ in per_category:
