@@ -1,8 +1,6 @@
 """Migration 0013 on a database that already holds stock, movements, alerts, episodes and an order
 (SQLite and PostgreSQL): every shop gets `Main`, all its stock moves there and everything that
 happened is at Main; the log's key gains the place; the downgrade keeps every product's stock."""
-import itertools
-import os
 
 import pytest
 from flask_migrate import downgrade, upgrade
@@ -13,26 +11,15 @@ from modules import create_app
 from modules.extensions import db
 from tests.support.app import base_config
 
-_names = itertools.count()
 T = "'2026-11-01 08:00:00'"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def old_database(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    cluster = request.getfixturevalue("pg_cluster")
-    name = f"locations_{os.getpid()}_{next(_names)}"
-    cluster.execute(f"CREATE DATABASE {name}")
-    return cluster.url(name)
 
 
 def rows(sql):
     return [tuple(r) for r in db.session.execute(text(sql)).all()]
 
 
-def test_stock_and_history_move_to_main_and_back(old_database):
-    app = create_app(base_config(old_database))
+def test_stock_and_history_move_to_main_and_back(empty_database):
+    app = create_app(base_config(empty_database))
     with app.app_context():
         upgrade(revision="0012")
         for statement in (

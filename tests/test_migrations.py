@@ -1,8 +1,6 @@
 """Migration 0003 on a database that already has alerts: every existing log row and notification
 becomes kind "low", and the new key lets another kind alert the same product the same day."""
-import itertools
 import json
-import os
 
 import pytest
 from flask_migrate import downgrade, upgrade
@@ -12,19 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from modules import create_app
 from modules.extensions import db
 from tests.support.app import base_config
-
-_names = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    cluster = request.getfixturevalue("pg_cluster")
-    name = f"migrate_{os.getpid()}_{next(_names)}"
-    cluster.execute(f"CREATE DATABASE {name}")
-    return cluster.url(name)
-
 
 def test_existing_alerts_become_kind_low(empty_database):
     app = create_app(base_config(empty_database))

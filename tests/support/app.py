@@ -122,6 +122,21 @@ def database_url(request, tmp_path):
         log.warning("could not drop the test database %s", name, exc_info=True)
 
 
+_empty_names = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path):
+    """The URL of an empty database (SQLite file or a new database in the session's cluster), for
+    the migration tests, which bring it up and down themselves."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"migrate_{os.getpid()}_{next(_empty_names)}"
+    cluster.execute(f"CREATE DATABASE {name}")
+    return cluster.url(name)
+
+
 @pytest.fixture
 def app_config():
     """Override in a module to change the app's configuration."""
