@@ -23,7 +23,7 @@ from ..timeutil import utcnow
 from ..validation import FORBIDDEN, Fields
 from . import csv_purchasing, locations
 from .forms import MAX_STOCK, MAX_THRESHOLD
-from .models import Category, Product, ProductStock
+from .models import Category, Product, ProductStock, StockMovement
 from .moves import Move, apply_moves, place_stock
 from .service import SUPPLIERS
 from .signals import announce_stock_change
@@ -293,7 +293,7 @@ def import_products(client_id, user_id, rows, location_id=None):
             values["low_stock_threshold"] = row.low_stock_threshold
         match = existing.get(row.sku) if row.sku is not None else None
         if match is None:
-            new.append({**values, "client_id": client_id, "sku": row.sku, "stock": 0,
+            new.append({**values, "client_id": client_id, "sku": row.sku, "stock": row.stock or 0,
                         "low_stock_threshold": None if at_place else row.low_stock_threshold, "created_at": now})
             new_stock.append(row)
             continue
@@ -319,14 +319,18 @@ def import_products(client_id, user_id, rows, location_id=None):
         except IntegrityError:
             raise ImportConflict()
         ids += [pid for pid, _ in created]
-        for (pid, _), row in zip(created, new_stock):
-            if row.stock:
-                moves.append(Move(pid, place, row.stock, "initial"))
-            if at_place and row.has_threshold:
-                thresholds.append((pid, row.low_stock_threshold))
-        db.session.execute(upsert(ProductStock).on_conflict_do_nothing(index_elements=["product_id", "location_id"]),
-                           [{"client_id": client_id, "product_id": pid, "location_id": place, "stock": 0,
-                             "updated_at": now} for pid, _ in created])
+        # New products: written with their stock, carried at the place with it, and one movement
+        # each (plain INSERTs: nothing to add to).
+        threshold_here = {pid: row.low_stock_threshold for (pid, _), row in zip(created, new_stock)
+                          if at_place and row.has_threshold}
+        db.session.connection().execute(insert(ProductStock.__table__), [
+            {"client_id": client_id, "product_id": pid, "location_id": place, "stock": stock,
+             "low_stock_threshold": threshold_here.get(pid), "updated_at": now} for pid, stock in created])
+        movements = [{"client_id": client_id, "product_id": pid, "location_id": place, "delta": stock,
+                      "stock_after": stock, "reason": "initial", "user_id": user_id, "source": "import",
+                      "note": None, "created_at": now} for pid, stock in created if stock]
+        if movements:
+            db.session.connection().execute(insert(StockMovement.__table__), movements)
     apply_moves(client_id, moves, user_id, source="import", now=now)
     if thresholds:
         table = ProductStock.__table__

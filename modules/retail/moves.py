@@ -43,10 +43,13 @@ def apply_moves(client_id, moves, user_id=None, source="app", now=None):
         return []
     now = now or utcnow()
     places = sorted({(m.product_id, m.location_id) for m in moves})
-    db.session.execute(insert(ProductStock).on_conflict_do_nothing(index_elements=["product_id", "location_id"]),
-                       [{"client_id": client_id, "product_id": p, "location_id": loc, "stock": 0, "updated_at": now}
-                        for p, loc in places])
     here = place_stock(client_id, {p for p, _ in places}, {loc for _, loc in places})
+    missing = [key for key in places if key not in here]
+    if missing:  # carried from now on (ON CONFLICT: another writer may carry it at the same moment)
+        db.session.execute(insert(ProductStock).on_conflict_do_nothing(index_elements=["product_id", "location_id"]),
+                           [{"client_id": client_id, "product_id": p, "location_id": loc, "stock": 0,
+                             "updated_at": now} for p, loc in missing])
+        here.update(place_stock(client_id, {p for p, _ in missing}, {loc for _, loc in missing}))
     totals = dict(db.session.execute(select(Product.id, Product.stock).where(
         Product.client_id == client_id, Product.id.in_(bindparam("ids", sorted({p for p, _ in places}),
                                                                    expanding=True)))).all())
