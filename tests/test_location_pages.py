@@ -92,6 +92,14 @@ def test_the_switch_scopes_the_products_list_dashboard_and_product_page(two_stor
     assert 'In stock: <strong class="stock">42</strong>' in html(shop.get(f"/retail/products/{milk['id']}/edit"))
 
 
+def test_a_place_that_does_not_carry_the_product_says_so_rather_than_out_of_stock(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    bread = shop.add_product("Bread", stock=9)  # at Downtown only
+    switch_to(shop, uptown["id"])
+    page = html(shop.get(f"/retail/products/{bread['id']}/edit"))
+    assert "Uptown does not carry Bread yet" in page and "badge-out" not in page.split("</h1>")[0]
+
+
 def test_the_switch_refuses_another_shops_location(two_stores, other_shop):
     shop, downtown, uptown, milk = two_stores
     theirs = default_of(other_shop)
