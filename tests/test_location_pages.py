@@ -231,12 +231,19 @@ def test_the_bell_and_the_product_page_offer_the_transfer_with_the_quantity_fill
             f"&amp;to_location_id={uptown['id']}&amp;quantity=4")
     assert link in page and "Transfer 4 from Downtown" in page
     prefilled = html(shop.get(link.replace("&amp;", "&")))
-    assert 'name="quantity" value="4"' in prefilled and f'<input type="hidden" name="product_id" value="{milk["id"]}">' in prefilled
+    assert 'name="quantity" value="4"' in prefilled
+    assert f'<input type="hidden" name="product_id" value="{milk["id"]}">' in prefilled
     assert f'<option value="{uptown["id"]}" selected>Uptown</option>' in prefilled
 
 
+def test_the_notifications_page_offers_the_transfer_too(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    page = html(shop.get("/notifications"))
+    assert "Downtown can spare 35" in page and "Transfer 4 from Downtown" in page
+    assert "quantity=4" in page and f"to_location_id={uptown['id']}" in page
+
+
 def test_the_transfer_quantity_is_at_most_the_spare(shop):
-    downtown = default_of(shop)
     uptown = place(shop, "Uptown")
     milk = shop.add_product("Milk", stock=7)  # Downtown: 2 spare above 5
     change(shop, milk, uptown, 1, "delivery")  # Uptown: 1 of 5, 5 would bring it above
@@ -308,8 +315,8 @@ def test_the_dashboard_lists_each_places_counts_in_the_whole_view(two_stores):
 
 
 def test_the_demo_shop_has_two_stores_a_stock_room_and_a_transfer_to_suggest(app):
-    from modules.notifications import service as bell
     from modules.auth.models import User
+    from modules.notifications import service as bell
     from modules.seed import seed_demo
 
     seed_demo(password="demo-password-123")
@@ -319,6 +326,6 @@ def test_the_demo_shop_has_two_stores_a_stock_room_and_a_transfer_to_suggest(app
     user = db.session.execute(select(User)).scalar_one()
     items = bell.list_notifications(user, limit=100)
     offers = {n.message: n.suggestion for n in items if n.suggestion}
+    downtown = db.session.execute(select(Location.id).where(Location.name == "Downtown")).scalar_one()
     assert offers["Low Stock Alert: Orange Juice 1L - Only 2 remaining (Beverages) at Uptown"] == {
-        "from_location": {"id": places and db.session.execute(select(Location.id).where(
-            Location.name == "Downtown")).scalar_one(), "name": "Downtown"}, "spare": 13}
+        "from_location": {"id": downtown, "name": "Downtown"}, "spare": 13}

@@ -73,7 +73,8 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
         stmt = stmt.where(Notification.is_read.is_(False))
     if before_id is not None:
         stmt = stmt.where(Notification.id < before_id)
-    return suggest(user.client_id, db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all(), user)
+    found = db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
+    return suggest(user.client_id, found, user)
 
 
 def reader_places(user):

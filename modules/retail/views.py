@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids, scoped
+from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
 from ..auth.views import safe_next
 from ..errors import ApiError, ValidationError
 from ..extensions import db
