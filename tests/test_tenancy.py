@@ -7,11 +7,13 @@ from modules.notifications.models import Notification
 from modules.retail.models import Product
 
 # How to fill each id in a URL with a row of the *other* shop.
-ID_ARGS = ("product_id", "notification_id", "alert_id", "user_id")
+ID_ARGS = ("product_id", "notification_id", "alert_id", "user_id", "location_id")
 BODIES = {
     "/api/products/<int:product_id>/stock": {"delta": -1, "reason": "sale"},
     "/api/products/<int:product_id>": {"name": "Hijacked"},
     "/api/users/<int:user_id>": {"role": "staff"},
+    "/api/locations/<int:location_id>": {"name": "Hijacked", "active": False},
+    "/api/products/<int:product_id>/locations/<int:location_id>": {"low_stock_threshold": 99},
 }
 
 
@@ -22,8 +24,9 @@ def other_shop_rows(other_shop):
     notification = db.session.execute(
         db.select(Notification).where(Notification.user_id == other_shop.user["id"])).scalar_one()
     alert = db.session.execute(db.select(StockAlert).where(StockAlert.product_id == product["id"])).scalar_one()
+    [place] = other_shop.get("/api/locations").get_json()["items"]
     return {"product_id": product["id"], "notification_id": notification.id, "alert_id": alert.id,
-            "user_id": staff.user["id"]}
+            "user_id": staff.user["id"], "location_id": place["id"]}
 
 
 def snapshot(ids):
@@ -33,9 +36,14 @@ def snapshot(ids):
     alert = db.session.get(StockAlert, ids["alert_id"])
     from modules.auth.models import User
 
+    from modules.retail.models import Location, ProductStock
+
     user = db.session.get(User, ids["user_id"])
+    place = db.session.get(Location, ids["location_id"])
+    thresholds = db.session.execute(db.select(ProductStock.low_stock_threshold)
+                                    .where(ProductStock.location_id == place.id)).scalars().all()
     return (product.name, product.stock, product.active, notification.is_read, alert.resolved_at,
-            user.role, user.active)
+            user.role, user.active, place.name, place.active, thresholds)
 
 
 def id_routes(app):
@@ -65,7 +73,8 @@ def test_other_shops_ids_answer_404_everywhere_and_change_nothing(app, shop, oth
             kwargs["json"] = BODIES.get(rule.rule, {})
         elif method == "POST":
             token = shop.get("/api/auth/csrf").get_json()["csrf_token"]
-            kwargs["data"] = {"csrf_token": token, "name": "Hijacked", "delta": "-1", "reason": "sale"}
+            kwargs["data"] = {"csrf_token": token, "name": "Hijacked", "delta": "-1", "reason": "sale",
+                              "action": "save"}
         response = getattr(shop, method.lower())(url, **kwargs) if method != "GET" else shop.get(url)
         assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
         assert b"Secret Sauce" not in response.data

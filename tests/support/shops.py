@@ -60,6 +60,9 @@ class ApiClient:
     def patch(self, url, json=None, headers=None, **kw):
         return self.http.patch(url, json=json, headers=self._headers(headers), **kw)
 
+    def put(self, url, json=None, headers=None, **kw):
+        return self.http.put(url, json=json, headers=self._headers(headers), **kw)
+
     def delete(self, url, headers=None, **kw):
         return self.http.delete(url, headers=self._headers(headers), **kw)
 
