@@ -137,6 +137,19 @@ def test_a_person_limited_to_one_place_sees_only_it_and_no_switch(two_stores):
     assert response.status_code == 303 and stock_at(milk["id"], uptown["id"]) == 7
 
 
+def test_a_person_limited_to_two_of_three_places_switches_between_those_two(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    annex = place(shop, "Annex")
+    staff = shop.add_user("staff@example.com")
+    shop.patch(f"/api/users/{staff.user['id']}", json={"location_ids": [uptown["id"], annex["id"]]})
+    header = html(staff.get("/retail/products")).split("</header>")[0]
+    assert "All my locations" in header and "Whole shop" not in header
+    assert "Uptown" in header and "Annex" in header and "Downtown" not in header
+    assert '<td class="num stock" data-label="Stock">2' in html(staff.get("/retail/products"))
+    switch_to(staff, downtown["id"])  # not theirs: refused, the view stays theirs
+    assert "Downtown" not in html(staff.get("/retail/products"))
+
+
 def test_staff_cannot_open_the_locations_page(two_stores):
     shop, *_ = two_stores
     staff = shop.add_user("staff@example.com")

@@ -80,11 +80,11 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
 def reader_places(user):
     """The locations a reader (a User or a bell Reader) is limited to, or None for all of them:
     read by id, so the bell's poll loads no user."""
-    role = db.session.execute(select(User.role).where(User.id == user.id)).scalar_one_or_none()
-    if role == "owner":
+    rows = db.session.execute(select(User.role, UserLocation.location_id)
+                              .outerjoin(UserLocation, UserLocation.user_id == User.id).where(User.id == user.id)).all()
+    if not rows or rows[0].role == "owner":
         return None
-    ids = db.session.execute(select(UserLocation.location_id).where(UserLocation.user_id == user.id)).scalars().all()
-    return set(ids) or None
+    return {lid for _, lid in rows if lid is not None} or None
 
 
 SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
