@@ -101,4 +101,35 @@ def test_no_serious_axe_violation_nor_sideways_scrolling_on_any_page(open_page, 
     menu.click()
     expect(menu).to_have_attribute("aria-expanded", "true")
     problems += problems_on(owner, axe_source)
+    problems += locations_problems(owner, csrf, axe_source)
     assert problems == []
+
+
+def locations_problems(owner, csrf, axe_source):
+    """The same shop with two more places of long names: the header's switch, stock by place,
+    the locations page, the transfer form (empty and filled in from the bell), one place's view."""
+    store = api_post(owner, csrf, "/api/locations", {"name": "Riverside Market Hall (the big corner store)"})
+    api_post(owner, csrf, "/api/locations", {"name": "Back stock room behind the bakery", "kind": "stockroom"})
+    [beans] = owner.request.get("/api/products?q=Beans").json()["items"]
+    [main] = [loc for loc in owner.request.get("/api/locations").json()["items"] if loc["is_default"]]
+    api_post(owner, csrf, "/api/transfers", {"product_id": beans["id"], "from_location_id": main["id"],
+                                             "to_location_id": store["id"], "quantity": 2, "note": "First delivery"})
+    problems = []
+    for path in ("/", "/notifications", "/retail/products", f"/retail/products/{beans['id']}/edit", "/retail/locations",
+                 "/retail/transfers", f"/retail/transfers?product_id={beans['id']}&from_location_id={main['id']}"
+                 f"&to_location_id={store['id']}&quantity=4"):
+        owner.goto(path)
+        problems += problems_on(owner, axe_source)
+    owner.goto("/retail/products")
+    bell = open_bell(owner)
+    expect(bell.locator(".transfer-link").first).to_be_visible()
+    problems += problems_on(owner, axe_source)
+    owner.keyboard.press("Escape")
+    owner.get_by_label("Location").select_option(str(store["id"]))
+    owner.get_by_role("button", name="Show").click()
+    expect(owner.get_by_role("heading", level=1)).to_contain_text("Riverside")
+    problems += problems_on(owner, axe_source)
+    for path in ("/", f"/retail/products/{beans['id']}/edit"):
+        owner.goto(path)
+        problems += problems_on(owner, axe_source)
+    return problems

@@ -110,3 +110,15 @@ def test_without_script_the_phone_menu_is_open_and_every_link_works(open_page, b
         expect(page).to_have_url(re.compile(r"/settings/users$"))
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_with_the_location_switch_the_header_is_still_one_line_at_1366(open_page):
+    owner = open_page()
+    owner.set_viewport_size(LAPTOP)
+    csrf = sign_up(owner, "Corner Shop", "owner@example.com")
+    busy_shop(owner, csrf)
+    api_post(owner, csrf, "/api/locations", {"name": "Riverside Market Hall (the big corner store)"})
+    owner.goto("/retail/products")
+    expect(owner.get_by_label("Location")).to_be_visible()
+    assert header_rows(owner) == 1 and header_height(owner) < 60

@@ -27,6 +27,11 @@ def two_stores(page):
     return csrf, downtown, uptown, milk
 
 
+def stock_by_place(page, product):
+    return {e["location"]["name"]: e["stock"]
+            for e in page.request.get(f"/api/products/{product['id']}").json()["locations"]}
+
+
 def milk_stock(page):
     return page.locator('tr:has(td.name a:text-is("Milk")) td.stock')
 
@@ -64,7 +69,7 @@ def test_a_transfer_made_from_the_form(page):
     row = page.locator("table.transfers tbody tr").first
     expect(row.locator("td.quantity")).to_have_text("10")
     expect(row).to_contain_text("Morning van")
-    at = {e["location"]["name"]: e["stock"] for e in page.request.get(f"/api/products/{milk['id']}").json()["locations"]}
+    at = stock_by_place(page, milk)
     assert at == {"Downtown": 30, "Uptown": 12}
     # Asking for more than the source holds: the reason, and nothing moved.
     page.get_by_label("Product").select_option(label="Milk")
@@ -73,7 +78,7 @@ def test_a_transfer_made_from_the_form(page):
     page.get_by_label("Quantity").fill("13")
     page.get_by_role("button", name="Transfer").click()
     expect(page.locator("p.error")).to_contain_text("Uptown holds only 12 of Milk")
-    at = {e["location"]["name"]: e["stock"] for e in page.request.get(f"/api/products/{milk['id']}").json()["locations"]}
+    at = stock_by_place(page, milk)
     assert at == {"Downtown": 30, "Uptown": 12}
 
 

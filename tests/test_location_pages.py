@@ -70,7 +70,7 @@ def test_a_one_location_shop_has_no_switch_and_no_place_columns(shop):
     for path in ("/", "/retail/products", f"/retail/products/{milk['id']}/edit"):
         body = html(shop.get(path))
         assert 'id="place-select"' not in body and "By location" not in body and 'name="location_id"' not in body
-        assert "Transfers</a>" not in body
+        assert "/retail/transfers" not in body
     assert "<th>Where</th>" not in html(shop.get(f"/retail/products/{milk['id']}/edit"))
 
 
@@ -90,6 +90,14 @@ def test_the_switch_scopes_the_products_list_dashboard_and_product_page(two_stor
     switch_to(shop, None)
     assert 'data-count="low">0<' in html(shop.get("/"))
     assert 'In stock: <strong class="stock">42</strong>' in html(shop.get(f"/retail/products/{milk['id']}/edit"))
+
+
+def test_a_place_that_does_not_carry_the_product_says_so_rather_than_out_of_stock(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    bread = shop.add_product("Bread", stock=9)  # at Downtown only
+    switch_to(shop, uptown["id"])
+    page = html(shop.get(f"/retail/products/{bread['id']}/edit"))
+    assert "Uptown does not carry Bread yet" in page and "badge-out" not in page.split("</h1>")[0]
 
 
 def test_the_switch_refuses_another_shops_location(two_stores, other_shop):
@@ -127,6 +135,19 @@ def test_a_person_limited_to_one_place_sees_only_it_and_no_switch(two_stores):
     response = manager.http.post(f"/retail/products/{milk['id']}/stock", data={
         "csrf_token": manager.csrf, "reason": "delivery", "amount": "5"})
     assert response.status_code == 303 and stock_at(milk["id"], uptown["id"]) == 7
+
+
+def test_a_person_limited_to_two_of_three_places_switches_between_those_two(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    annex = place(shop, "Annex")
+    staff = shop.add_user("staff@example.com")
+    shop.patch(f"/api/users/{staff.user['id']}", json={"location_ids": [uptown["id"], annex["id"]]})
+    header = html(staff.get("/retail/products")).split("</header>")[0]
+    assert "All my locations" in header and "Whole shop" not in header
+    assert "Uptown" in header and "Annex" in header and "Downtown" not in header
+    assert '<td class="num stock" data-label="Stock">2' in html(staff.get("/retail/products"))
+    switch_to(staff, downtown["id"])  # not theirs: refused, the view stays theirs
+    assert "Downtown" not in html(staff.get("/retail/products"))
 
 
 def test_staff_cannot_open_the_locations_page(two_stores):
@@ -223,12 +244,19 @@ def test_the_bell_and_the_product_page_offer_the_transfer_with_the_quantity_fill
             f"&amp;to_location_id={uptown['id']}&amp;quantity=4")
     assert link in page and "Transfer 4 from Downtown" in page
     prefilled = html(shop.get(link.replace("&amp;", "&")))
-    assert 'name="quantity" value="4"' in prefilled and f'<input type="hidden" name="product_id" value="{milk["id"]}">' in prefilled
+    assert 'name="quantity" value="4"' in prefilled
+    assert f'<input type="hidden" name="product_id" value="{milk["id"]}">' in prefilled
     assert f'<option value="{uptown["id"]}" selected>Uptown</option>' in prefilled
 
 
+def test_the_notifications_page_offers_the_transfer_too(two_stores):
+    shop, downtown, uptown, milk = two_stores
+    page = html(shop.get("/notifications"))
+    assert "Downtown can spare 35" in page and "Transfer 4 from Downtown" in page
+    assert "quantity=4" in page and f"to_location_id={uptown['id']}" in page
+
+
 def test_the_transfer_quantity_is_at_most_the_spare(shop):
-    downtown = default_of(shop)
     uptown = place(shop, "Uptown")
     milk = shop.add_product("Milk", stock=7)  # Downtown: 2 spare above 5
     change(shop, milk, uptown, 1, "delivery")  # Uptown: 1 of 5, 5 would bring it above
@@ -300,8 +328,8 @@ def test_the_dashboard_lists_each_places_counts_in_the_whole_view(two_stores):
 
 
 def test_the_demo_shop_has_two_stores_a_stock_room_and_a_transfer_to_suggest(app):
-    from modules.notifications import service as bell
     from modules.auth.models import User
+    from modules.notifications import service as bell
     from modules.seed import seed_demo
 
     seed_demo(password="demo-password-123")
@@ -311,6 +339,6 @@ def test_the_demo_shop_has_two_stores_a_stock_room_and_a_transfer_to_suggest(app
     user = db.session.execute(select(User)).scalar_one()
     items = bell.list_notifications(user, limit=100)
     offers = {n.message: n.suggestion for n in items if n.suggestion}
+    downtown = db.session.execute(select(Location.id).where(Location.name == "Downtown")).scalar_one()
     assert offers["Low Stock Alert: Orange Juice 1L - Only 2 remaining (Beverages) at Uptown"] == {
-        "from_location": {"id": places and db.session.execute(select(Location.id).where(
-            Location.name == "Downtown")).scalar_one(), "name": "Downtown"}, "spare": 13}
+        "from_location": {"id": downtown, "name": "Downtown"}, "spare": 13}

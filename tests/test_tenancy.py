@@ -12,8 +12,8 @@ BODIES = {
     "/api/products/<int:product_id>/stock": {"delta": -1, "reason": "sale"},
     "/api/products/<int:product_id>": {"name": "Hijacked"},
     "/api/users/<int:user_id>": {"role": "staff"},
-    "/api/locations/<int:location_id>": {"name": "Hijacked"},
-    "/api/products/<int:product_id>/locations/<int:location_id>": {"low_stock_threshold": 1},
+    "/api/locations/<int:location_id>": {"name": "Hijacked", "active": False},
+    "/api/products/<int:product_id>/locations/<int:location_id>": {"low_stock_threshold": 99},
 }
 
 
@@ -24,9 +24,9 @@ def other_shop_rows(other_shop):
     notification = db.session.execute(
         db.select(Notification).where(Notification.user_id == other_shop.user["id"])).scalar_one()
     alert = db.session.execute(db.select(StockAlert).where(StockAlert.product_id == product["id"])).scalar_one()
-    [location] = other_shop.get("/api/locations").get_json()["items"]
+    [place] = other_shop.get("/api/locations").get_json()["items"]
     return {"product_id": product["id"], "notification_id": notification.id, "alert_id": alert.id,
-            "user_id": staff.user["id"], "location_id": location["id"]}
+            "user_id": staff.user["id"], "location_id": place["id"]}
 
 
 def snapshot(ids):
@@ -72,7 +72,8 @@ def test_other_shops_ids_answer_404_everywhere_and_change_nothing(app, shop, oth
             kwargs["json"] = BODIES.get(rule.rule, {})
         elif method == "POST":
             token = shop.get("/api/auth/csrf").get_json()["csrf_token"]
-            kwargs["data"] = {"csrf_token": token, "name": "Hijacked", "delta": "-1", "reason": "sale"}
+            kwargs["data"] = {"csrf_token": token, "name": "Hijacked", "delta": "-1", "reason": "sale",
+                              "action": "save"}
         response = getattr(shop, method.lower())(url, **kwargs) if method != "GET" else shop.get(url)
         assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
         assert b"Secret Sauce" not in response.data

@@ -14,8 +14,8 @@ from ..extensions import db
 from ..retail import rules as stock_rules
 from ..retail import service as retail
 from ..retail.models import Category, Location, Product, ProductStock, StockMovement
-from ..retail.service import View
 from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold
+from ..retail.service import View
 from ..timeutil import local_date
 from .models import Notification
 

@@ -73,17 +73,18 @@ def list_notifications(user, unread_only=False, limit=20, before_id=None):
         stmt = stmt.where(Notification.is_read.is_(False))
     if before_id is not None:
         stmt = stmt.where(Notification.id < before_id)
-    return suggest(user.client_id, db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all(), user)
+    found = db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).scalars().all()
+    return suggest(user.client_id, found, user)
 
 
 def reader_places(user):
     """The locations a reader (a User or a bell Reader) is limited to, or None for all of them:
     read by id, so the bell's poll loads no user."""
-    role = db.session.execute(select(User.role).where(User.id == user.id)).scalar_one_or_none()
-    if role == "owner":
+    rows = db.session.execute(select(User.role, UserLocation.location_id)
+                              .outerjoin(UserLocation, UserLocation.user_id == User.id).where(User.id == user.id)).all()
+    if not rows or rows[0].role == "owner":
         return None
-    ids = db.session.execute(select(UserLocation.location_id).where(UserLocation.user_id == user.id)).scalars().all()
-    return set(ids) or None
+    return {lid for _, lid in rows if lid is not None} or None
 
 
 SUGGESTING = ("low", "out")  # the kinds that say where stock can come from

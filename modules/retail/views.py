@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids, scoped
+from ..auth.tenancy import current_client_id, get_owned_or_404, scoped
 from ..auth.views import safe_next
 from ..errors import ApiError, ValidationError
 from ..extensions import db
@@ -143,7 +143,9 @@ def _render_form(product, form, errors, status=200, stock_errors=None):
                            chart=chart, chart_added=chart_added, days=days, chart_days=CHART_DAYS,
                            stock_errors=stock_errors or {}, stock_form=request.form if stock_errors else {},
                            view=view, place=place, offers=offers, adjust_at=_adjust_location(place),
-                           adjust_places=_adjust_places(view, place)), status
+                           adjust_places=_adjust_places(view, place),
+                           carried=view is None or place.location_id is None
+                           or any(e["location"]["id"] == place.location_id for e in view["locations"])), status
 
 
 def _product_form_values(product):
