@@ -5,17 +5,18 @@ each alert kind, one INSERT ... SELECT into the daily log (the UNIQUE (client_id
 alert_date) constraint decides what is new) RETURNING the new rows; then the alert episodes, and
 `alerts_raised` for the bell and the outbox, for the new rows only.
 """
+import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, literal, not_, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal, not_, or_, select, text, update
 
 from ..auth.models import Client, NotificationSettings
 from ..auth.tenancy import owned_by
+from .. import dialect
 from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail import rules as stock_rules
-from ..retail import locations
 from ..retail.models import Category, Location, Product, ProductStock
 from ..retail.signals import stock_changed
 from ..timeutil import isoformat, local_date, utcnow
@@ -96,23 +97,63 @@ SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
 
 def _suggest(new):
     """Write the transfer suggestion on new low and out alerts of shops with two or more active
-    locations (one query finds those shops; one per such shop finds the spare stock)."""
+    locations: one query finds those shops, one (per CHUNK products) reads the spare stock of
+    every place of their alerting products, and one statement writes the suggestions; the same
+    choice as retail's locations.suggestions(), for every shop at once."""
     wanted = [a for a in new if a.kind in SUGGESTING]
     if not wanted:
         return
     shops = set(db.session.execute(
         select(Location.client_id).where(Location.client_id.in_({a.client_id for a in wanted}), Location.active.is_(True))
         .group_by(Location.client_id).having(func.count() >= 2)).scalars())
+    wanted = [a for a in wanted if a.client_id in shops]
+    if not wanted:
+        return
+    spares = _spare_stock(sorted({a.product_id for a in wanted}))
     rows = []
-    for client_id in shops:
-        mine = [a for a in wanted if a.client_id == client_id]
-        found = locations.suggestions(client_id, {(a.product_id, a.location_id) for a in mine})
-        rows += [{"b_id": a.log_id, "b_suggestion": found[(a.product_id, a.location_id)]}
-                 for a in mine if (a.product_id, a.location_id) in found]
-    if rows:
-        table = StockAlertLog.__table__
-        db.session.execute(update(table).where(table.c.id == bindparam("b_id"))
-                           .values(suggestion=bindparam("b_suggestion", type_=table.c.suggestion.type)), rows)
+    for a in wanted:
+        best = max(((spare, -other, name) for other, name, spare in spares.get(a.product_id, [])
+                    if other != a.location_id and spare > 0), default=None)
+        if best is not None:
+            spare, other, name = best
+            rows.append((a.log_id, {"from_location": {"id": -other, "name": name}, "spare": spare}))
+    _write_suggestions(rows)
+
+
+def _spare_stock(product_ids):
+    """{product id: [(location id, name, spare)]}: each active location's stock above its effective
+    threshold there (may be 0 or less), for these products, whatever their shop."""
+    out = {}
+    for start in range(0, len(product_ids), CHUNK):
+        stmt = (select(ProductStock.product_id, Location.id, Location.name, ProductStock.stock - sql_place_threshold())
+                .select_from(ProductStock)
+                .join(Product, Product.id == ProductStock.product_id)
+                .join(Location, and_(Location.id == ProductStock.location_id, Location.active.is_(True)))
+                .outerjoin(NotificationSettings, NotificationSettings.client_id == ProductStock.client_id)
+                .outerjoin(Category, Category.id == Product.category_id)
+                .where(id_in(ProductStock.product_id, product_ids[start:start + CHUNK])))
+        for pid, lid, name, spare in db.session.execute(stmt):
+            out.setdefault(pid, []).append((lid, name, spare))
+    return out
+
+
+def _write_suggestions(rows):
+    """[(log id, suggestion)] written in one statement: on PostgreSQL an UPDATE ... FROM unnest()
+    of two arrays (an executemany costs a round of the pipeline per row: 5 s for 150,000 alerts);
+    SQLite's executemany runs in-process, as cheap as one statement."""
+    if not rows:
+        return
+    if dialect.name() == "postgresql":
+        db.session.execute(text(
+            "UPDATE stock_alert_log SET suggestion = CAST(v.suggestion AS JSON) "
+            "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:suggestions AS TEXT[])) AS v(id, suggestion) "
+            "WHERE stock_alert_log.id = v.id"),
+            {"ids": [log_id for log_id, _ in rows], "suggestions": [json.dumps(found) for _, found in rows]})
+        return
+    table = StockAlertLog.__table__
+    db.session.execute(update(table).where(table.c.id == bindparam("b_id"))
+                       .values(suggestion=bindparam("b_suggestion", type_=table.c.suggestion.type)),
+                       [{"b_id": log_id, "b_suggestion": found} for log_id, found in rows])
 
 
 def raise_alerts(client_id=None, product_ids=None, now=None) -> list[NewAlert]:
