@@ -4,7 +4,7 @@ set-based queries whatever the number of products: the stock rule's SQL twins, n
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, not_, select
 
 from ..alerts.models import StockAlertLog
 from ..alerts.scan import sql_place_threshold, sql_product_threshold, with_thresholds
