@@ -6,7 +6,7 @@ import logging
 import math
 import shutil
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,34 +32,48 @@ SMS_EVERY = 4  # every n-th shop has an SMS number on its list besides its email
 class Shape:
     shops: int
     products: int  # per shop
-    low_every: int  # every n-th product of a shop is low (20: 5%)
+    low_every: int  # every n-th place of a shop is low (20: 5%)
     movements: int = 0  # sale movements per product over the last 26 days (0: no sales, no forecast)
     fast_every: int = 10  # every n-th product of a shop (k % n == 1) sells fast
     forecast_days: int = 3  # the forecast's setting when it is on
     sms_every: int = SMS_EVERY  # every n-th shop (id % n == 0) has an SMS number too; every shop an email
+    locations: int = 1  # per shop, each carrying every product of the shop (Main, the default, is the first)
+
+    # A place is a product at a location: the q-th place of a shop is its product k = q // locations
+    # at its location j = q % locations (j = 0: Main, where the sales are). With one location q = k.
 
     @property
     def sms_shops(self):
         return self.shops // self.sms_every
 
-    def stock(self, k):
-        """The stock of a shop's k-th product (0-based), as load() writes it."""
-        return (k // self.low_every) % 6 if self.is_low(k) else 10 + k % 90
+    @property
+    def places(self):
+        """Stock rows (product_stock) per shop."""
+        return self.products * self.locations
 
-    def is_low(self, k):
-        return k % self.low_every == 0
+    def place_stock(self, q):
+        """The stock of a shop's q-th place (0-based), as load() writes it."""
+        return (q // self.low_every) % 6 if self.is_low(q) else 10 + q % 90
+
+    def stock(self, k):
+        """The stock of a shop's k-th product (0-based), summed over its locations."""
+        return sum(self.place_stock(k * self.locations + j) for j in range(self.locations))
+
+    def is_low(self, q):
+        return q % self.low_every == 0
 
     def is_fast(self, k):
-        return k % self.fast_every == 1 % self.fast_every and not self.is_low(k)
+        return k % self.fast_every == 1 % self.fast_every and not self.is_low(k * self.locations)
 
     def units_sold(self, k):
-        """Units sold in the window by the k-th product: ten times its stock for a fast seller,
-        one a movement for the rest."""
-        return FAST_SALES_PER_STOCK * self.stock(k) if self.is_fast(k) else self.movements
+        """Units sold in the window by the k-th product (all at Main): ten times its stock there for
+        a fast seller, one a movement for the rest."""
+        return FAST_SALES_PER_STOCK * self.place_stock(k * self.locations) if self.is_fast(k) else self.movements
 
     @property
     def low_per_shop(self):
-        return math.ceil(self.products / self.low_every)
+        """Low places per shop."""
+        return math.ceil(self.places / self.low_every)
 
     @property
     def expected_alerts(self):
@@ -67,12 +81,13 @@ class Shape:
 
     @property
     def forecast_per_shop(self):
-        """Products of a shop the forecast alerts on: not low, sold in the window, and
-        stock * window // units <= forecast_days (worked out here, apart from the app's rule)."""
+        """Places of a shop the forecast alerts on: at Main (where the sales are), not low, sold in
+        the window, and stock * window // units <= forecast_days (worked out here, apart from the app's rule)."""
         if not self.movements:
             return 0
-        return sum(1 for k in range(self.products) if not self.is_low(k)
-                   and self.stock(k) * FORECAST_WINDOW_DAYS // self.units_sold(k) <= self.forecast_days)
+        main = [(k, self.place_stock(k * self.locations)) for k in range(self.products)]
+        return sum(1 for k, stock in main if not self.is_low(k * self.locations)
+                   and stock * FORECAST_WINDOW_DAYS // self.units_sold(k) <= self.forecast_days)
 
     @property
     def expected_forecast_alerts(self):
@@ -87,8 +102,14 @@ class Shape:
         """Outbox rows of a first cycle with the forecast off: one per low alert and recipient."""
         return (self.shops + self.sms_shops) * self.low_per_shop
 
+    def one_location(self):
+        """The comparison: as many stock rows, all at one location per shop (N x the products)."""
+        return replace(self, products=self.places, locations=1)
+
     def __str__(self):
-        text = (f"{self.shops:,} shops x {self.products:,} products ({self.expected_alerts:,} low; "
+        where = "" if self.locations == 1 else (f" at {self.locations} locations each "
+                                                 f"({self.shops * self.places:,} stock rows)")
+        text = (f"{self.shops:,} shops x {self.products:,} products{where} ({self.expected_alerts:,} low; "
                 f"recipients: email in every shop, SMS in {self.sms_shops:,})")
         if self.movements:
             text += (f", {self.movements} sales per product ({self.sale_movements:,} movements; "
@@ -179,11 +200,25 @@ def series_cte(dialect, n):
     return f"WITH RECURSIVE series(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM series WHERE i < {int(n)})"
 
 
+def stock_sql(q, every):
+    """The stock of the place q (an SQL expression), as Shape.place_stock() has it."""
+    return f"CASE WHEN {q} % {every} = 0 THEN ({q} / {every}) % 6 ELSE 10 + {q} % 90 END"
+
+
+def product_stock_sql(shape):
+    """products.stock of the product k (a column of load()'s series): its places' stock summed."""
+    n, every = shape.locations, shape.low_every
+    if n == 1:
+        return stock_sql("k", every)
+    return " + ".join(stock_sql(f"(k * {n} + {j})", every) for j in range(n))
+
+
 def load(shape):
     """Shops, their owner, settings for every other shop (the rest run on defaults), the shop's
     recipients (an email address in every shop, an SMS number in every `sms_every`th, instant
     by the shop's mode), five categories each (a seventh of the products uncategorized), the
-    products and their sale movements; in one transaction. The forecast is off (forecast_days = 0)
+    products, their stock at each of the shop's `shape.locations` locations (Main, then 'Store 2'...)
+    and their sale movements (at Main); in one transaction. The forecast is off (forecast_days = 0)
     until set_forecast()."""
     dialect = db.engine.dialect.name
     shops, per_shop, every = shape.shops, shape.products, shape.low_every
@@ -211,7 +246,8 @@ def load(shape):
         INSERT INTO categories (id, client_id, name)
         SELECT i, (i - 1) / {CATEGORIES_PER_SHOP} + 1, 'Category ' || ((i - 1) % {CATEGORIES_PER_SHOP})
         FROM series""",
-        # k = the product's index in its shop; k % every = 0 is low (stock 0..5), the rest 10..99.
+        # k = the product's index in its shop; at one location k % every = 0 is low (stock 0..5), the
+        # rest 10..99; at n locations the stock is the sum of its places' (see product_stock below).
         f"""{series_cte(dialect, shops * per_shop)}
         INSERT INTO products (id, client_id, category_id, name, sku, stock, low_stock_threshold, active,
             created_at, updated_at)
@@ -219,16 +255,34 @@ def load(shape):
                CASE WHEN k % 7 = 3 THEN NULL
                     ELSE (client_id - 1) * {CATEGORIES_PER_SHOP} + (k / 3) % {CATEGORIES_PER_SHOP} + 1 END,
                'Product ' || i, 'SKU-' || i,
-               CASE WHEN k % {every} = 0 THEN (k / {every}) % 6 ELSE 10 + k % 90 END,
+               {product_stock_sql(shape)},
                NULL, TRUE, :now, :now
         FROM (SELECT i, (i - 1) / {per_shop} + 1 AS client_id, (i - 1) % {per_shop} AS k FROM series) AS p""",
         # Every shop's one location, Main (its id is the shop's), which carries all its products.
         f"""{series_cte(dialect, shops)}
         INSERT INTO locations (id, client_id, name, kind, is_default, active, created_at)
         SELECT i, i, 'Main', 'store', TRUE, TRUE, :now FROM series""",
-        """INSERT INTO product_stock (id, client_id, product_id, location_id, stock, updated_at)
-        SELECT id, client_id, id, client_id, stock, updated_at FROM products""",
     ]
+    if shape.locations == 1:
+        statements.append("""INSERT INTO product_stock (id, client_id, product_id, location_id, stock, updated_at)
+        SELECT id, client_id, id, client_id, stock, updated_at FROM products""")
+    else:
+        n = shape.locations
+        # The other locations, 'Store 2'.. 'Store n' (ids after the shops' Mains), each carrying every
+        # product: the place q = k * n + j (j = 0 at Main) has the stock a one-location shop's q-th product has.
+        q = f"(((p.id - 1) % {per_shop}) * {n} + j.i - 1)"
+        statements += [
+            f"""{series_cte(dialect, shops * (n - 1))}
+            INSERT INTO locations (id, client_id, name, kind, is_default, active, created_at)
+            SELECT {shops} + i, (i - 1) / {n - 1} + 1, 'Store ' || ((i - 1) % {n - 1} + 2), 'store', FALSE, TRUE, :now
+            FROM series""",
+            f"""{series_cte(dialect, n)}
+            INSERT INTO product_stock (id, client_id, product_id, location_id, stock, updated_at)
+            SELECT (p.id - 1) * {n} + j.i, p.client_id, p.id,
+                   CASE WHEN j.i = 1 THEN p.client_id ELSE {shops} + (p.client_id - 1) * {n - 1} + j.i - 1 END,
+                   {stock_sql(q, every)}, p.updated_at
+            FROM products AS p CROSS JOIN series AS j""",
+        ]
     with db.engine.begin() as conn:
         for sql in statements:
             stmt = text(sql)
@@ -271,10 +325,15 @@ def load_sales(conn, shape):
 
     A bulk load's usual way: the secondary indexes are dropped and built again afterwards, and on
     PostgreSQL the foreign-key triggers are off for this transaction (every id is valid by construction)."""
-    m, per_shop = shape.movements, shape.products
+    m, per_shop, n = shape.movements, shape.products, shape.locations
     k = f"((p.id - 1) % {per_shop})"
-    units = (f"CASE WHEN {k} % {shape.fast_every} = {1 % shape.fast_every} AND {k} % {shape.low_every} <> 0 "
-             f"THEN {FAST_SALES_PER_STOCK} * p.stock ELSE {m} END")
+    # The sales are at Main: with one location its stock is the product's, else its place's.
+    stock, q, at_main = "p.stock", k, ""
+    if n > 1:
+        stock, q = "ps.stock", f"({k} * {n})"
+        at_main = " JOIN product_stock AS ps ON ps.product_id = p.id AND ps.location_id = p.client_id"
+    units = (f"CASE WHEN {k} % {shape.fast_every} = {1 % shape.fast_every} AND {q} % {shape.low_every} <> 0 "
+             f"THEN {FAST_SALES_PER_STOCK} * {stock} ELSE {m} END")
     indexes = _movement_indexes(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SET LOCAL session_replication_role = replica"))
@@ -287,9 +346,9 @@ def load_sales(conn, shape):
         conn.execute(text(f"""
             INSERT INTO stock_movements (client_id, product_id, location_id, delta, stock_after, reason, user_id,
                                          created_at)
-            SELECT p.client_id, p.id, p.client_id, -(({units} + {j}) / {m}), p.stock + ({m - 1 - j} * ({units})) / {m},
+            SELECT p.client_id, p.id, p.client_id, -(({units} + {j}) / {m}), {stock} + ({m - 1 - j} * ({units})) / {m},
                    'sale', NULL, :at
-            FROM products AS p""").bindparams(bindparam("at", at, type_=DateTime)))
+            FROM products AS p{at_main}""").bindparams(bindparam("at", at, type_=DateTime)))
     for _, create in indexes:
         conn.execute(text(create))
     if conn.dialect.name == "postgresql":

@@ -5,6 +5,7 @@ address, and every fourth shop an SMS number), so the first cycle writes outbox 
 
     python bench/monitor_scan.py                       # 1,000 shops x 1,000 products, both databases
     python bench/monitor_scan.py --quick --db sqlite   # 50 shops x 200 products, a few seconds
+    python bench/monitor_scan.py --locations 3         # 3 locations a shop, against 3x the products at one
 
 Schemas are built by the migrations, rows are bulk-loaded with INSERT ... SELECT over a number
 series (generate_series on PostgreSQL, a recursive CTE on SQLite), PostgreSQL runs in a
@@ -53,6 +54,7 @@ from tests.support.postgres import find_bindir  # noqa: E402
 
 FORECAST_TARGET = 2.0  # the whole cycle with the forecast on, at most this times the cycle with it off
 OUTBOX_TARGET = 1.3  # the first cycle (its outbox rows included), at most this times floor+
+LOCATIONS_TARGET = 1.5  # the cycle at N locations, at most this times the cycle of as many stock rows at one
 
 
 @dataclass
@@ -238,9 +240,11 @@ def measure_memory(label, shape):
 
 
 def run_database(databases, shape, memory_shapes, rounds, out):
-    """Every measurement on one kind of database; returns (timings, memory peaks)."""
-    timings, peaks = [], []
-    for use in [shape, *[s for s in memory_shapes if s != shape]]:
+    """Every measurement on one kind of database; returns (timings, memory peaks, timings of the
+    comparison: as many stock rows at one location per shop, when `shape` has several)."""
+    timings, peaks, compared = [], [], []
+    one = shape.one_location() if shape.locations > 1 else None
+    for use in [shape, *([one] if one else []), *[s for s in memory_shapes if s != shape]]:
         app = create_app(bench_config(databases.new()))
         with app.app_context():
             started = time.perf_counter()
@@ -248,6 +252,8 @@ def run_database(databases, shape, memory_shapes, rounds, out):
             out(f"  {databases.name}: loaded {use} in {time.perf_counter() - started:.1f}s")
             if use == shape:
                 timings = measure_timings(databases.name, shape, rounds)
+            elif use == one:
+                compared = measure_timings(databases.name, one, rounds)
             else:  # compile caches warm, as they are for the timed shape, so only the cycle is traced
                 time_cycle()
                 time_cycle()
@@ -256,7 +262,7 @@ def run_database(databases, shape, memory_shapes, rounds, out):
                 peaks.append(measure_memory(databases.name, use))
             db.session.remove()
             db.engine.dispose()
-    return timings, peaks
+    return timings, peaks, compared
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -279,11 +285,15 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, help="timed rounds, the best is shown (default 5; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a small run: 50 shops x 200 products, one round")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
+    parser.add_argument("--locations", type=int, default=1,
+                        help="locations per shop, each carrying every product (default 1); with 2 or more, "
+                             "the same is also run with as many stock rows at one location per shop "
+                             "(N x the products) and the cycles compared")
     args = parser.parse_args(argv)
     if not 0 <= args.movements <= 100:  # a fast seller sells 10 x stock >= 100 units: every delta below 0
         parser.error("--movements must be between 0 and 100")
-    if args.fast_every < 1 or args.low_every < 1 or args.forecast_days < 1:
-        parser.error("--fast-every, --low-every and --forecast-days must be at least 1")
+    if args.fast_every < 1 or args.low_every < 1 or args.forecast_days < 1 or args.locations < 1:
+        parser.error("--fast-every, --low-every, --forecast-days and --locations must be at least 1")
     args.shops = args.shops or (50 if args.quick else 1000)
     args.products = args.products or (200 if args.quick else 1000)
     args.rounds = args.rounds or (1 if args.quick else 5)
@@ -356,10 +366,31 @@ def report(timings, peaks, shape, out):
                 f"{p.first_new:>11,} {p.first_peak / 2**20:>9.2f} {p.repeat_new:>12,} {p.repeat_peak / 2**20:>9.2f}")
 
 
+def report_locations(timings, compared, shape, out):
+    one = shape.one_location()
+    out("")
+    out(f"locations: {shape.shops:,} shops x {shape.products:,} products at {shape.locations} locations "
+        f"against {one.shops:,} shops x {one.products:,} products at one location "
+        f"({shape.shops * shape.places:,} stock rows, {shape.expected_alerts:,} low places, each)")
+    out(f"{'database':<10} {'phase':<7} {f'cycle {shape.locations} loc s':>13} {'cycle 1 loc s':>13} {'ratio':>7} "
+        f"{'new alerts':>11} {'new at 1':>9}   every round: {shape.locations} locations / 1 location s")
+    ratios = []
+    for t, c in zip(timings, compared):
+        ratio = t.cycle / c.cycle if c.cycle else float("inf")
+        ratios.append((t, ratio))
+        out(f"{t.database:<10} {t.phase:<7} {t.cycle:>13.3f} {c.cycle:>13.3f} {ratio:>6.2f}x "
+            f"{t.new_alerts[0]:>11,} {c.new_alerts[0]:>9,}   "
+            + "  ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(t.cycle_seconds, c.cycle_seconds)))
+    out(f"cycle at {shape.locations} locations / at one (target <= {LOCATIONS_TARGET}x): "
+        + ", ".join(f"{t.database} {t.phase} {r:.2f}x ({'met' if r <= LOCATIONS_TARGET else 'missed'})"
+                    for t, r in ratios))
+
+
 def main(argv=None, out=print):
     """Run the bench; returns {"shape", "timings", "peaks"} for the caller (and the smoke test)."""
     args = parse_args(argv)
-    shape = Shape(args.shops, args.products, args.low_every, args.movements, args.fast_every, args.forecast_days)
+    shape = Shape(args.shops, args.products, args.low_every, args.movements, args.fast_every, args.forecast_days,
+                  locations=args.locations)
     memory_shapes = [] if args.no_memory else memory_shapes_for(shape)
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     out(f"monitor scan bench: {shape}, {args.rounds} round(s), Python {platform.python_version()}")
@@ -368,23 +399,31 @@ def main(argv=None, out=print):
             raise SystemExit("PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BINDIR")
         out("  PostgreSQL server binaries not found (set PG_BINDIR): PostgreSQL skipped")
         kinds.remove("postgres")
-    timings, peaks = [], []
+    timings, peaks, compared = [], [], []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stockbell-bench-") as workdir:
         for kind in kinds:
             databases = SqliteDatabases(workdir) if kind == "sqlite" else PostgresDatabases()
             try:
                 out(f"  {databases.version()}")
-                t, p = run_database(databases, shape, memory_shapes, args.rounds, out)
+                t, p, c = run_database(databases, shape, memory_shapes, args.rounds, out)
             finally:
                 databases.close()
             timings += t
             peaks += p
+            compared += c
     report(timings, peaks, shape, out)
+    if shape.locations > 1:
+        report_locations(timings, compared, shape, out)
     out(f"\ntarget: cycle within 1.5x the floor; first cycle within {OUTBOX_TARGET}x floor+; cycle with the forecast "
-        f"on within {FORECAST_TARGET:.0f}x the cycle with it off; "
-        f"total bench time {time.perf_counter() - started:.0f}s")
-    return {"shape": shape, "timings": timings, "peaks": peaks}
+        f"on within {FORECAST_TARGET:.0f}x the cycle with it off"
+        + (f"; cycle at {shape.locations} locations within {LOCATIONS_TARGET}x the cycle at one"
+           if shape.locations > 1 else "")
+        + f"; total bench time {time.perf_counter() - started:.0f}s")
+    result = {"shape": shape, "timings": timings, "peaks": peaks}
+    if shape.locations > 1:
+        result["one_location"] = compared
+    return result
 
 
 if __name__ == "__main__":

@@ -51,6 +51,25 @@ def test_monitor_bench_quick_run_counts_the_forecast_alerts_it_should():
         assert f"sqlite {timing.phase} {timing.cycle_on / timing.cycle:.2f}x" in ratio_lines[0], report
 
 
+def test_monitor_bench_quick_run_at_three_locations_compares_as_many_stock_rows_at_one():
+    lines = []
+    result = main(["--quick", "--db", "sqlite", "--no-memory", "--locations", "3", "--movements", "0"],
+                  out=lines.append)
+    report = "\n".join(lines)
+    shape, one = result["shape"], result["shape"].one_location()
+    assert (shape.locations, shape.places, one.products, one.locations) == (3, 600, 600, 1)
+    assert shape.expected_alerts == one.expected_alerts == 50 * 30  # every 20th of 600 places a shop low
+    assert shape.stock(0) == shape.place_stock(0) + shape.place_stock(1) + shape.place_stock(2)
+    for timings in (result["timings"], result["one_location"]):
+        first, repeat = timings
+        assert first.new_alerts == [shape.expected_alerts] and first.floor_rows == [shape.expected_alerts], report
+        assert repeat.new_alerts == [0] and repeat.floor_rows == [0], report
+        assert first.cycle_writes == first.full_writes, report
+        assert first.cycle_writes["deliveries"] == shape.expected_deliveries, report
+    ratio_lines = [line for line in lines if line.startswith("cycle at 3 locations / at one")]
+    assert len(ratio_lines) == 1 and "sqlite first" in ratio_lines[0] and "sqlite repeat" in ratio_lines[0], report
+
+
 @pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
 def test_pages_bench_quick_run_measures_every_page_it_names():
     from bench.pages import main as pages_main

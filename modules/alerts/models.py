@@ -13,6 +13,8 @@ class StockAlertLog(db.Model):
                             name="uq_stock_alert_log_place_kind_day"),
         # The dashboard's alerts per day: a range of days, not the shop's whole history (0014p).
         db.Index("ix_stock_alert_log_client_date", "client_id", "alert_date"),
+        # A rule's "already logged today at this place" (kinds.py, _logged_today), which names no shop (0015l).
+        db.Index("ix_stock_alert_log_place_day", "product_id", "location_id", "kind", "alert_date"),
     )
 
     id = db.Column(db.Integer, primary_key=True)

@@ -8,14 +8,14 @@ alert_date) constraint decides what is new) RETURNING the new rows; then the ale
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, literal, not_, or_, select, update
+from sqlalchemy import and_, func, literal, not_, or_, select, update
 
+from .. import dialect
 from ..auth.models import Client, NotificationSettings
 from ..auth.tenancy import owned_by
 from ..dialect import id_in, insert
 from ..extensions import db
 from ..retail import rules as stock_rules
-from ..retail import locations
 from ..retail.models import Category, Location, Product, ProductStock
 from ..retail.signals import stock_changed
 from ..timeutil import isoformat, local_date, utcnow
@@ -96,23 +96,34 @@ SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
 
 def _suggest(new):
     """Write the transfer suggestion on new low and out alerts of shops with two or more active
-    locations (one query finds those shops; one per such shop finds the spare stock)."""
+    locations, as retail's locations.suggestions() chooses it (the other active location with the
+    most stock above its own threshold there, the lowest id among equals), for every shop at once:
+    one query finds those shops, then one UPDATE per CHUNK alerts has the database pick and write
+    each suggestion (read into Python and written back, 15,000 suggestions cost a second)."""
     wanted = [a for a in new if a.kind in SUGGESTING]
     if not wanted:
         return
     shops = set(db.session.execute(
         select(Location.client_id).where(Location.client_id.in_({a.client_id for a in wanted}), Location.active.is_(True))
         .group_by(Location.client_id).having(func.count() >= 2)).scalars())
-    rows = []
-    for client_id in shops:
-        mine = [a for a in wanted if a.client_id == client_id]
-        found = locations.suggestions(client_id, {(a.product_id, a.location_id) for a in mine})
-        rows += [{"b_id": a.log_id, "b_suggestion": found[(a.product_id, a.location_id)]}
-                 for a in mine if (a.product_id, a.location_id) in found]
-    if rows:
-        table = StockAlertLog.__table__
-        db.session.execute(update(table).where(table.c.id == bindparam("b_id"))
-                           .values(suggestion=bindparam("b_suggestion", type_=table.c.suggestion.type)), rows)
+    ids = [a.log_id for a in wanted if a.client_id in shops]
+    if not ids:
+        return
+    spare = ProductStock.stock - sql_place_threshold()
+    best = (select(dialect.json_object(("from_location", dialect.json_object(("id", Location.id), ("name", Location.name))),
+                                       ("spare", spare)))
+            .select_from(ProductStock)
+            .join(Product, Product.id == ProductStock.product_id)
+            .join(Location, and_(Location.id == ProductStock.location_id, Location.active.is_(True)))
+            .outerjoin(NotificationSettings, NotificationSettings.client_id == ProductStock.client_id)
+            .outerjoin(Category, Category.id == Product.category_id)
+            .where(ProductStock.product_id == StockAlertLog.product_id,
+                   ProductStock.location_id != StockAlertLog.location_id, spare > 0)
+            .order_by(spare.desc(), Location.id).limit(1)
+            .correlate(StockAlertLog).scalar_subquery())
+    for start in range(0, len(ids), CHUNK):
+        db.session.execute(update(StockAlertLog).where(id_in(StockAlertLog.id, ids[start:start + CHUNK]))
+                           .values(suggestion=best), execution_options={"synchronize_session": False})
 
 
 def raise_alerts(client_id=None, product_ids=None, now=None) -> list[NewAlert]:
@@ -224,4 +235,4 @@ def resolve_alert(alert, user_id, now=None):
     return alert
 
 
-__all__ = ["NewAlert", "raise_alerts", "on_stock_change", "resolve_alert"]
+__all__ = ["NewAlert", "on_stock_change", "raise_alerts", "resolve_alert"]
