@@ -96,7 +96,7 @@ SUGGESTING = ("low", "out")  # the kinds that say where stock can come from
 
 def _suggest(new):
     """Write the transfer suggestion on new low and out alerts of shops with two or more active
-    locations, as retail's locations.suggestions() chooses it (the other active location with the
+    locations, as retail's locations.suggested_transfers() chooses it (the other active location with the
     most stock above its own threshold there, the lowest id among equals), for every shop at once:
     one query finds those shops, then one UPDATE per CHUNK alerts has the database pick and write
     each suggestion (read into Python and written back, 15,000 suggestions cost a second)."""

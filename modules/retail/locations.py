@@ -248,18 +248,12 @@ def spare_stock(client_id, product_ids):
     return out
 
 
-def suggestions(client_id, places):
-    """{(product id, location id): {"from_location": {id, name}, "spare": n}} for the places
-    given: the other active location with the most spare stock (above its own threshold), when
-    one has any."""
-    return {key: {"from_location": found["from_location"], "spare": found["spare"]}
-            for key, found in suggested_transfers(client_id, places).items()}
-
-
 def suggested_transfers(client_id, places):
-    """`suggestions`, each with the `quantity` a one-click transfer fills in: what brings the
-    alerting location back above its threshold (its threshold + 1 - its stock), at most `spare`;
-    None when that location is above its threshold again."""
+    """{(product id, location id): {"from_location": {id, name}, "spare": n, "quantity": q}} for
+    the places given: the other active location with the most spare stock (above its own
+    threshold; the lowest id among equals), when one has any, and the `quantity` a one-click
+    transfer fills in: what brings the alerting location back above its threshold (its threshold
+    + 1 - its stock), at most `spare`; None when that location is above its threshold again."""
     spares = spare_stock(client_id, [pid for pid, _ in places])
     out = {}
     for pid, lid in places:

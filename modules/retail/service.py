@@ -2,7 +2,7 @@
 and the tests call these. Callers pass a client_id they already trust."""
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, column, false, func, not_, or_, select, table, true, update
+from sqlalchemy import and_, case, column, false, func, or_, select, table, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import DEFAULT_THRESHOLD, Client, NotificationSettings
