@@ -38,7 +38,8 @@ def products():
         flash("; ".join(f"{k}: {v}" for k, v in e.details.items()), "error")
         return redirect(url_for("retail.products"))
     place = switch.current_place()
-    if args["location_id"] is None:  # a ?location_id= link shows that place; else the switch's
+    from_url = args["location_id"] is not None
+    if not from_url:  # a ?location_id= link shows that place; else the switch's
         args["location_id"] = place.location_id
     counts = service.status_counts(current_client_id(), location_id=args["location_id"], ids=place.ids)
     # Without a search or a category, the tab's count is the list's total (the "soon" count reads
