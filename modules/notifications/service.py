@@ -13,6 +13,7 @@ from ..auth.sessions import LIVE_USER, live_user_params, parse_session_id
 from ..auth.tenancy import for_shop
 from ..dialect import id_in
 from ..extensions import db
+from ..retail import locations
 from ..retail.models import Category, Location, Product
 from ..timeutil import utcnow
 from .models import Notification, UserPreferences
