@@ -266,7 +266,7 @@ def _movement_indexes(conn):
 def load_sales(conn, shape):
     """`shape.movements` sale movements per product, at evenly spaced instants over the last
     SALES_SPAN, one INSERT ... SELECT over products per instant (so the table is in time order,
-    as a live one is). A product sells `shape.units_sold(k)` units in all, split into near-equal
+    as a live one is), and their daily rollup (sales_daily). A product sells `shape.units_sold(k)` units in all, split into near-equal
     movements: delta_j = -((units + j) / movements) for j = 0..movements-1 adds up to exactly units.
 
     A bulk load's usual way: the secondary indexes are dropped and built again afterwards, and on
@@ -290,6 +290,18 @@ def load_sales(conn, shape):
             SELECT p.client_id, p.id, p.client_id, -(({units} + {j}) / {m}), p.stock + ({m - 1 - j} * ({units})) / {m},
                    'sale', NULL, :at
             FROM products AS p""").bindparams(bindparam("at", at, type_=DateTime)))
+    # The daily rollup the app writes with each sale, grouped from the movements in one statement
+    # (every bench shop is in UTC: a movement's shop-local date is its UTC date), before the
+    # rollup's forecast index is built.
+    day = "CAST(created_at AS DATE)" if conn.dialect.name == "postgresql" else "date(created_at)"
+    conn.execute(text("DROP INDEX ix_sales_daily_client_date"))
+    conn.execute(text(f"""
+        INSERT INTO sales_daily (client_id, product_id, location_id, sale_date, units)
+        SELECT client_id, product_id, location_id, {day}, SUM(-delta) FROM stock_movements
+        WHERE reason = 'sale' AND delta < 0 GROUP BY client_id, product_id, location_id, {day}
+        ORDER BY 4, 1, 2, 3"""))  # day after day, as a live table grows
+    conn.execute(text("CREATE INDEX ix_sales_daily_client_date ON sales_daily "
+                      "(client_id, sale_date, product_id, location_id, units)"))
     for _, create in indexes:
         conn.execute(text(create))
     if conn.dialect.name == "postgresql":

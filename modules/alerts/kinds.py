@@ -15,8 +15,8 @@ from ..purchasing.models import PurchaseOrderLine, Supplier
 from ..purchasing.service import on_order
 from ..retail import rules as stock_rules
 from ..retail.locations import sql_active_places as active_places, sql_place as place_suffix
-from ..retail.models import Location, Product, ProductStock, StockMovement
-from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold
+from ..retail.models import Location, Product, ProductStock, SalesDaily
+from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold, window_first_day
 from . import rules
 from .models import StockAlert, StockAlertLog
 
@@ -90,10 +90,10 @@ def forecast_rule(scan):
     one: the default 28 days)."""
     selects = []
     for window in scan.forecast_windows():
-        since = stock_rules.sales_window_start(scan.timezone, window, scan.now)
+        first_day = window_first_day(scan.timezone, window, scan.now)
         shops = scan.shops().where(NotificationSettings.forecast_days > 0,
                                    NotificationSettings.forecast_window_days == window)
-        sales = units_sold(since, StockMovement.client_id.in_(shops), scan.product_ids, by_location=True)
+        sales = units_sold(first_day, SalesDaily.client_id.in_(shops), scan.product_ids, by_location=True)
         days = stock_rules.sql_days_left(scan.stock, sales.c.units, window)
         threshold = scan.threshold
         selects.append(
@@ -123,8 +123,8 @@ def reorder_rule(scan):
     incoming = func.coalesce(ordered.c.units, 0)
     selects = []
     for window in sorted(windows):
-        since = stock_rules.sales_window_start(scan.timezone, window, scan.now)
-        sales = units_sold(since, StockMovement.client_id.in_(shops), scan.product_ids, by_location=True)
+        first_day = window_first_day(scan.timezone, window, scan.now)
+        sales = units_sold(first_day, SalesDaily.client_id.in_(shops), scan.product_ids, by_location=True)
         days = stock_rules.sql_days_left(scan.stock, sales.c.units, window)
         point = purchasing_rules.sql_reorder_point(scan.threshold, sales.c.units, window, Supplier.lead_time_days)
         selects.append(
