@@ -59,8 +59,10 @@ def product_url(product_id):
 # A place is a product at one location; `scan.stock` is its stock there.
 
 def _logged_today(scan, kind):
-    """Whether this place raised `kind` today."""
-    return exists().where(StockAlertLog.product_id == ProductStock.product_id,
+    """Whether this place raised `kind` today (by the log's UNIQUE key, which leads with the shop:
+    without it SQLite scans the whole log for every candidate)."""
+    return exists().where(StockAlertLog.client_id == ProductStock.client_id,
+                          StockAlertLog.product_id == ProductStock.product_id,
                           StockAlertLog.location_id == ProductStock.location_id, StockAlertLog.kind == kind,
                           StockAlertLog.alert_date == scan.alert_date)
 
