@@ -73,6 +73,14 @@ def _at_place(sub):
                 sub.c.client_id == ProductStock.client_id)
 
 
+def _sold_at_place(sales):
+    """The join of the window's sales (already limited to the shops in scope) to the place. A
+    product id names its shop, so the shop is left out: PostgreSQL multiplies each column's
+    selectivity, and with the shop too it expected one row of 100,000, chose nested loops and took
+    21 s instead of 3 s (1,000 shops x 100 products)."""
+    return and_(sales.c.product_id == ProductStock.product_id, sales.c.location_id == ProductStock.location_id)
+
+
 def out_rule(scan):
     """Active and at zero or below."""
     return [scan.candidates(scan.stock, scan.threshold, literal(None)).where(scan.stock <= 0)]
@@ -100,7 +108,7 @@ def forecast_rule(scan):
         threshold = scan.threshold
         selects.append(
             scan.candidates(scan.stock, threshold, days)
-            .join(sales, _at_place(sales))
+            .join(sales, _sold_at_place(sales))
             .where(NotificationSettings.forecast_days > 0, NotificationSettings.forecast_window_days == window,
                    scan.stock > threshold, days <= NotificationSettings.forecast_days,
                    ~_logged_today(scan, "reorder")))
@@ -132,7 +140,7 @@ def reorder_rule(scan):
         selects.append(
             scan.candidates(scan.stock, point, days)
             .join(Supplier, and_(Supplier.id == Product.supplier_id, Supplier.client_id == Product.client_id))
-            .join(sales, _at_place(sales))
+            .join(sales, _sold_at_place(sales))
             .outerjoin(ordered, _at_place(ordered))
             .where(window_col == window, Supplier.lead_time_days > 0, scan.stock > scan.threshold,
                    scan.stock + incoming <= point, days <= Supplier.lead_time_days))
