@@ -36,7 +36,7 @@ def record_sales(client_id, sales, at, timezone=None):
         timezone = db.session.execute(select(Client.timezone).where(Client.id == client_id)).scalar_one()
     day = local_date(timezone, at)
     stmt = insert(SalesDaily)
-    stmt = stmt.on_conflict_do_update(index_elements=["product_id", "location_id", "sale_date"],
+    stmt = stmt.on_conflict_do_update(index_elements=["client_id", "product_id", "location_id", "sale_date"],
                                       set_={"units": SalesDaily.units + stmt.excluded.units})
     db.session.execute(stmt, [{"client_id": client_id, "product_id": p, "location_id": loc, "sale_date": day,
                                "units": n} for (p, loc), n in sorted(units.items())])
@@ -55,8 +55,14 @@ def units_sold(first_day, client_filter, product_ids=None, by_location=False):
     keys = [SalesDaily.client_id, SalesDaily.product_id]
     if by_location:
         keys.append(SalesDaily.location_id)
+    day = SalesDaily.sale_date
+    if product_ids is not None:
+        # A few products (a page, a stock change): read by the UNIQUE key (shop, product, place,
+        # day). The date is wrapped so that SQLite, which has no statistics, does not prefer the
+        # covering (shop, day) index and read the shop's whole window for them.
+        day = func.coalesce(SalesDaily.sale_date, SalesDaily.sale_date)
     stmt = (select(*keys, func.sum(SalesDaily.units).label("units"))
-            .where(client_filter, SalesDaily.sale_date >= first_day)
+            .where(client_filter, day >= first_day)
             .group_by(*keys))
     if product_ids is not None:
         stmt = stmt.where(SalesDaily.product_id.in_(product_ids))
