@@ -34,7 +34,7 @@ def upgrade():
         sa.ForeignKeyConstraint(['product_id'], ['products.id'], name='fk_sales_daily_product_id_products'),
         sa.ForeignKeyConstraint(['location_id'], ['locations.id'], name='fk_sales_daily_location_id_locations'),
         sa.PrimaryKeyConstraint('id', name='pk_sales_daily'),
-        sa.UniqueConstraint('client_id', 'product_id', 'location_id', 'sale_date', name='uq_sales_daily_day'),
+        sa.UniqueConstraint('product_id', 'location_id', 'sale_date', name='uq_sales_daily_day'),
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""

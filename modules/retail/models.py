@@ -200,8 +200,9 @@ class SalesDaily(db.Model):
 
     __tablename__ = "sales_daily"
     __table_args__ = (
-        # One row a place and day; shop first, so that a few products' days (a page, a stock change) are read by it.
-        db.UniqueConstraint("client_id", "product_id", "location_id", "sale_date", name="uq_sales_daily_day"),
+        # One row a place and day; also how a few products' days (a page, a stock change) are read. Not
+        # led by the shop: SQLite would then read a shop's whole history by it for the forecast's read.
+        db.UniqueConstraint("product_id", "location_id", "sale_date", name="uq_sales_daily_day"),
         # The forecast's read: every product's days in a window for a set of shops, from the index alone.
         db.Index("ix_sales_daily_client_date", "client_id", "sale_date", "product_id", "location_id", "units"),
     )

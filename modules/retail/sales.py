@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from ..auth.models import Client
 from ..dialect import insert
@@ -36,7 +37,7 @@ def record_sales(client_id, sales, at, timezone=None):
         timezone = db.session.execute(select(Client.timezone).where(Client.id == client_id)).scalar_one()
     day = local_date(timezone, at)
     stmt = insert(SalesDaily)
-    stmt = stmt.on_conflict_do_update(index_elements=["client_id", "product_id", "location_id", "sale_date"],
+    stmt = stmt.on_conflict_do_update(index_elements=["product_id", "location_id", "sale_date"],
                                       set_={"units": SalesDaily.units + stmt.excluded.units})
     db.session.execute(stmt, [{"client_id": client_id, "product_id": p, "location_id": loc, "sale_date": day,
                                "units": n} for (p, loc), n in sorted(units.items())])
@@ -57,10 +58,14 @@ def units_sold(first_day, client_filter, product_ids=None, by_location=False):
         keys.append(SalesDaily.location_id)
     day = SalesDaily.sale_date
     if product_ids is not None:
-        # A few products (a page, a stock change): read by the UNIQUE key (shop, product, place,
-        # day). The date is wrapped so that SQLite, which has no statistics, does not prefer the
-        # covering (shop, day) index and read the shop's whole window for them.
+        # A few products (a page, a stock change): read by the UNIQUE key (product, place, day).
+        # The shop and the date are wrapped so that SQLite, which has no statistics, cannot take
+        # the covering (shop, day) index instead and read the shop's whole history for them.
         day = func.coalesce(SalesDaily.sale_date, SalesDaily.sale_date)
+        shop = func.coalesce(SalesDaily.client_id, SalesDaily.client_id)
+        client_filter = replacement_traverse(
+            client_filter, {}, lambda e: shop if getattr(e, "table", None) is SalesDaily.__table__
+            and getattr(e, "name", None) == "client_id" else None)
     stmt = (select(*keys, func.sum(SalesDaily.units).label("units"))
             .where(client_filter, day >= first_day)
             .group_by(*keys))
