@@ -170,10 +170,10 @@ def traced_cycle():
 
 
 def warm_up():
-    """Connect, and read the products and the sales once, so that no measurement pays for a cold cache."""
+    """Connect, and read the products and the daily sales once, so that no measurement pays for a cold cache."""
     with db.engine.connect() as conn:
         conn.execute(text("SELECT count(*), sum(stock) FROM products")).one()
-        conn.execute(text("SELECT count(*), sum(delta) FROM stock_movements WHERE reason = 'sale'")).one()
+        conn.execute(text("SELECT count(*), sum(units) FROM sales_daily")).one()  # the forecast's input
     db.session.execute(text("SELECT 1"))
     db.session.remove()
 

@@ -5,14 +5,13 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from modules.alerts.models import StockAlertLog
 from modules.alerts.service import raise_alerts
 from modules.extensions import db
 from modules.notifications.models import Notification
-from modules.retail.models import Product, StockMovement
-from tests.support.shops import set_stock_behind_the_apps_back
+from tests.support.shops import record_past_sale, set_stock_behind_the_apps_back
 from modules.timeutil import utcnow
 
 
@@ -41,8 +40,7 @@ def logged(kind=None):
 
 def add_sale(shop, product, units, at):
     """A sale recorded at another time (the past): what a till's history would hold."""
-    db.session.add(StockMovement(client_id=shop.client["id"], product_id=product["id"], delta=-units,
-                                 stock_after=0, reason="sale", created_at=at))
+    record_past_sale(shop.client["id"], product["id"], units, at)
     db.session.commit()
 
 

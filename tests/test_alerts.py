@@ -3,14 +3,13 @@ product per shop-local day, never in another shop."""
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from modules.extensions import db
 from modules.alerts.service import raise_alerts
 from modules.alerts.models import StockAlert, StockAlertLog
 from modules.notifications.models import Notification
 from modules.alerts.monitor import run_cycle
-from modules.retail.models import Product
 from tests.support import shops
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from modules.alerts.models import StockAlert, StockAlertLog
 from modules.extensions import db
-from tests.support.shops import new_token, till
+from tests.support.shops import till
 
 
 def place(shop, name, kind="store"):

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from modules import create_app
 from modules.dialect import name as dialect_name
@@ -14,7 +14,6 @@ from modules.extensions import db
 from modules.alerts.models import StockAlert, StockAlertLog
 from modules.notifications.models import Notification
 from modules.alerts.monitor import StockMonitorService, run_cycle
-from modules.retail.models import Product
 from tests.support.app import base_config, cluster_for
 from tests.support.shops import set_stock_behind_the_apps_back
 

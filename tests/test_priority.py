@@ -6,12 +6,10 @@ import threading
 import time
 import psycopg
 import pytest
-from sqlalchemy import update
 
 from modules.delivery.dispatcher import Dispatcher
 from modules.delivery.wakeup import CHANNEL, Listener
 from modules.extensions import db
-from modules.retail.models import Product
 from tests.support.deliveries import configure, delivery_config, delivery_rows, dispatcher
 from tests.support.shops import set_stock_behind_the_apps_back
 

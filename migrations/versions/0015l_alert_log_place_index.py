@@ -4,12 +4,12 @@ the shop, so the UNIQUE key (client_id first) cannot serve it. Without this inde
 whole day's log once per place: 19 s for the repeat cycle of 100 shops x 900 stock rows.
 
 Revision ID: 0015l
-Revises: 0014p
+Revises: 0015
 """
 from alembic import op
 
 revision = '0015l'
-down_revision = '0014p'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -13,8 +13,8 @@ from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..retail import rules as stock_rules
 from ..retail import service as retail
-from ..retail.models import Category, Location, Product, ProductStock, StockMovement
-from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold
+from ..retail.models import Category, Location, Product, ProductStock, SalesDaily
+from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold, window_first_day
 from ..retail.service import View
 from ..timeutil import local_date
 from .models import Notification
@@ -59,14 +59,14 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
         is_low = and_(level > 0, level <= retail.threshold_bound(client_id), level <= threshold)
         active = with_thresholds(select(*_product_columns(level, threshold))).where(
             owned_by(Product, client_id), Product.active.is_(True))
-        sold_here = StockMovement.client_id == client_id
+        sold_here = SalesDaily.client_id == client_id
         out, low, snoozed_count = counts["out"], counts["low"] - counts["out"], counts["snoozed"]
     else:
         view = View.of(client_id, location_id, ids)
         level, threshold = view.stock, view.threshold
         active = view.products(client_id).with_only_columns(*_product_columns(level, threshold))
         places = [view.location_id] if view.location_id is not None else list(view.ids)
-        sold_here = and_(StockMovement.client_id == client_id, StockMovement.location_id.in_(places))
+        sold_here = and_(SalesDaily.client_id == client_id, SalesDaily.location_id.in_(places))
         is_out = level <= 0
         is_low = and_(level > 0, level <= threshold)
         out, low, snoozed_count = db.session.execute(active.with_only_columns(
@@ -78,8 +78,7 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
     result.low = db.session.execute(
         active.where(is_low).order_by(level, Product.name, Product.id).limit(cap)).all()
     if forecast_days > 0:
-        since = stock_rules.sales_window_start(timezone, window, now)
-        sales = units_sold(since, sold_here)
+        sales = units_sold(window_first_day(timezone, window, now), sold_here)
         days = stock_rules.sql_days_left(level, sales.c.units, window)
         # The count rides on the list's rows (a window function): the window's sales read once.
         soon = (active.add_columns(days.label("days_left"), func.count().over().label("matching"))

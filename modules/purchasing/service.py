@@ -11,7 +11,7 @@ from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..retail import rules as stock_rules
 from ..retail import sales
-from ..retail.models import Category, Product, ProductStock, StockMovement
+from ..retail.models import Category, Product, ProductStock, SalesDaily
 from ..timeutil import utcnow
 from . import rules
 from .models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine, Supplier
@@ -95,8 +95,7 @@ def reorder_items(client_id, supplier_id=None, now=None):
     is rules.suggested_quantity over each row."""
     now = now or utcnow()
     timezone, window = _window(client_id)
-    since = stock_rules.sales_window_start(timezone, window, now)
-    sold = sales.units_sold(since, StockMovement.client_id == client_id)
+    sold = sales.units_sold(sales.window_first_day(timezone, window, now), SalesDaily.client_id == client_id)
     ordered = on_order(PurchaseOrderLine.client_id == client_id)
     threshold = stock_rules.sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
                                                     shop_threshold(client_id))

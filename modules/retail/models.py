@@ -193,6 +193,28 @@ class StockMovement(db.Model):
         }
 
 
+class SalesDaily(db.Model):
+    """Units sold per product, place and shop-local day: the forecast's input, written with each
+    sale (retail.sales.record_sales) so that no reader sums the raw movements. A sale is a movement
+    with reason "sale" and delta < 0; a positive "sale" (a correction) is not counted, as before."""
+
+    __tablename__ = "sales_daily"
+    __table_args__ = (
+        # One row a place and day; also how a few products' days (a page, a stock change) are read. Not
+        # led by the shop: SQLite would then read a shop's whole history by it for the forecast's read.
+        db.UniqueConstraint("product_id", "location_id", "sale_date", name="uq_sales_daily_day"),
+        # The forecast's read: every product's days in a window for a set of shops, from the index alone.
+        db.Index("ix_sales_daily_client_date", "client_id", "sale_date", "product_id", "location_id", "units"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), nullable=False)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id"), nullable=False)
+    location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=False)
+    sale_date = db.Column(db.Date, nullable=False)  # the shop's local date of the sales
+    units = db.Column(db.Integer, nullable=False)
+
+
 class IdempotencyKey(db.Model):
     """A request a client may retry (a till's batch): the first answer, kept 24 h per shop and key.
     The UNIQUE (client_id, key) decides which of two concurrent requests applies."""

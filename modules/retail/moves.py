@@ -10,6 +10,7 @@ from ..dialect import insert
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import Product, ProductStock, StockMovement
+from .sales import is_counted_sale, record_sales
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def place_stock(client_id, product_ids, location_ids):
 
 def apply_moves(client_id, moves, user_id=None, source="app", now=None):
     """Write checked moves: each place's stock (made to carry the product when it did not), each
-    product's whole stock, one movement per move (its `stock_after` is the place's). Returns the
+    product's whole stock, one movement per move (its `stock_after` is the place's), the sales
+    among them in the daily rollup. Returns the
     ids of the products changed, sorted. The caller checked the bounds and commits."""
     if not moves:
         return []
@@ -71,4 +73,6 @@ def apply_moves(client_id, moves, user_id=None, source="app", now=None):
     db.session.execute(update(product_table).where(product_table.c.id == bindparam("b_id")).values(
         stock=bindparam("b_stock"), updated_at=now), [{"b_id": p, "b_stock": totals[p]} for p in changed])
     db.session.execute(insert(StockMovement), movements)
+    record_sales(client_id, [(m.product_id, m.location_id, -m.delta) for m in moves
+                             if is_counted_sale(m.reason, m.delta)], now)
     return changed

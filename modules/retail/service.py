@@ -14,7 +14,7 @@ from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import isoformat, utcnow
 from . import locations, rules, sales
-from .models import MAX_STOCK, Category, Location, Product, ProductStock, StockMovement
+from .models import MAX_STOCK, Category, Location, Product, ProductStock, SalesDaily, StockMovement
 from .rules import effective_threshold, sql_effective_threshold, stock_status, threshold_source
 from .signals import announce_stock_change
 
@@ -242,7 +242,7 @@ def _listing(client_id, stock, now, shop_default=None, bound=None):
         timezone, days, window = _forecast(client_id)
         if days <= 0:
             return stmt.where(false()), threshold
-        sold = sales.units_sold(rules.sales_window_start(timezone, window, now), StockMovement.client_id == client_id)
+        sold = sales.units_sold(sales.window_first_day(timezone, window, now), SalesDaily.client_id == client_id)
         stmt = (stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
                 .where(Product.stock > threshold, rules.sql_days_left(Product.stock, sold.c.units, window) <= days))
     return stmt, threshold
@@ -411,12 +411,12 @@ class View:
             timezone, days, window = _forecast(client_id)
             if days <= 0:
                 return stmt.where(false()), threshold
-            since = rules.sales_window_start(timezone, window, now)
+            first_day = sales.window_first_day(timezone, window, now)
             if self.location_id is not None:
-                place = StockMovement.location_id == self.location_id
+                place = SalesDaily.location_id == self.location_id
             else:
-                place = StockMovement.location_id.in_(self.ids)
-            sold = sales.units_sold(since, and_(StockMovement.client_id == client_id, place))
+                place = SalesDaily.location_id.in_(self.ids)
+            sold = sales.units_sold(first_day, and_(SalesDaily.client_id == client_id, place))
             stmt = (stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
                     .where(level > threshold, rules.sql_days_left(level, sold.c.units, window) <= days))
         return stmt, threshold
@@ -555,9 +555,12 @@ def change_stock(product, user_id, reason, delta=None, quantity=None, source="ap
     if total is None:
         raise ValidationError({field: f"The product's whole stock cannot go above {MAX_STOCK:,}."},
                               f"Stock cannot go above {MAX_STOCK:,}.")
+    now = utcnow()
     db.session.add(StockMovement(client_id=product.client_id, product_id=product.id, location_id=location_id,
                                  delta=delta, stock_after=new_here, reason=reason, user_id=user_id,
-                                 source=source, note=note))
+                                 source=source, note=note, created_at=now))
+    if sales.is_counted_sale(reason, delta):
+        sales.record_sales(product.client_id, [(product.id, location_id, -delta)], now, product.client.timezone)
     db.session.flush()
     db.session.refresh(product)
     if user_id is None:  # a till's token: no one's bell to answer from, so the alert as raised

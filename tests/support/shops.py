@@ -11,7 +11,9 @@ from sqlalchemy import update
 
 from modules.auth import service as auth_service
 from modules.extensions import db
-from modules.retail.models import Product, ProductStock
+from modules.retail.locations import default_location_id
+from modules.retail.models import Product, ProductStock, StockMovement
+from modules.retail.sales import record_sales
 
 PASSWORD = "shop-password-123"
 
@@ -134,3 +136,13 @@ def set_stock_behind_the_apps_back(product_ids, stock):
     ids = [product_ids] if isinstance(product_ids, int) else list(product_ids)
     db.session.execute(update(ProductStock).where(ProductStock.product_id.in_(ids)).values(stock=stock))
     db.session.execute(update(Product).where(Product.id.in_(ids)).values(stock=stock))
+
+
+def record_past_sale(client_id, product_id, units, at):
+    """A sale at another time (the past), as a till's history would hold it: its movement at the
+    shop's default place, and its units in the daily rollup through the app's own writer (the
+    movement alone is invisible to the forecast). Not committed."""
+    place = default_location_id(client_id)
+    db.session.add(StockMovement(client_id=client_id, product_id=product_id, location_id=place, delta=-units,
+                                 stock_after=0, reason="sale", created_at=at))
+    record_sales(client_id, [(product_id, place, units)], at)
