@@ -15,7 +15,7 @@ from ..retail import rules as stock_rules
 from ..retail import service as retail
 from ..retail.models import Category, Location, Product, ProductStock, SalesDaily
 from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold, window_first_day
-from ..retail.service import View
+from ..retail.listing import View
 from ..timeutil import local_date
 from .models import Notification
 
