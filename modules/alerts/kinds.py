@@ -15,6 +15,7 @@ from ..purchasing.models import PurchaseOrderLine, Supplier
 from ..purchasing.service import on_order
 from ..retail import rules as stock_rules
 from ..retail.locations import sql_active_places as active_places, sql_place as place_suffix
+from ..retail import windows
 from ..retail.models import Location, Product, ProductStock, SalesDaily
 from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold, window_first_day
 from . import rules
@@ -94,24 +95,42 @@ def low_rule(scan):
             .where(scan.stock > 0, scan.stock <= threshold, ~_logged_today(scan, "out"))]
 
 
+def _window_sales(scan, stale_shops, window):
+    """How a rule reads the units sold in the window at each place, as [(units, sales, which)]:
+    the stored windows (retail.windows) for the shops rolled today for `window` days, and the
+    rollup (a subquery `sales` to join) for the others in `stale_shops` (a SELECT of shop ids,
+    filtered here), when there are any. `which` limits a rule's SELECT to its shops."""
+    current = windows.current_shops(scan.alert_date, window)
+    paths = [(windows.units(ProductStock, scan.alert_date), None, ProductStock.client_id.in_(current))]
+    stale = stale_shops.where(stale_shops.selected_columns[0].not_in(current))
+    if db.session.execute(stale.limit(1)).first() is not None:
+        first_day = window_first_day(scan.timezone, window, scan.now)
+        sales = units_sold(first_day, SalesDaily.client_id.in_(stale), scan.product_ids, by_location=True)
+        paths.append((sales.c.units, sales, ProductStock.client_id.not_in(current)))
+    return paths
+
+
+def _with_sales(stmt, sales):
+    return stmt if sales is None else stmt.join(sales, _sold_at_place(sales))
+
+
 def forecast_rule(scan):
     """Not low, sold in the shop's window, and days_left <= forecast_days, and no `reorder` today
-    (that says more): one statement per window length in use in this time zone (almost always
-    one: the default 28 days)."""
+    (that says more): per window length in use in this time zone (almost always one: the
+    default 28 days)."""
     selects = []
     for window in scan.forecast_windows():
-        first_day = window_first_day(scan.timezone, window, scan.now)
         shops = scan.shops().where(NotificationSettings.forecast_days > 0,
                                    NotificationSettings.forecast_window_days == window)
-        sales = units_sold(first_day, SalesDaily.client_id.in_(shops), scan.product_ids, by_location=True)
-        days = stock_rules.sql_days_left(scan.stock, sales.c.units, window)
-        threshold = scan.threshold
-        selects.append(
-            scan.candidates(scan.stock, threshold, days)
-            .join(sales, _sold_at_place(sales))
-            .where(NotificationSettings.forecast_days > 0, NotificationSettings.forecast_window_days == window,
-                   scan.stock > threshold, days <= NotificationSettings.forecast_days,
-                   ~_logged_today(scan, "reorder")))
+        for units, sales, which in _window_sales(scan, shops, window):
+            days = stock_rules.sql_days_left(scan.stock, units, window)
+            threshold = scan.threshold
+            selects.append(
+                _with_sales(scan.candidates(scan.stock, threshold, days), sales)
+                .where(which, NotificationSettings.forecast_days > 0,
+                       NotificationSettings.forecast_window_days == window, units > 0,
+                       scan.stock > threshold, days <= NotificationSettings.forecast_days,
+                       ~_logged_today(scan, "reorder")))
     return selects
 
 
@@ -127,23 +146,25 @@ def reorder_rule(scan):
     if db.session.execute(shops.limit(1)).first() is None:
         return []
     window_col = func.coalesce(NotificationSettings.forecast_window_days, DEFAULT_WINDOW_DAYS)
-    windows = set(db.session.execute(scan.shops().with_only_columns(
+    windows_in_use = set(db.session.execute(scan.shops().with_only_columns(
         NotificationSettings.forecast_window_days).distinct()).scalars()) | {DEFAULT_WINDOW_DAYS}
     ordered = on_order(PurchaseOrderLine.client_id.in_(shops), by_location=True)
     incoming = func.coalesce(ordered.c.units, 0)
     selects = []
-    for window in sorted(windows):
-        first_day = window_first_day(scan.timezone, window, scan.now)
-        sales = units_sold(first_day, SalesDaily.client_id.in_(shops), scan.product_ids, by_location=True)
-        days = stock_rules.sql_days_left(scan.stock, sales.c.units, window)
-        point = purchasing_rules.sql_reorder_point(scan.threshold, sales.c.units, window, Supplier.lead_time_days)
-        selects.append(
-            scan.candidates(scan.stock, point, days)
-            .join(Supplier, and_(Supplier.id == Product.supplier_id, Supplier.client_id == Product.client_id))
-            .join(sales, _sold_at_place(sales))
-            .outerjoin(ordered, _at_place(ordered))
-            .where(window_col == window, Supplier.lead_time_days > 0, scan.stock > scan.threshold,
-                   scan.stock + incoming <= point, days <= Supplier.lead_time_days))
+    for window in sorted(windows_in_use):
+        with_window = (shops.outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
+                       .where(window_col == window))
+        for units, sales, which in _window_sales(scan, with_window, window):
+            days = stock_rules.sql_days_left(scan.stock, units, window)
+            point = purchasing_rules.sql_reorder_point(scan.threshold, units, window, Supplier.lead_time_days)
+            selects.append(
+                _with_sales(scan.candidates(scan.stock, point, days)
+                            .join(Supplier, and_(Supplier.id == Product.supplier_id,
+                                                 Supplier.client_id == Product.client_id)), sales)
+                .outerjoin(ordered, _at_place(ordered))
+                .where(which, window_col == window, units > 0,
+                       Supplier.lead_time_days > 0, scan.stock > scan.threshold,
+                       scan.stock + incoming <= point, days <= Supplier.lead_time_days))
     return selects
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from ..dialect import name as dialect_name
 from ..extensions import db
 from ..periodic import PeriodicWorker
+from ..retail import windows
 from .service import raise_alerts
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ ADVISORY_LOCK_KEY = 0x5374_6B42  # "StkB": one scanner among several processes o
 def run_cycle():
     """One scan of every shop, in its own transaction. Returns the new alerts, or None when
     another process holds the scan lock (PostgreSQL)."""
+    windows.roll_and_commit()  # in its own transaction: the scan's locks are not held meanwhile
     try:
         if dialect_name() == "postgresql":
             got = db.session.execute(select(func.pg_try_advisory_xact_lock(ADVISORY_LOCK_KEY))).scalar_one()

@@ -13,8 +13,8 @@ from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..retail import rules as stock_rules
 from ..retail import service as retail
-from ..retail.models import Category, Location, Product, ProductStock, SalesDaily
-from ..retail.sales import DEFAULT_WINDOW_DAYS, units_sold, window_first_day
+from ..retail.models import Category, Location, Product, ProductStock
+from ..retail.sales import DEFAULT_WINDOW_DAYS, window_units
 from ..retail.listing import View
 from ..timeutil import local_date
 from .models import Notification
@@ -59,14 +59,12 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
         is_low = and_(level > 0, level <= retail.threshold_bound(client_id), level <= threshold)
         active = with_thresholds(select(*_product_columns(level, threshold))).where(
             owned_by(Product, client_id), Product.active.is_(True))
-        sold_here = SalesDaily.client_id == client_id
         out, low, snoozed_count = counts["out"], counts["low"] - counts["out"], counts["snoozed"]
     else:
         view = View.of(client_id, location_id, ids)
         level, threshold = view.stock, view.threshold
         active = view.products(client_id).with_only_columns(*_product_columns(level, threshold))
-        places = [view.location_id] if view.location_id is not None else list(view.ids)
-        sold_here = and_(SalesDaily.client_id == client_id, SalesDaily.location_id.in_(places))
+        location_id, ids = view.location_id, view.ids
         is_out = level <= 0
         is_low = and_(level > 0, level <= threshold)
         out, low, snoozed_count = db.session.execute(active.with_only_columns(
@@ -78,12 +76,11 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
     result.low = db.session.execute(
         active.where(is_low).order_by(level, Product.name, Product.id).limit(cap)).all()
     if forecast_days > 0:
-        sales = units_sold(window_first_day(timezone, window, now), sold_here)
-        days = stock_rules.sql_days_left(level, sales.c.units, window)
+        sold, active = window_units(active, client_id, timezone, window, now, location_id, ids)
+        days = stock_rules.sql_days_left(level, sold, window)
         # The count rides on the list's rows (a window function): the window's sales read once.
         soon = (active.add_columns(days.label("days_left"), func.count().over().label("matching"))
-                .join(sales, and_(sales.c.product_id == Product.id, sales.c.client_id == Product.client_id))
-                .where(level > threshold, days <= forecast_days))
+                .where(sold > 0, level > threshold, days <= forecast_days))
         rows = db.session.execute(soon.order_by(days, Product.name, Product.id).limit(cap)).all()
         result.counts["running_out"] = rows[0].matching if rows else 0
         result.running_out = rows

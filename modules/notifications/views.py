@@ -4,7 +4,7 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..purchasing import service as purchasing
-from ..retail import charts, switch
+from ..retail import charts, switch, windows
 from ..timeutil import utcnow
 from ..validation import MAX_ID, QueryArgs
 from . import bp, dashboard
@@ -39,6 +39,7 @@ def dashboard_page():
         return redirect(url_for("auth.login"))
     now = utcnow()
     client = current_user.client
+    windows.roll_for_request(client.id)
     place = switch.current_place()
     shown_ids = [place.location_id] if place.location_id is not None else place.ids
     attention = dashboard.attention(client.id, now, location_id=place.location_id, ids=place.ids)

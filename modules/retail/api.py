@@ -9,7 +9,7 @@ from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import utcnow
 from ..validation import MAX_ID, Fields, QueryArgs, json_body
-from . import batch, bp, csvio, history, locations, service
+from . import batch, bp, csvio, history, locations, service, windows
 from .forms import PURCHASING_FIELDS, check_may_silence, read_category, read_product, read_stock_change
 from .models import Category, Product
 
@@ -48,6 +48,7 @@ def _product_json(product, location_id=None):
 def api_products():
     args = read_list_args()
     ids = place_ids()
+    windows.roll_for_request(current_client_id())
     items, total = service.list_products(current_client_id(), **args, ids=ids)
     return jsonify({"items": service.product_dicts(current_client_id(), items, location_id=args["location_id"], ids=ids),
                     "total": total, "page": args["page"], "per_page": args["per_page"]})

@@ -12,7 +12,7 @@ from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..timeutil import utcnow
 from . import rules, sales
-from .models import Category, Product, ProductStock, SalesDaily
+from .models import Category, Product, ProductStock
 from .rules import sql_effective_threshold
 
 
@@ -65,9 +65,8 @@ def _listing(client_id, stock, now, shop_default=None, bound=None):
         timezone, days, window = _forecast(client_id)
         if days <= 0:
             return stmt.where(false()), threshold
-        sold = sales.units_sold(sales.window_first_day(timezone, window, now), SalesDaily.client_id == client_id)
-        stmt = (stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
-                .where(Product.stock > threshold, rules.sql_days_left(Product.stock, sold.c.units, window) <= days))
+        sold, stmt = sales.window_units(stmt, client_id, timezone, window, now)
+        stmt = stmt.where(sold > 0, Product.stock > threshold, rules.sql_days_left(Product.stock, sold, window) <= days)
     return stmt, threshold
 
 
@@ -234,14 +233,8 @@ class View:
             timezone, days, window = _forecast(client_id)
             if days <= 0:
                 return stmt.where(false()), threshold
-            first_day = sales.window_first_day(timezone, window, now)
-            if self.location_id is not None:
-                place = SalesDaily.location_id == self.location_id
-            else:
-                place = SalesDaily.location_id.in_(self.ids)
-            sold = sales.units_sold(first_day, and_(SalesDaily.client_id == client_id, place))
-            stmt = (stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
-                    .where(level > threshold, rules.sql_days_left(level, sold.c.units, window) <= days))
+            sold, stmt = sales.window_units(stmt, client_id, timezone, window, now, self.location_id, self.ids)
+            stmt = stmt.where(sold > 0, level > threshold, rules.sql_days_left(level, sold, window) <= days)
         return stmt, threshold
 
     def list_products(self, client_id, stock, q, category_id, page, per_page, sort, dir, now):

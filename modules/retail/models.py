@@ -68,6 +68,11 @@ class ProductStock(db.Model):
     location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=False)
     stock = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     low_stock_threshold = db.Column(db.Integer, nullable=True)  # null: the product's
+    # The forecast's window kept here (retail.windows): units sold on the window's days before
+    # today, and the units sold on `sold_on` (today's, until the shop's day turns).
+    sold_before = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    sold_today = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    sold_on = db.Column(db.Date, nullable=True)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
 
@@ -136,6 +141,10 @@ class Product(db.Model):
     reorder_quantity = db.Column(db.Integer, nullable=True)  # null: computed from max_stock or the reorder point
     max_stock = db.Column(db.Integer, nullable=True)  # the level an order fills up to
     pack_size = db.Column(db.Integer, nullable=False, default=1, server_default="1")
+    # The forecast's window over the whole shop (the sum of its places'; retail.windows).
+    sold_before = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    sold_today = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    sold_on = db.Column(db.Date, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -213,6 +222,18 @@ class SalesDaily(db.Model):
     location_id = db.Column(db.Integer, db.ForeignKey("locations.id"), nullable=False)
     sale_date = db.Column(db.Date, nullable=False)  # the shop's local date of the sales
     units = db.Column(db.Integer, nullable=False)
+
+
+class SalesWindow(db.Model):
+    """A shop's windows are current: every `sold_before` of its places and products holds the
+    units sold on the `window_days` days before `window_day` (the shop-local date they were rolled
+    for). Readers trust the stored windows only when this row names their today and window."""
+
+    __tablename__ = "sales_windows"
+
+    client_id = db.Column(db.Integer, db.ForeignKey("clients.id"), primary_key=True, autoincrement=False)
+    window_day = db.Column(db.Date, nullable=False)
+    window_days = db.Column(db.Integer, nullable=False)
 
 
 class IdempotencyKey(db.Model):

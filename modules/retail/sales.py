@@ -4,16 +4,16 @@ statement for any number of products. Nothing reads the raw sale movements for a
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from ..auth.models import Client
 from ..dialect import insert
 from ..extensions import db
 from ..timeutil import local_date, utcnow
-from .models import SalesDaily
-
-DEFAULT_WINDOW_DAYS = 28
+from . import windows
+from .models import Product, ProductStock, SalesDaily
+from .windows import DEFAULT_WINDOW_DAYS  # noqa: F401 - its readers import it from here
 SALE = "sale"
 
 
@@ -41,6 +41,7 @@ def record_sales(client_id, sales, at, timezone=None):
                                       set_={"units": SalesDaily.units + stmt.excluded.units})
     db.session.execute(stmt, [{"client_id": client_id, "product_id": p, "location_id": loc, "sale_date": day,
                                "units": n} for (p, loc), n in sorted(units.items())])
+    windows.bump(client_id, units, day, timezone)
 
 
 def window_first_day(timezone, window, now):
@@ -74,9 +75,38 @@ def units_sold(first_day, client_filter, product_ids=None, by_location=False):
     return stmt.subquery("sales")
 
 
+def window_units(stmt, client_id, timezone, window, now, location_id=None, ids=None):
+    """(units sold in the window, `stmt`) for a list over one shop's `products`: the whole shop's
+    units, or those at `location_id` (`stmt` has that place's `product_stock` row joined), or the
+    sum over the locations `ids`. Read from the stored windows when the shop's are current, else
+    from the rollup joined to `stmt` (products without sales in the window drop out)."""
+    today = local_date(timezone, now)
+    if windows.is_current(client_id, today, window):
+        if location_id is not None:
+            return windows.units(ProductStock, today), stmt
+        if ids is None:
+            return windows.units(Product, today), stmt
+        summed = (select(func.coalesce(func.sum(windows.units(ProductStock, today)), 0))
+                  .where(ProductStock.product_id == Product.id, ProductStock.location_id.in_(ids))
+                  .correlate(Product).scalar_subquery())
+        return summed, stmt
+    shop = SalesDaily.client_id == client_id
+    if location_id is not None or ids is not None:
+        shop = and_(shop, SalesDaily.location_id.in_([location_id] if location_id is not None else ids))
+    sold = units_sold(today - timedelta(days=window - 1), shop)
+    return sold.c.units, stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
+
+
 def units_by_place(client_id, timezone, window, product_ids, now=None):
     """{(product id, location id): units sold in the window} for some of one shop's products."""
-    first_day = window_first_day(timezone, window, now or utcnow())
+    now = now or utcnow()
+    today = local_date(timezone, now)
+    if windows.is_current(client_id, today, window):
+        sold = windows.units(ProductStock, today)
+        return {(pid, lid): n for pid, lid, n in db.session.execute(
+            select(ProductStock.product_id, ProductStock.location_id, sold)
+            .where(ProductStock.client_id == client_id, ProductStock.product_id.in_(list(product_ids)), sold > 0))}
+    first_day = window_first_day(timezone, window, now)
     sold = units_sold(first_day, SalesDaily.client_id == client_id, list(product_ids), by_location=True)
     return {(pid, lid): units for pid, lid, units in db.session.execute(
         select(sold.c.product_id, sold.c.location_id, sold.c.units))}

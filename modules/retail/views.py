@@ -11,7 +11,7 @@ from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..timeutil import local_date, local_midnight, utcnow
 from ..validation import MAX_ID, Fields
-from . import bp, charts, history, locations, service, switch
+from . import bp, charts, history, locations, service, switch, windows
 from .api import PAGE_FILTERS, import_upload, read_list_args
 from .forms import PURCHASING_FIELDS, REASONS, check_may_silence, read_category, read_product, read_stock_amount
 from .models import Category, Product
@@ -41,6 +41,7 @@ def products():
     from_url = args["location_id"] is not None
     if not from_url:  # a ?location_id= link shows that place; else the switch's
         args["location_id"] = place.location_id
+    windows.roll_for_request(current_client_id())
     counts = service.status_counts(current_client_id(), location_id=args["location_id"], ids=place.ids)
     # Without a search or a category, the tab's count is the list's total (the "soon" count reads
     # every sale of the window: once per page, not twice).
