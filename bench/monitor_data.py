@@ -375,6 +375,15 @@ def load_rollup(conn, shape, instants, units):
             WHERE {sold} > 0""").bindparams(bindparam("day", day, type_=Date)))
     conn.execute(text("CREATE INDEX ix_sales_daily_client_date ON sales_daily "
                       "(client_id, sale_date, product_id, location_id, units)"))
+    # What each sale also wrote beside the stock (retail.windows.bump): the units of the newest day.
+    newest = bindparam("newest", max(days) if days else None, type_=Date)
+    for table, match in (("product_stock", "d.product_id = t.product_id AND d.location_id = t.location_id"),
+                         ("products", "d.product_id = t.id")):
+        conn.execute(text(f"""
+            UPDATE {table} SET sold_on = :newest, sold_today = (
+                SELECT SUM(d.units) FROM sales_daily AS d WHERE {match} AND d.sale_date = :newest)
+            WHERE EXISTS (SELECT 1 FROM sales_daily AS d WHERE {match} AND d.sale_date = :newest)
+            """.replace(" t.", f" {table}.")).bindparams(newest))
 
 
 def set_forecast(shape, on):

@@ -86,7 +86,7 @@ def window_units(stmt, client_id, timezone, window, now, location_id=None, ids=N
             return windows.units(ProductStock, today), stmt
         if ids is None:
             return windows.units(Product, today), stmt
-        summed = (select(func.coalesce(func.sum(windows.units(ProductStock, today)), 0))
+        summed = (select(func.sum(windows.units(ProductStock, today)))  # NULL without sales, as units()
                   .where(ProductStock.product_id == Product.id, ProductStock.location_id.in_(ids))
                   .correlate(Product).scalar_subquery())
         return summed, stmt

@@ -32,9 +32,10 @@ CHUNK = 2_000  # shops per statement
 
 
 def units(model, today):
-    """The units sold in the window at `today` of a `product_stock` or `products` row (correct
-    only for a shop whose windows are current: see current_shops)."""
-    return model.sold_before + case((model.sold_on == today, model.sold_today), else_=0)
+    """The units sold in the window at `today` of a `product_stock` or `products` row, NULL for
+    none (as a join to the rollup finds no row: a rate divides by it). Correct only for a shop
+    whose windows are current: see current_shops."""
+    return func.nullif(model.sold_before + case((model.sold_on == today, model.sold_today), else_=0), 0)
 
 
 def current_shops(today, window):
