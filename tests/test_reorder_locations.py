@@ -8,7 +8,9 @@ import pytest
 
 from modules.alerts.service import raise_alerts
 from modules.extensions import db
+from modules.purchasing.reorder import reorder_items
 from modules.timeutil import utcnow
+from tests.support.app import statements_of
 from tests.support.purchasing import WINDOW, add_supplier, main_location, reorder_list
 
 
@@ -127,6 +129,33 @@ def test_a_manager_limited_to_a_place_sees_and_orders_only_there(two_stores):
     assert order.get_json()["location"] == uptown
     assert [(line["product"]["name"], line["quantity"]) for line in order.get_json()["lines"]] == [("Milk", 88)]
     assert len(reorder_list(shop)) == 4  # the owner sees every place
+
+
+def test_a_manager_of_several_places_without_the_default_names_the_place_to_order_for(two_stores):
+    shop, uptown = two_stores["shop"], two_stores["uptown"]
+    annex = shop.post("/api/locations", json={"name": "Annex"}).get_json()
+    manager = shop.add_user("two@example.com", role="manager")
+    response = shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown["id"], annex["id"]]})
+    assert response.status_code == 200
+    dairy = two_stores["dairy"]["id"]
+    response = manager.post("/api/purchase-orders/from-reorder", json={"supplier_id": dairy})
+    assert response.status_code == 400 and "location_id" in response.get_json()["details"]
+    response = manager.post("/api/purchase-orders/from-reorder", json={"supplier_id": dairy, "location_id": uptown["id"]})
+    assert response.status_code == 201 and response.get_json()["location"] == uptown
+
+
+def test_the_list_is_one_statement_whatever_the_number_of_places_and_products(app, two_stores):
+    shop = two_stores["shop"]
+    response = shop.post("/api/locations", json={"name": "Annex"})
+    for n in range(5):
+        product = shop.add_product(f"Yoghurt {n}", stock=0, supplier_id=two_stores["dairy"]["id"])
+        for place in (two_stores["uptown"], response.get_json()):
+            change(shop, product, place, 1, "delivery")
+    items = []
+    statements = statements_of(app, lambda: items.extend(reorder_items(shop.client["id"])))
+    assert len(items) == 4 + 5 * 3  # each Yoghurt at three places: 0 or 1, at or below 5
+    assert len([s for s in statements if "product_stock" in s]) == 1
+    assert len(statements) <= 3  # the shop's window and threshold, then the list
 
 
 def test_from_reorder_drafts_the_places_lines_and_receives_there(two_stores):
