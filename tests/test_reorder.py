@@ -8,7 +8,7 @@ from modules.alerts.models import StockAlertLog
 from modules.alerts.service import raise_alerts
 from modules.extensions import db
 from modules.timeutil import utcnow
-from tests.support.purchasing import add_supplier, bell, reorder_list, selling_product
+from tests.support.purchasing import add_supplier, bell, main_location, reorder_list, selling_product
 
 ORDER_NOW = "Order Now: Milk - about 4 days left, Dairy Co needs 7 days (Dairy)"
 
@@ -21,7 +21,7 @@ def test_the_reorder_list_suggests_the_contracts_quantity_rounded_to_the_pack(sh
     assert item["supplier"] == {"id": supplier["id"], "name": "Dairy Co"}
     assert (item["stock"], item["on_order"], item["reorder_point"], item["days_left"]) == (45, 0, 70, 4)
     assert item["suggested_quantity"] == 96  # 2 x 70 - 45 = 95, up to a multiple of 12
-    assert item["location"] is None
+    assert item["location"] == {"id": main_location(shop)["id"], "name": "Main"}
 
 
 def test_the_list_holds_low_products_without_supplier_and_leaves_out_the_ones_well_stocked(shop):

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..retail import locations
 from ..retail import service as retail
 from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
-from . import bp, orders, service
+from . import bp, orders, reorder, service
 from .forms import SUPPLIER_FIELDS, read_lines, read_supplier
 from .models import ORDER_STATUSES, PurchaseOrder, Supplier
 
@@ -72,15 +72,17 @@ def api_delete_supplier(supplier_id):
 
 
 def read_reorder_args():
-    """?supplier_id= (another shop's: 404) and ?location_id= (accepted and ignored until locations
-    exist: the shop's one place)."""
+    """?supplier_id= and ?location_id=: another shop's ids, or a location the caller may not see,
+    answer 404 (as /api/products?location_id= does)."""
     args = QueryArgs(request.args)
     supplier_id = args.integer("supplier_id", None, 1, MAX_ID)
-    args.integer("location_id", None, 1, MAX_ID)
+    location_id = args.integer("location_id", None, 1, MAX_ID)
     args.check()
     if supplier_id is not None:
         _owned_supplier(supplier_id)
-    return supplier_id
+    if location_id is not None:
+        locations.get_location(current_client_id(), location_id, place_ids())
+    return supplier_id, location_id
 
 
 @bp.get("/api/reorder")
@@ -88,9 +90,11 @@ def read_reorder_args():
 @require_manager
 def api_reorder():
     client_id = current_client_id()
-    items = service.reorder_items(client_id, supplier_id=read_reorder_args())
-    shown = retail.product_dicts(client_id, [i["product"] for i in items])
-    return jsonify({"items": service.reorder_dicts(items, shown)})
+    supplier_id, location_id = read_reorder_args()
+    ids = place_ids()
+    items = reorder.reorder_items(client_id, supplier_id=supplier_id, location_id=location_id, ids=ids)
+    shown = retail.product_dicts(client_id, [i["product"] for i in items], location_id=location_id, ids=ids)
+    return jsonify({"items": reorder.reorder_dicts(items, shown)})
 
 
 @bp.get("/api/reports/stock-value")
@@ -153,7 +157,8 @@ def api_order_from_reorder():
     begin_write()
     data = json_body({"supplier_id", "location_id"})
     supplier = _supplier_from(data)
-    order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier, _location_from(data))
+    order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier,
+                                       orders.reorder_location(supplier.client_id, _location_from(data), place_ids()))
     db.session.commit()
     return jsonify(orders.order_dict(order)), 201
 

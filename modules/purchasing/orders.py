@@ -15,7 +15,7 @@ from ..extensions import db
 from ..retail import locations
 from ..retail import service as retail
 from ..timeutil import isoformat, utcnow
-from . import rules, service
+from . import reorder, rules, service
 from .models import PurchaseOrder, PurchaseOrderLine
 from .signals import order_sent
 
@@ -69,8 +69,25 @@ def _set_lines(order, lines):
     db.session.flush()
 
 
+def reorder_location(client_id, location_id=None, ids=None):
+    """Where an order from the reorder list is received: `location_id` (404 when it is not one of
+    the caller's locations `ids`), else the caller's only location, else the shop's default; a
+    caller limited to several locations, the default not among them, must name one (400)."""
+    if location_id is not None:
+        return locations.get_location(client_id, location_id, ids).id
+    if ids is not None and len(ids) == 1:
+        return ids[0]
+    default = locations.default_location_id(client_id)
+    if ids is None or default in ids:
+        return default
+    raise ApiError(400, "Name the location to order for.", {"location_id": "Required: you work at several locations."})
+
+
 def create_from_reorder(client_id, user_id, supplier, location_id=None):
-    items = service.reorder_items(client_id, supplier_id=supplier.id)
+    """A draft of `supplier`'s lines on the reorder list at `location_id` (one the caller checked;
+    the shop's default when None), with that place's suggested quantities, received there."""
+    location_id = location_id or locations.default_location_id(client_id)
+    items = reorder.reorder_items(client_id, supplier_id=supplier.id, location_id=location_id)
     if not items:
         raise ApiError(400, f"Nothing of {supplier.name} is on the reorder list.",
                        {"supplier_id": "No reorder lines for this supplier."})

@@ -1,20 +1,17 @@
-"""Suppliers, on-order quantities, the reorder list and the stock's value, without a request.
-Callers pass a client_id they already trust."""
+"""Suppliers and the stock's value, without a request. Callers pass a client_id they already
+trust. On-order quantities and the reorder list are in reorder.py (re-exported here for callers)."""
 from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select, update
 
 from ..auth import audit
-from ..auth.models import Client, NotificationSettings
-from ..auth.settings import shop_threshold
+from ..auth.models import NotificationSettings
 from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
-from ..retail import rules as stock_rules
-from ..retail import sales
-from ..retail.models import Category, Product, ProductStock, SalesDaily
-from ..timeutil import utcnow
+from ..retail.models import Category, Product, ProductStock
 from . import rules
-from .models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine, Supplier
+from .models import PurchaseOrder, Supplier
+from .reorder import on_order, reorder_dicts, reorder_items  # noqa: F401 (re-exported)
 
 UNCATEGORIZED = "Uncategorized"
 
@@ -57,81 +54,6 @@ def delete_supplier(supplier, user_id):
 def has_orders(supplier):
     return db.session.execute(for_shop(PurchaseOrder, supplier.client_id, PurchaseOrder.id)
                               .where(PurchaseOrder.supplier_id == supplier.id).limit(1)).first() is not None
-
-
-# --- on order -------------------------------------------------------------------------------------
-
-def on_order(client_filter=None, by_location=False):
-    """A subquery (client_id, product_id, units) of what sent orders still bring: ordered minus
-    received, per product line, over orders sent and not yet fully received; with `by_location`,
-    (client_id, product_id, location_id, units), per place the orders deliver to."""
-    outstanding = case((PurchaseOrderLine.quantity > PurchaseOrderLine.received,
-                        PurchaseOrderLine.quantity - PurchaseOrderLine.received), else_=0)
-    keys = [PurchaseOrderLine.client_id, PurchaseOrderLine.product_id]
-    if by_location:
-        keys.append(PurchaseOrder.location_id.label("location_id"))
-    stmt = (select(*keys, func.sum(outstanding).label("units"))
-            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
-            .where(PurchaseOrder.status.in_(OPEN_STATUSES))
-            .group_by(*keys))
-    if client_filter is not None:
-        stmt = stmt.where(client_filter)
-    return stmt.subquery("on_order")
-
-
-# --- the reorder list -----------------------------------------------------------------------------
-
-def _window(client_id):
-    timezone, window = db.session.execute(
-        select(Client.timezone, NotificationSettings.forecast_window_days)
-        .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)
-        .where(Client.id == client_id)).one()
-    return timezone, window or sales.DEFAULT_WINDOW_DAYS
-
-
-def reorder_items(client_id, supplier_id=None, now=None):
-    """Every active product whose stock + on_order <= its reorder point, grouped by supplier (by
-    name, those without one last), with the suggested quantity. The filter is SQL; the quantity
-    is rules.suggested_quantity over each row."""
-    now = now or utcnow()
-    timezone, window = _window(client_id)
-    sold = sales.units_sold(sales.window_first_day(timezone, window, now), SalesDaily.client_id == client_id)
-    ordered = on_order(PurchaseOrderLine.client_id == client_id)
-    threshold = stock_rules.sql_effective_threshold(Product.low_stock_threshold, Category.low_stock_threshold,
-                                                    shop_threshold(client_id))
-    incoming = func.coalesce(ordered.c.units, 0)
-    point = rules.sql_reorder_point(threshold, sold.c.units, window, Supplier.lead_time_days)
-    stmt = (for_shop(Product, client_id, Product, Supplier, threshold.label("threshold"), sold.c.units,
-                     incoming.label("on_order"), point.label("reorder_point"))
-            .outerjoin(Category, Category.id == Product.category_id)
-            .outerjoin(Supplier, and_(Supplier.id == Product.supplier_id, Supplier.client_id == Product.client_id))
-            .outerjoin(sold, sold.c.product_id == Product.id)
-            .outerjoin(ordered, ordered.c.product_id == Product.id)
-            .where(Product.active.is_(True), Product.stock + incoming <= point)
-            .order_by(Supplier.name.is_(None), func.lower(Supplier.name), Supplier.id, func.lower(Product.name),
-                      Product.id))
-    if supplier_id is not None:
-        stmt = stmt.where(Product.supplier_id == supplier_id)
-    rows = db.session.execute(stmt).all()
-    items = []
-    for product, supplier, _, units, incoming_units, point_value in rows:
-        items.append({
-            "product": product, "supplier": supplier, "stock": product.stock, "on_order": int(incoming_units),
-            "reorder_point": int(point_value),
-            "days_left": stock_rules.days_left(product.stock, units, window),
-            "suggested_quantity": rules.suggested_quantity(product.stock, int(incoming_units), int(point_value),
-                                                           product.reorder_quantity, product.max_stock,
-                                                           product.pack_size),
-        })
-    return items
-
-
-def reorder_dicts(items, product_dicts):
-    """The list as the API shows it; `product_dicts` are retail's views of the items' products."""
-    return [{"product": shown, "location": None,
-             "supplier": item["supplier"].brief() if item["supplier"] else None,
-             **{k: item[k] for k in ("stock", "on_order", "reorder_point", "days_left", "suggested_quantity")}}
-            for item, shown in zip(items, product_dicts)]
 
 
 # --- the stock's value ----------------------------------------------------------------------------

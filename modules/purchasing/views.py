@@ -4,11 +4,12 @@ send, receive, cancel), /suppliers. Thin: the same services as the API."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth.tenancy import current_client_id, get_owned_or_404
+from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids
 from ..errors import ApiError
 from ..extensions import db
+from ..retail import switch
 from ..validation import MAX_ID, Fields
-from . import bp, orders, service
+from . import bp, orders, reorder, service
 from .forms import SUPPLIER_FIELDS, read_supplier
 from .models import ORDER_STATUSES, PurchaseOrder, Supplier
 
@@ -31,15 +32,24 @@ def _refused(e, target):
 @bp.get("/reorder")
 @login_required
 def reorder_page():
+    """The list at the header switch's place (every place the person sees when none is chosen),
+    by supplier; a "Draft an order" per supplier and place."""
     if not current_user.can_manage:
         return _managers_only()
+    place = switch.current_place()
+    rank = {lid: n for n, (lid, _) in enumerate(place.choices)}
     groups = []
-    for item in service.reorder_items(current_client_id()):
+    for item in reorder.reorder_items(current_client_id(), location_id=place.location_id, ids=place.ids):
         supplier = item["supplier"]
         if not groups or groups[-1]["supplier"] is not supplier:
-            groups.append({"supplier": supplier, "items": []})
+            groups.append({"supplier": supplier, "items": [], "places": []})
         groups[-1]["items"].append(item)
-    return render_template("purchasing/reorder.html", groups=groups)
+        if item["location"] not in groups[-1]["places"]:
+            groups[-1]["places"].append(item["location"])
+    for group in groups:
+        group["places"].sort(key=lambda loc: rank.get(loc["id"], len(rank)))
+    return render_template("purchasing/reorder.html", groups=groups,
+                           name_places=place.switch and place.location_id is None)
 
 
 @bp.post("/reorder/draft")
@@ -49,10 +59,12 @@ def draft_from_reorder():
         return _managers_only()
     fields = Fields(request.form, form=True)
     supplier_id = fields.integer("supplier_id", required=True, minimum=1, maximum=MAX_ID)
+    location_id = fields.integer("location_id", minimum=1, maximum=MAX_ID)
     try:
         fields.check()
         supplier = get_owned_or_404(Supplier, supplier_id)
-        order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier)
+        where = orders.reorder_location(supplier.client_id, location_id, place_ids())
+        order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier, where)
         db.session.commit()
     except ApiError as e:
         return _refused(e, url_for("purchasing.reorder_page"))

@@ -30,3 +30,9 @@ def reorder_list(shop, query=""):
     response = shop.get("/api/reorder" + query)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["items"]
+
+
+def main_location(shop):
+    """The shop's default location as the API shows a place: {id, name}."""
+    [main] = [loc for loc in shop.get("/api/locations").get_json()["items"] if loc["is_default"]]
+    return {"id": main["id"], "name": main["name"]}
