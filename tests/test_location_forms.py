@@ -171,7 +171,7 @@ def test_the_product_page_sets_a_threshold_at_a_place_and_checks_at_once(two_sto
     shown = shop.http.get(f"/retail/products/{milk['id']}/edit")
     assert ("success", "Milk at Uptown now alerts at 10 or below (the location's threshold).") in flashes(shown)
     row = re.search(r'<tr data-location-id="%d".*?</tr>' % uptown["id"], html(shown), re.S).group(0)
-    assert 'value="10"' in row and '<span class="effective">10</span>' in row and "(location)" in row
+    assert 'value="10"' in row and '10 <span class="muted">(location)</span>' in row
     audit = shop.get("/api/audit").get_json()["items"][0]
     assert audit["action"] == "product.location_threshold" and audit["changes"] == {"low_stock_threshold": [None, 10]}
     # Empty: the place inherits again (the shop's 5 here), and the alert's episode resolves.
@@ -179,7 +179,7 @@ def test_the_product_page_sets_a_threshold_at_a_place_and_checks_at_once(two_sto
     assert threshold_at(milk["id"], uptown["id"]) is None
     row = re.search(r'<tr data-location-id="%d".*?</tr>' % uptown["id"],
                     html(shop.http.get(f"/retail/products/{milk['id']}/edit")), re.S).group(0)
-    assert 'value=""' in row and '<span class="effective">5</span>' in row and "(shop)" in row
+    assert 'value=""' in row and '5 <span class="muted">(shop)</span>' in row
     assert [a["status"] for a in shop.get("/api/alerts?show_resolved=1").get_json()["items"]] == ["resolved"]
 
 
