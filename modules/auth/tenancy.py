@@ -56,14 +56,12 @@ def shop_location_ids(client_id, ids):
         LOCATIONS.c.client_id == client_id, LOCATIONS.c.id.in_(ids))).scalars())
 
 
-def shop_location_names(client_id, ids=None, active_only=False):
+def shop_location_names(client_id, ids=None):
     """[(id, name, active)] of the shop's locations (those in `ids` when given), the default first,
     then by name: what a page of this feature names them by."""
     stmt = select(LOCATIONS.c.id, LOCATIONS.c.name, LOCATIONS.c.active).where(LOCATIONS.c.client_id == client_id)
     if ids is not None:
         stmt = stmt.where(LOCATIONS.c.id.in_(list(ids)))
-    if active_only:
-        stmt = stmt.where(LOCATIONS.c.active.is_(True))
     return [tuple(row) for row in db.session.execute(
         stmt.order_by(LOCATIONS.c.is_default.desc(), func.lower(LOCATIONS.c.name), LOCATIONS.c.id))]
 
