@@ -116,7 +116,7 @@ def locations_problems(owner, csrf, axe_source):
                                              "to_location_id": store["id"], "quantity": 2, "note": "First delivery"})
     problems = []
     for path in ("/", "/notifications", "/retail/products", f"/retail/products/{beans['id']}/edit", "/retail/locations",
-                 "/retail/transfers", f"/retail/transfers?product_id={beans['id']}&from_location_id={main['id']}"
+                 "/settings/tokens", "/retail/transfers", f"/retail/transfers?product_id={beans['id']}&from_location_id={main['id']}"
                  f"&to_location_id={store['id']}&quantity=4"):
         owner.goto(path)
         problems += problems_on(owner, axe_source)

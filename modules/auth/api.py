@@ -7,7 +7,7 @@ from ..errors import ApiError
 from ..extensions import csrf, db
 from ..validation import MAX_ID, Fields, QueryArgs, empty_body, json_body
 from ..timeutil import isoformat, utcnow
-from . import audit, bp, devices, service, tenancy, throttle, tokens
+from . import audit, bp, devices, service, throttle, tokens
 from .forms import read_new_token
 from .models import ApiToken, User
 from .roles import check_may_manage, require_owner
@@ -197,10 +197,8 @@ def api_create_token():
     name, scope = read_new_token(fields)
     location_id = fields.integer("location_id", minimum=1, maximum=MAX_ID, nullable=True)
     fields.check()
-    mine = place_ids()
-    if location_id is not None and (location_id not in tenancy.shop_location_ids(current_user.client_id, [location_id])
-                                    or (mine is not None and location_id not in mine)):
-        raise ApiError(404, "No such location.", {"location_id": "No such location."})
+    if location_id is not None:
+        tokens.check_binding(current_user.client_id, location_id, place_ids())
     token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope, location_id)
     db.session.commit()
     shown = {"id": token.id, "name": token.name, "scope": token.scope, "token": secret,

@@ -8,7 +8,7 @@ from functools import wraps
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import column, select, table
+from sqlalchemy import column, func, select, table
 
 from ..errors import ApiError
 from ..dialect import lock_for_write
@@ -30,7 +30,8 @@ def current_client_id() -> int:
 
 
 # Retail's locations, read by table name (a higher feature's table: no import up).
-LOCATIONS = table("locations", column("id"), column("client_id"), column("active"))
+LOCATIONS = table("locations", column("id"), column("client_id"), column("active"), column("name"),
+                  column("is_default"))
 
 
 def place_ids(user=None):
@@ -53,6 +54,16 @@ def shop_location_ids(client_id, ids):
         return set()
     return set(db.session.execute(select(LOCATIONS.c.id).where(
         LOCATIONS.c.client_id == client_id, LOCATIONS.c.id.in_(ids))).scalars())
+
+
+def shop_location_names(client_id, ids=None):
+    """[(id, name, active)] of the shop's locations (those in `ids` when given), the default first,
+    then by name: what a page of this feature names them by."""
+    stmt = select(LOCATIONS.c.id, LOCATIONS.c.name, LOCATIONS.c.active).where(LOCATIONS.c.client_id == client_id)
+    if ids is not None:
+        stmt = stmt.where(LOCATIONS.c.id.in_(list(ids)))
+    return [tuple(row) for row in db.session.execute(
+        stmt.order_by(LOCATIONS.c.is_default.desc(), func.lower(LOCATIONS.c.name), LOCATIONS.c.id))]
 
 
 def scoped(model):

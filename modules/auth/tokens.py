@@ -9,11 +9,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from ..errors import ApiError
 from ..extensions import db
 from ..timeutil import utcnow
 from . import audit
 from .models import ApiToken, Client, User
-from .tenancy import for_shop
+from .tenancy import for_shop, shop_location_names
 
 TOKEN_PREFIX = "sb_"
 SHOWN_PREFIX = 10  # "sb_" and 7 characters of the secret: enough to tell tokens apart, too few to guess
@@ -33,6 +34,17 @@ def _pepper():
 
 def token_hash(secret: str) -> str:
     return hmac.new(_pepper(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def check_binding(client_id, location_id, places=None):
+    """Refuse binding a new token to `location_id` unless it is an active location of the shop
+    among the caller's `places` (None: every one): 404 for another shop's or one outside them,
+    409 for an inactive one. The JSON route and the tokens page ask the same question here."""
+    found = {lid: active for lid, _, active in shop_location_names(client_id, [location_id])}
+    if location_id not in found or (places is not None and location_id not in places):
+        raise ApiError(404, "No such location.", {"location_id": "No such location."})
+    if not found[location_id]:
+        raise ApiError(409, "This location is inactive.", {"location_id": "This location is inactive."})
 
 
 def create_token(client_id, user_id, name, scope, location_id=None):

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from ..errors import ApiError, ValidationError, wants_json
 from ..extensions import db, login_manager
 from ..validation import MAX_ID, Fields, QueryArgs
-from . import audit, bp, service, tokens
+from . import audit, bp, service, tenancy, tokens
 from .api import login_attempt, new_shop, read_registration
 from .forms import read_new_token
 from .models import ROLES, ApiToken, User
@@ -109,24 +109,44 @@ def _managers_only():
     return render_template("error.html", status=403, message="Only owners and managers can manage API tokens."), 403
 
 
+def _token_places():
+    """(the places a new token may be bound to [(id, name)], or [] when the shop has fewer than two
+    active locations and the form offers no choice; {id: name} of every location of the shop)."""
+    client_id = current_user.client_id
+    every = tenancy.shop_location_names(client_id)
+    active = [(lid, name) for lid, name, on in every if on]
+    mine = tenancy.place_ids()
+    choices = [(lid, name) for lid, name in active if mine is None or lid in mine] if len(active) >= 2 else []
+    return choices, {lid: name for lid, name, _ in every}
+
+
 @bp.route("/settings/tokens", methods=["GET", "POST"])
 @login_required
 def tokens_page():
-    """The shop's API tokens; a new one is shown on the answer to its creation, and never again."""
+    """The shop's API tokens; a new one is shown on the answer to its creation, and never again. With
+    two or more active locations a new token may be bound to one (empty: any location)."""
     if not current_user.can_manage:
         return _managers_only()
     created, errors, form, status = None, {}, {}, 200
     if request.method == "POST":
         fields = Fields(request.form, form=True)
         name, scope = read_new_token(fields)
-        if fields.errors:
-            errors, form, status = fields.errors, request.form, 400
-        else:
-            token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope)
+        location_id = fields.integer("location_id", minimum=1, maximum=MAX_ID)
+        try:
+            fields.check()
+            if location_id is not None:
+                tokens.check_binding(current_user.client_id, location_id, tenancy.place_ids())
+            token, secret = tokens.create_token(current_user.client_id, current_user.id, name, scope, location_id)
             db.session.commit()
             created = {"name": token.name, "token": secret}
+        except ApiError as e:
+            db.session.rollback()
+            errors, form, status = e.details or {"name": e.message}, request.form, 400
+    choices, names = _token_places()
     items = [t.to_dict() for t in tokens.shop_tokens(current_user.client_id)]
-    return render_template("auth/tokens.html", items=items, created=created, errors=errors, form=form), status
+    return render_template("auth/tokens.html", items=items, created=created, errors=errors, form=form,
+                           places=choices, place_names=names,
+                           show_places=bool(choices) or any(t.get("location_id") for t in items)), status
 
 
 @bp.post("/settings/tokens/<int:token_id>/revoke")

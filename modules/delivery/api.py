@@ -74,7 +74,8 @@ def api_location_recipients(location_id):
 @require_manager
 def api_save_location_recipients(location_id):
     """Replace the location's lists named in the body (the others stay): its addresses hear that
-    location's alerts at once, beside the shop's own lists, which hear every location's."""
+    location's alerts, at once or in its daily digest as the shop's delivery mode says, beside the
+    shop's own lists, which hear every location's."""
     client_id = current_client_id()
     location = locations.get_location(client_id, location_id, place_ids())
     by_field = _location_fields()

@@ -1,5 +1,6 @@
 """Digest mode: one message per shop, channel and recipient per shop-local day at `digest_time`,
-listing every product that alerted since the shop's last digest. Run from the dispatcher loop."""
+listing every product that alerted since the shop's last digest (a location's list: that
+location's only). Run from the dispatcher loop."""
 import logging
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -78,16 +79,28 @@ def _digest_shop(client_id, local_day, last, day_before, now):
     shop = db.session.execute(select(Client.name).where(Client.id == client_id)).scalar_one()
     key = f"digest:{client_id}:{local_day.isoformat()}"
     rows = []
-    for target in recipients.targets([client_id], mode="digest").get(client_id, []):
-        wanted = tuple(i for i in items if target.wants(i.kind))
-        if wanted:
-            notice = messages.Notice("digest", client_id, shop, wanted, date=local_day.isoformat(),
-                                     created_at=isoformat(now))
-            rows.append(message_row(client_id, key, target.channel, target.address, notice, now))
+    for (channel, address), wanted in heard_by_address(recipients.targets([client_id], mode="digest")
+                                                       .get(client_id, []), items).items():
+        notice = messages.Notice("digest", client_id, shop, wanted, date=local_day.isoformat(),
+                                 created_at=isoformat(now))
+        rows.append(message_row(client_id, key, channel, address, notice, now))
     queued = add_deliveries(rows)
     log.info("queued the %s digest of shop %s: %d product(s), %d message(s)", local_day, client_id,
              len(items), queued)
     return queued
+
+
+def heard_by_address(targets, items):
+    """{(channel, address): the items it hears, in the digest's order}: one message per address
+    whatever lists it is on (the shop's, a location's, a person's own), listing what any of them
+    hears: the kinds it wants and, on a location's list, that location's items only."""
+    heard = {}
+    for target in targets:
+        address, indexes = heard.setdefault((target.channel, target.address.lower()), (target.address, set()))
+        indexes.update(n for n, item in enumerate(items) if target.wants(item.kind)
+                       and (target.location_id is None or item.location["id"] == target.location_id))
+    return {(channel, address): tuple(items[n] for n in sorted(indexes))
+            for (channel, _), (address, indexes) in heard.items() if indexes}
 
 
 def digest_items(client_id, since, now):
@@ -129,4 +142,4 @@ def digest_items(client_id, since, now):
     return items
 
 
-__all__ = ["digest_instant", "digest_items", "enqueue_due_digests"]
+__all__ = ["digest_instant", "digest_items", "enqueue_due_digests", "heard_by_address"]

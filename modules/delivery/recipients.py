@@ -130,9 +130,10 @@ def save_shop_list(client_id, channel, addresses, enabled, signed=False, locatio
     for address in addresses:
         row = existing.get(address)
         if row is None:
-            # A location's list hears its alerts at once (the daily digest is the shop's lists').
+            # mode null: the shop's delivery mode, a location's list as the shop's own (its digest
+            # lists that location's alerts only: delivery/digest.py).
             row = Recipient(client_id=client_id, channel=channel, address=address, location_id=location_id,
-                            mode="instant" if location_id is not None else None, created_at=utcnow())
+                            created_at=utcnow())
             db.session.add(row)
         row.enabled = bool(enabled)
         if signed and enabled and not row.secret:

@@ -7,13 +7,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func
 
-from ..auth.tenancy import current_client_id, place_ids, require_manager, scoped
+from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids, require_manager, scoped
 from ..auth.views import safe_next
 from ..errors import ApiError
 from ..extensions import db
 from ..validation import MAX_ID, Fields
 from . import bp, locations, service, switch
-from .forms import MAX_STOCK
+from .forms import MAX_STOCK, MAX_THRESHOLD
 from .locations_api import read_location
 from .models import Product
 
@@ -115,6 +115,33 @@ def update_location(location_id):
     done = {"default": "is now the default", "deactivate": "is deactivated", "activate": "is active again"}
     flash(f"{location.name} {done.get(action, 'is saved')}.", "success")
     return redirect(url_for("retail.locations_page"), code=303)
+
+
+# --- a product's threshold at a place ------------------------------------------------------------
+
+@bp.post("/retail/products/<int:product_id>/locations/<int:location_id>/threshold")
+@login_required
+def set_location_threshold(product_id, location_id):
+    """The product page's threshold at one place (empty: inherit the product's), as
+    PUT /api/products/<id>/locations/<id> does: another place than the caller's is a 404."""
+    product = get_owned_or_404(Product, product_id)
+    back = url_for("retail.edit_product", product_id=product.id)
+    if not current_user.can_manage:
+        flash("Only owners and managers can change a threshold.", "error")
+        return redirect(back, code=303)
+    location = locations.get_location(current_client_id(), location_id, place_ids())
+    fields = Fields({"low_stock_threshold": request.form.get("low_stock_threshold", "")}, form=True)
+    threshold = fields.integer("low_stock_threshold", minimum=0, maximum=MAX_THRESHOLD)
+    if fields.errors:
+        flash(f"Threshold of {product.name} at {location.name} not changed: {fields.errors['low_stock_threshold']}",
+              "error")
+        return redirect(back, code=303)
+    locations.change_threshold(product, location, threshold, current_user.id)
+    db.session.commit()
+    here = service.product_dict(product, location_id=location.id)
+    flash(f"{product.name} at {location.name} now alerts at {here['effective_threshold']} or below "
+          f"(the {here['threshold_source']}'s threshold).", "success")
+    return redirect(back, code=303)
 
 
 # --- transfers ----------------------------------------------------------------------------------

@@ -160,6 +160,18 @@ def set_threshold(product, location, threshold):
     return before
 
 
+def change_threshold(product, location, threshold, user_id):
+    """Set the product's threshold at a location (set_threshold), audit a change, and check the
+    product at once as a stock change does (a lower threshold may clear an alert, a higher one
+    raise it). The JSON route and the product page both come here; the caller commits."""
+    before = set_threshold(product, location, threshold)
+    if before != threshold:
+        audit.record(product.client_id, user_id, "product.location_threshold",
+                     f"product {product.id}: {product.name} at {location.name}", {"low_stock_threshold": [before, threshold]})
+    announce_stock_change(product.client_id, [product.id], user_id)
+    return before
+
+
 def sql_place(location_name_col, places_col):
     """What a message says after its text: " at <name>" when the shop has two or more active
     locations (`places_col`), else nothing, so a one-location shop's messages stay to the letter."""

@@ -3,14 +3,12 @@ retail.locations. A person limited to some locations sees only those (another's 
 from flask import jsonify, request
 from flask_login import current_user, login_required
 
-from ..auth import audit
 from ..auth.tenancy import current_client_id, get_owned_or_404, place_ids, require_manager
 from ..extensions import db
 from ..validation import MAX_ID, Fields, QueryArgs, json_body
 from . import bp, locations, service
 from .forms import MAX_STOCK, MAX_THRESHOLD
 from .models import LOCATION_KINDS, Product
-from .signals import announce_stock_change
 
 NAME_LENGTH = 80
 
@@ -81,11 +79,7 @@ def api_set_location_threshold(product_id, location_id):
         fields.error("low_stock_threshold", "Required (a whole number, or null for the product's own).")
     threshold = fields.integer("low_stock_threshold", minimum=0, maximum=MAX_THRESHOLD, nullable=True)
     fields.check()
-    before = locations.set_threshold(product, location, threshold)
-    if before != threshold:
-        audit.record(product.client_id, current_user.id, "product.location_threshold",
-                     f"product {product.id}: {product.name} at {location.name}", {"low_stock_threshold": [before, threshold]})
-    announce_stock_change(product.client_id, [product.id], current_user.id)
+    locations.change_threshold(product, location, threshold, current_user.id)
     db.session.commit()
     return jsonify(service.product_dict(product, ids=place_ids()))
 
