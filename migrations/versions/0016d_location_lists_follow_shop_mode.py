@@ -3,12 +3,12 @@
 mode is null (the shop's), and a digest shop's location lists get that location's digest.
 
 Revision ID: 0016d
-Revises: 0015l
+Revises: 0016w
 """
 from alembic import op
 
 revision = '0016d'
-down_revision = '0015l'
+down_revision = '0016w'
 branch_labels = None
 depends_on = None
 
