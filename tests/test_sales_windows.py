@@ -281,3 +281,53 @@ def test_migration_fills_the_latest_days_units_and_the_downgrade_drops_the_colum
         assert db.session.execute(text("SELECT SUM(stock) FROM product_stock")).scalar_one() == 14
         db.session.remove()
         db.engine.dispose()
+
+
+def boundary_products():
+    """(stock, units sold today, units sold yesterday): for a 7-day window and forecast_days = 4,
+    the lowest and highest stock of days_left 3, 4 and 5 at several rates, the units sold partly
+    today, or all yesterday (so the newest day's units are yesterday's)."""
+    out = []
+    for units in (7, 10, 13, 30):
+        for days in (3, 4, 5):
+            for stock in (-(-days * units // 7), -(-(days + 1) * units // 7) - 1):
+                out += [(stock, units // 2, units - units // 2), (stock, 0, units)]
+    return out
+
+
+def test_the_stored_window_and_its_sieve_alert_as_the_rollup_does_at_every_boundary(make_shop):
+    """Two shops alike in every product, one rolled and one not: the same forecasts, and exactly
+    those of days_left <= 4."""
+    now = utcnow()
+    products = boundary_products()
+    shops = []
+    for name in ("Rolled", "Stale"):
+        shop = make_shop(name)
+        assert shop.post("/api/notifications/settings",
+                         json={"forecast_days": 4, "forecast_window_days": 7}).status_code == 200
+        for i, (stock, today, yesterday) in enumerate(products):
+            product = shop.add_product(f"Item {i}", stock=stock, low_stock_threshold=0)
+            for units, days_ago in ((today, 0), (yesterday, 1)):
+                if units:
+                    record_past_sale(shop.client["id"], product["id"], units, now - timedelta(days=days_ago))
+        db.session.commit()
+        shops.append(shop)
+    rolled, stale = shops
+    assert windows.roll(client_id=rolled.client["id"]) == 1
+    db.session.execute(delete(SalesWindow).where(SalesWindow.client_id == stale.client["id"]))
+    db.session.commit()
+    assert windows.is_current(rolled.client["id"], local_date("UTC", now), 7)
+    names = {}
+    for shop in shops:
+        for product in shop.get("/api/products?per_page=100").get_json()["items"]:
+            names[product["id"]] = product["name"]
+
+    def forecasts(shop):
+        new = raise_alerts(client_id=shop.client["id"])
+        db.session.commit()
+        return sorted((names[a.product_id], a.days_left) for a in new if a.kind == "forecast")
+
+    expected = sorted((f"Item {i}", stock * 7 // (today + yesterday))
+                      for i, (stock, today, yesterday) in enumerate(products) if stock * 7 // (today + yesterday) <= 4)
+    assert forecasts(stale) == expected
+    assert forecasts(rolled) == expected

@@ -20,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ("sold_before", "sold_today", "sold_on")
+COVER = "(stock * 1.0 / NULLIF(sold_before + sold_today, 0))"  # as retail.windows.cover() spells it
 
 
 def _columns():
@@ -32,6 +33,8 @@ def upgrade():
     for table in ("product_stock", "products"):
         for column in _columns():
             op.add_column(table, column)  # a plain ADD COLUMN on both databases: no table copy
+    # The forecast's sieve (retail.windows.cover): the places whose stock is short for what they sell.
+    op.create_index("ix_product_stock_cover", "product_stock", ["client_id", sa.text(COVER)])
     op.create_table(
         "sales_windows",
         sa.Column("client_id", sa.Integer(), sa.ForeignKey("clients.id"), primary_key=True, autoincrement=False),
@@ -60,6 +63,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("sales_windows")
+    op.drop_index("ix_product_stock_cover", table_name="product_stock")
     for table in ("product_stock", "products"):
-        for name in COLUMNS:  # DROP COLUMN (SQLite 3.35 and later): the columns carry no index
+        for name in COLUMNS:  # DROP COLUMN (SQLite 3.35 and later): no index left on them
             op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")

@@ -125,12 +125,20 @@ def forecast_rule(scan):
         for units, sales, which in _window_sales(scan, shops, window):
             days = stock_rules.sql_days_left(scan.stock, units, window)
             threshold = scan.threshold
-            selects.append(
-                _with_sales(scan.candidates(scan.stock, threshold, days), sales)
-                .where(which, NotificationSettings.forecast_days > 0,
-                       NotificationSettings.forecast_window_days == window, units > 0,
-                       scan.stock > threshold, days <= NotificationSettings.forecast_days,
-                       ~_logged_today(scan, "reorder")))
+            stmt = (_with_sales(scan.candidates(scan.stock, threshold, days), sales)
+                    .where(which, NotificationSettings.forecast_days > 0,
+                           NotificationSettings.forecast_window_days == window, units > 0,
+                           scan.stock > threshold, days <= NotificationSettings.forecast_days,
+                           ~_logged_today(scan, "reorder")))
+            if sales is not None:
+                selects.append(stmt)
+                continue
+            # Stored windows: days_left <= F means stock / units < (F + 1) / window, so only the
+            # places whose cover is that short are read (by its index), one statement per F in use.
+            for horizon in db.session.execute(shops.with_only_columns(NotificationSettings.forecast_days)
+                                              .distinct()).scalars():
+                selects.append(stmt.where(NotificationSettings.forecast_days == horizon,
+                                          windows.cover(ProductStock) <= (horizon + 1) / window))
     return selects
 
 

@@ -60,6 +60,8 @@ class ProductStock(db.Model):
     __table_args__ = (
         db.UniqueConstraint("product_id", "location_id", name="uq_product_stock_place"),
         db.Index("ix_product_stock_location", "client_id", "location_id", "stock"),
+        # The forecast's sieve: retail.windows.cover() (migration 0016w).
+        db.Index("ix_product_stock_cover", "client_id", db.text("(stock * 1.0 / NULLIF(sold_before + sold_today, 0))")),
     )
 
     id = db.Column(db.Integer, primary_key=True)
