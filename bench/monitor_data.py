@@ -349,14 +349,14 @@ def load_sales(conn, shape):
             SELECT p.client_id, p.id, p.client_id, -(({units} + {j}) / {m}), {stock} + ({m - 1 - j} * ({units})) / {m},
                    'sale', NULL, :at
             FROM products AS p{at_main}""").bindparams(bindparam("at", at, type_=DateTime)))
-    load_rollup(conn, shape, instants, units)
+    load_rollup(conn, shape, instants, units, at_main)
     for _, create in indexes:
         conn.execute(text(create))
     if conn.dialect.name == "postgresql":
         conn.execute(text("SET LOCAL session_replication_role = DEFAULT"))
 
 
-def load_rollup(conn, shape, instants, units):
+def load_rollup(conn, shape, instants, units, at_main=""):
     """The daily rollup the app writes with each sale (sales_daily), worked out from the same
     arithmetic as the movements rather than grouped from them (sorting 30M rows took SQLite longer
     than the whole load): one INSERT ... SELECT over products per day, oldest first, as a live
@@ -371,7 +371,7 @@ def load_rollup(conn, shape, instants, units):
         sold = " + ".join(f"(({units} + {j}) / {m})" for j in js)
         conn.execute(text(f"""
             INSERT INTO sales_daily (client_id, product_id, location_id, sale_date, units)
-            SELECT p.client_id, p.id, p.client_id, :day, {sold} FROM products AS p
+            SELECT p.client_id, p.id, p.client_id, :day, {sold} FROM products AS p{at_main}
             WHERE {sold} > 0""").bindparams(bindparam("day", day, type_=Date)))
     conn.execute(text("CREATE INDEX ix_sales_daily_client_date ON sales_daily "
                       "(client_id, sale_date, product_id, location_id, units)"))
