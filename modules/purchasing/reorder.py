@@ -9,9 +9,9 @@ from ..auth.settings import shop_threshold
 from ..auth.tenancy import at_places, for_shop
 from ..extensions import db
 from ..retail import rules as stock_rules
-from ..retail import sales
+from ..retail import sales, windows
 from ..retail.models import Category, Location, Product, ProductStock, SalesDaily
-from ..timeutil import utcnow
+from ..timeutil import local_date, utcnow
 from . import rules
 from .models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine, Supplier
 
@@ -56,24 +56,31 @@ def reorder_items(client_id, supplier_id=None, location_id=None, ids=None, now=N
     rules.suggested_quantity over each row."""
     now = now or utcnow()
     timezone, window = _window(client_id)
-    sold = sales.units_sold(sales.window_first_day(timezone, window, now), SalesDaily.client_id == client_id,
-                            by_location=True)
+    today = local_date(timezone, now)
+    sold = None
+    if windows.is_current(client_id, today, window):
+        units = windows.units(ProductStock, today)  # the window kept beside the stock
+    else:
+        sold = sales.units_sold(sales.window_first_day(timezone, window, now), SalesDaily.client_id == client_id,
+                                by_location=True)
+        units = sold.c.units
     ordered = on_order(PurchaseOrderLine.client_id == client_id, by_location=True)
     threshold = stock_rules.sql_effective_threshold(ProductStock.low_stock_threshold, Product.low_stock_threshold,
                                                     Category.low_stock_threshold, shop_threshold(client_id))
     incoming = func.coalesce(ordered.c.units, 0)
-    point = rules.sql_reorder_point(threshold, sold.c.units, window, Supplier.lead_time_days)
+    point = rules.sql_reorder_point(threshold, units, window, Supplier.lead_time_days)
     stmt = (for_shop(ProductStock, client_id, Product, Supplier, Location.id, Location.name, ProductStock.stock,
-                     sold.c.units, incoming.label("on_order"), point.label("reorder_point"))
+                     units.label("units"), incoming.label("on_order"), point.label("reorder_point"))
             .join(Product, Product.id == ProductStock.product_id)
             .join(Location, and_(Location.id == ProductStock.location_id, Location.active.is_(True)))
             .outerjoin(Category, Category.id == Product.category_id)
             .outerjoin(Supplier, and_(Supplier.id == Product.supplier_id, Supplier.client_id == Product.client_id))
-            .outerjoin(sold, _at_place(sold))
             .outerjoin(ordered, _at_place(ordered))
             .where(Product.active.is_(True), ProductStock.stock + incoming <= point)
             .order_by(Supplier.name.is_(None), func.lower(Supplier.name), Supplier.id, func.lower(Product.name),
                       Product.id, Location.is_default.desc(), func.lower(Location.name), Location.id))
+    if sold is not None:
+        stmt = stmt.outerjoin(sold, _at_place(sold))
     if supplier_id is not None:
         stmt = stmt.where(Product.supplier_id == supplier_id)
     if location_id is not None:
