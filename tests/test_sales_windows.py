@@ -3,12 +3,9 @@ PostgreSQL: day after day, with rolls that slide, recount or do not happen, the 
 equals the rollup's; the scan and the pages read it once the shop's windows are current and the
 rollup otherwise, with the same answers; a sale of another day marks the windows for a recount;
 migration 0016w fills today's part from the rollup."""
-import itertools
-import os
 import random
 from datetime import datetime, timedelta
 
-import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import delete, func, select, text, update
 
@@ -231,22 +228,9 @@ def test_pages_answer_the_same_from_the_stored_window_and_the_rollup(make_shop):
     assert stored[1]["soon"] == 2 and stored[2] == ["Item 0", "Item 2"]
 
 
-_names = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def old_database(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    cluster = request.getfixturevalue("pg_cluster")
-    name = f"windows_{os.getpid()}_{next(_names)}"
-    cluster.execute(f"CREATE DATABASE {name}")
-    return cluster.url(name)
-
-
-def test_migration_fills_the_latest_days_units_and_the_downgrade_drops_the_columns(old_database):
+def test_migration_fills_the_latest_days_units_and_the_downgrade_drops_the_columns(empty_database):
     t = "'2026-10-01 08:00:00'"
-    app = create_app(base_config(old_database))
+    app = create_app(base_config(empty_database))
     with app.app_context():
         upgrade(revision="0015l")
         for statement in (
