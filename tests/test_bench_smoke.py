@@ -83,3 +83,15 @@ def test_pages_bench_quick_run_measures_every_page_it_names():
     for name, (rate, p50, p99, errors, alone) in measured.items():
         assert rate > 0 and p99 >= p50 > 0 and errors == 0 and alone > 0, report
     assert "x" in report and "api/products low" in report
+
+
+def test_growth_bench_measures_each_size_with_the_forecast_off_and_on():
+    from bench.growth import main as growth_main
+
+    lines = []
+    rows = growth_main(["--sizes", "1000", "2000", "--db", "sqlite"], out=lines.append)
+    assert [(r["database"], r["products"]) for r in rows] == [("sqlite", 1000), ("sqlite", 2000)]
+    # 5% low and 10% selling fast (2 days left): the first cycle with the forecast on raises both.
+    assert [r["alerts"] for r in rows] == [150, 300]
+    assert all(min(r["off"] + r["on"]) > 0 and r["peak_mb"] > 0 for r in rows)
+    assert any(line.startswith("sqlite          2,000") for line in lines)
