@@ -6,7 +6,7 @@ kind is a `register(Kind(...))` (see the README, "Adding an alert kind")."""
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import String, and_, case, cast, exists, false, func, literal, or_, select
 
 from ..auth.models import Client, NotificationSettings
 from ..extensions import db
@@ -91,8 +91,11 @@ def low_rule(scan):
     """Active, above zero and at or below the effective threshold, and not out earlier today
     (a place partly restocked after running out raises no `low` that day)."""
     threshold = scan.threshold
+    # The log is looked up only for the places at or below their threshold: as a term of its own,
+    # the databases look it up for every place before the threshold's tables are joined (SQLite:
+    # 0.17 s instead of 0.11 s for a repeat scan of 300,000 places).
     return [scan.candidates(scan.stock, threshold, literal(None))
-            .where(scan.stock > 0, scan.stock <= threshold, ~_logged_today(scan, "out"))]
+            .where(scan.stock > 0, case((scan.stock <= threshold, ~_logged_today(scan, "out")), else_=false()))]
 
 
 def _window_sales(scan, stale_shops, window):
