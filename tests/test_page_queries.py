@@ -115,3 +115,37 @@ def test_search_within_a_tab_and_a_category(shop):
     assert names(shop, "q=MILK&stock=low") == ["Milk whole", "Oat milk"]
     dairy = next(c for c in shop.get("/api/categories").get_json()["items"] if c["name"] == "Dairy")
     assert names(shop, f"q=milk&category_id={dairy['id']}") == ["Milk skim", "Milk whole"]
+
+
+def test_0016p_indexes_come_with_it_and_go_with_its_downgrade(empty_database):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from modules import create_app
+    from modules.extensions import db
+    from tests.support.app import base_config
+
+    app = create_app(base_config(empty_database))
+
+    def indexes():
+        if db.engine.dialect.name == "postgresql":
+            found = "SELECT indexname FROM pg_indexes WHERE tablename = 'products'"
+        else:
+            found = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'products'"
+        return set(db.session.execute(text(found)).scalars())
+
+    with app.app_context():
+        upgrade(revision="0016p")
+        if db.engine.dialect.name == "postgresql":
+            added = {"ix_products_client_active_low", "ix_products_name_trigrams", "ix_products_sku_trigrams"}
+        else:
+            added = {"ix_products_client_active_low", "ix_products_client_search"}
+        assert added <= indexes()
+        db.session.commit()
+        downgrade(revision="0015l")
+        assert not added & indexes() and "ix_products_client_active_name" in indexes()
+        db.session.commit()
+        upgrade(revision="0016p")  # again, with pg_trgm already there
+        assert added <= indexes()
+        db.session.remove()
+        db.engine.dispose()
