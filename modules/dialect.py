@@ -33,11 +33,12 @@ def text_search(columns, lowered):
     letters). PostgreSQL's LIKE is served by the trigram indexes on lower(column) (migration
     0016p). SQLite has the lowered columns in an index (client_id, active, lower(name),
     lower(sku)): instr() reads them from it instead of lowering every row, without a pattern
-    built per row; the always-true range on the first one (a name is never NULL) is what makes
-    SQLite's planner take that index rather than read the table."""
+    built per row; the always-true range on the first one (a name is never NULL; the index is
+    partial on that very term, written as a constant) is what makes SQLite's planner take that
+    index rather than read the table."""
     if name() == "postgresql":
         return or_(*(func.lower(column).contains(lowered, autoescape=True) for column in columns))
-    return and_(func.lower(columns[0]) >= "", or_(*(func.instr(func.lower(column), lowered) > 0
+    return and_(func.lower(columns[0]) >= literal_column("''"), or_(*(func.instr(func.lower(column), lowered) > 0
                                                    for column in columns)))
 
 
