@@ -58,7 +58,13 @@ def test_search_is_part_of_the_name_or_sku_in_any_case(searchable, q, expected):
     assert found["total"] == len(expected)
 
 
-def test_search_pages_cover_every_match_once_in_name_order(shop):
+@pytest.mark.parametrize("few", [3, 100])
+def test_search_pages_cover_every_match_once_in_name_order(shop, monkeypatch, few):
+    """Read by the ids found when a search finds few (100: the default), else counted and walked
+    in order (3: these 24 matches are many)."""
+    from modules.retail import listing
+
+    monkeypatch.setattr(listing, "FEW_FOUND", few)
     for i in range(23):
         shop.add_product(f"Bolt {i % 5}", sku=f"B-{i}", stock=i)
     shop.add_product("Nut", sku="N-bolt", stock=1)  # found by its SKU
@@ -68,6 +74,11 @@ def test_search_pages_cover_every_match_once_in_name_order(shop):
     listed = shop.get("/api/products?per_page=100&q=bolt").get_json()["items"]
     assert [p["id"] for p in listed] == ids
     assert [p["name"] for p in listed] == sorted(p["name"] for p in listed)
+    html = shop.get("/retail/products?q=bolt&sort=stock&dir=desc&per_page=100").get_data(as_text=True)
+    by_stock = sorted(listed, key=lambda p: (-p["stock"], p["name"], p["id"]))
+    assert [int(i) for i in re.findall(r'data-product-id="(\d+)"', html)] == [p["id"] for p in by_stock]
+    html = shop.get("/retail/products?q=bolt&sort=status&per_page=100").get_data(as_text=True)
+    assert html.count("data-product-id=") == 24
 
 
 @pytest.mark.parametrize("sort", ["name", "stock", "status"])

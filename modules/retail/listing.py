@@ -89,6 +89,21 @@ def _searched(q):
     return text_search((Product.name, Product.sku), q.lower())
 
 
+FEW_FOUND = 100
+
+
+def _few_found(stmt):
+    """A search that finds few products (a SKU, a rare word): (the same list read by those ids,
+    how many) from one pass over the search's index, so that neither the count nor the page
+    walks the shop's sorted index looking for rare matches; else (stmt, None), after reading no
+    more than FEW_FOUND + 1 matches."""
+    found = db.session.execute(stmt.with_only_columns(Product.id, maintain_column_froms=True)
+                               .order_by(None).limit(FEW_FOUND + 1)).scalars().all()
+    if len(found) > FEW_FOUND:
+        return stmt, None
+    return stmt.where(Product.id.in_(found)), len(found)
+
+
 def _count(stmt):
     """How many rows `stmt` (a listing over products) matches, without selecting its columns:
     where the filter needs no other table, a count from the index alone."""
@@ -152,6 +167,8 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
         stmt = stmt.where(_searched(q))
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
+    if q and total is None:
+        stmt, total = _few_found(stmt)
     if total is None:
         total = _count(stmt)
     offset, descending = (page - 1) * per_page, dir == "desc"
