@@ -92,8 +92,8 @@ def session_cookie(base):
     request = urllib.request.Request(base + "/api/auth/login", data=json.dumps(
         {"email": EMAIL, "password": PASSWORD}).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request) as response:
-        cookie = response.headers["Set-Cookie"]
-    return cookie.split(";", 1)[0]
+        # Every cookie the sign-in sets (the session is not always the first: a device cookie too).
+        return "; ".join(c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie"))
 
 
 def wrk(url, seconds, connections, cookie=None):

@@ -3,7 +3,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 
-from sqlalchemy import Integer, any_, bindparam, event, func, literal_column, text, update
+from sqlalchemy import Integer, and_, any_, bindparam, event, func, literal_column, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -26,6 +26,20 @@ def id_in(column, ids):
     if name() == "postgresql":
         return column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Integer)))
     return column.in_(bindparam("ids", list(ids), expanding=True))
+
+
+def text_search(columns, lowered):
+    """Any of `columns`, lowered, holds `lowered` (already lower case) as plain text (`%`, `_` are
+    letters). PostgreSQL's LIKE is served by the trigram indexes on lower(column) (migration
+    0016p). SQLite has the lowered columns in an index (client_id, active, lower(name),
+    lower(sku)): instr() reads them from it instead of lowering every row, without a pattern
+    built per row; the always-true range on the first one (a name is never NULL; the index is
+    partial on that very term, written as a constant) is what makes SQLite's planner take that
+    index rather than read the table."""
+    if name() == "postgresql":
+        return or_(*(func.lower(column).contains(lowered, autoescape=True) for column in columns))
+    return and_(func.lower(columns[0]) >= literal_column("''"), or_(*(func.instr(func.lower(column), lowered) > 0
+                                                   for column in columns)))
 
 
 def lock_for_write(model, *where):

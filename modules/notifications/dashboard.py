@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, not_, select
 from ..alerts.models import StockAlertLog
 from ..alerts.scan import sql_place_threshold, sql_product_threshold, with_thresholds
 from ..auth.models import Client, NotificationSettings
+from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..retail import rules as stock_rules
@@ -53,10 +54,12 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
     forecast_days, window = forecast_days or 0, window or DEFAULT_WINDOW_DAYS
     snoozed = not_(stock_rules.sql_not_snoozed(Product.snoozed_until, Product.muted, now))
     if location_id is None and ids is None:
-        counts = {name: retail.count_matching(client_id, name, now) for name in ("out", "low", "snoozed")}
+        shop_default = shop_threshold(client_id)
+        bound = retail.threshold_bound(client_id, shop_default)
+        counts = retail.count_matching(client_id, ("out", "low", "snoozed"), now, shop_default, bound)
         level, threshold = Product.stock, sql_product_threshold()
         is_out = level <= 0
-        is_low = and_(level > 0, level <= retail.threshold_bound(client_id), level <= threshold)
+        is_low = and_(level > 0, level <= bound, level <= threshold)
         active = with_thresholds(select(*_product_columns(level, threshold))).where(
             owned_by(Product, client_id), Product.active.is_(True))
         out, low, snoozed_count = counts["out"], counts["low"] - counts["out"], counts["snoozed"]

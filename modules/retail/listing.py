@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, false, func, or_, select
 from ..auth.models import Client, NotificationSettings
 from ..auth.settings import shop_threshold
 from ..auth.tenancy import for_shop, owned_by
+from ..dialect import text_search
 from ..extensions import db
 from ..timeutil import utcnow
 from . import rules, sales
@@ -82,6 +83,26 @@ def _sql_snoozed(now):
     return or_(Product.muted.is_(True), and_(Product.muted.is_(False), Product.snoozed_until > now))
 
 
+def _searched(q):
+    """A search: `q` is part of the name or the SKU, whatever its case."""
+    return text_search((Product.name, Product.sku), q.lower())
+
+
+FEW_FOUND = 100
+
+
+def _few_found(stmt):
+    """A search that finds few products (a SKU, a rare word): (the same list read by those ids,
+    how many) from one pass over the search's index, so that neither the count nor the page
+    walks the shop's sorted index looking for rare matches; else (stmt, None), after reading no
+    more than FEW_FOUND + 1 matches."""
+    found = db.session.execute(stmt.with_only_columns(Product.id, maintain_column_froms=True)
+                               .order_by(None).limit(FEW_FOUND + 1)).scalars().all()
+    if len(found) > FEW_FOUND:
+        return stmt, None
+    return stmt.where(Product.id.in_(found)), len(found)
+
+
 def _count(stmt):
     """How many rows `stmt` (a listing over products) matches, without selecting its columns:
     where the filter needs no other table, a count from the index alone."""
@@ -142,11 +163,11 @@ def list_products(client_id, stock="all", q=None, category_id=None, page=1, per_
         return view.list_products(client_id, stock, q, category_id, page, per_page, sort, dir, now or utcnow())
     stmt, threshold = _listing(client_id, stock, now or utcnow())
     if q:
-        q = q.lower()
-        stmt = stmt.where(or_(func.lower(Product.name).contains(q, autoescape=True),
-                              func.lower(Product.sku).contains(q, autoescape=True)))
+        stmt = stmt.where(_searched(q))
     if category_id is not None:
         stmt = stmt.where(Product.category_id == category_id)
+    if q and total is None:
+        stmt, total = _few_found(stmt)
     if total is None:
         total = _count(stmt)
     offset, descending = (page - 1) * per_page, dir == "desc"
@@ -168,18 +189,21 @@ def status_counts(client_id, now=None, location_id=None, ids=None):
     view = View.of(client_id, location_id, ids)
     if view is not None:
         return view.status_counts(client_id, now)
-    shop_default = shop_threshold(client_id)
-    bound = threshold_bound(client_id, shop_default)
-    names = ("all", "out", "low", "soon", "snoozed")
+    return count_matching(client_id, ("all", "out", "low", "soon", "snoozed"), now)
+
+
+def count_matching(client_id, names, now, shop_default=None, bound=None):
+    """{filter: how many active products of the whole shop it matches} for the stock filters
+    `names`, in one round trip (each count from an index alone where its filter allows).
+    `shop_default` and `bound` (threshold_bound()) when the caller has them already."""
+    if shop_default is None:
+        shop_default = shop_threshold(client_id)
+    if bound is None and "low" in names:
+        bound = threshold_bound(client_id, shop_default)
     counts = [_listing(client_id, name, now, shop_default, bound)[0]
               .with_only_columns(func.count(), maintain_column_froms=True).order_by(None).scalar_subquery()
               for name in names]
-    return dict(zip(names, db.session.execute(select(*counts)).one()))  # one round trip
-
-
-def count_matching(client_id, stock, now):
-    """How many active products one stock filter of the products page matches."""
-    return _count(_listing(client_id, stock, now)[0])
+    return dict(zip(names, db.session.execute(select(*counts)).one()))
 
 
 @dataclass(frozen=True)
@@ -240,9 +264,7 @@ class View:
     def list_products(self, client_id, stock, q, category_id, page, per_page, sort, dir, now):
         stmt, threshold = self.listing(client_id, stock, now)
         if q:
-            q = q.lower()
-            stmt = stmt.where(or_(func.lower(Product.name).contains(q, autoescape=True),
-                                  func.lower(Product.sku).contains(q, autoescape=True)))
+            stmt = stmt.where(_searched(q))
         if category_id is not None:
             stmt = stmt.where(Product.category_id == category_id)
         total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()

@@ -84,6 +84,10 @@ def product_dicts(client_id, products, now=None, location_id=None, ids=None):
     sold = sales.units_by_place(client_id, timezone, window, [p.id for p in products], now) if products else {}
     places = _places(client_id, products, ids) if products else {}
     suppliers = supplier_names(client_id, [p.supplier_id for p in products])
+    units_of = {}  # units sold per product over the places counted: one pass, not one per product
+    for (pid, lid), units in sold.items():
+        if ids is None or lid in ids:
+            units_of[pid] = units_of.get(pid, 0) + units
     out = []
     for product in products:
         category_threshold = product.category.low_stock_threshold if product.category else None
@@ -99,7 +103,7 @@ def product_dicts(client_id, products, now=None, location_id=None, ids=None):
 
         entries = [at(*place) for place in places.get(product.id, [])]
         stock, source = product.stock, threshold_source(product.low_stock_threshold, category_threshold)
-        units = sum(u for (pid, lid), u in sold.items() if pid == product.id and (ids is None or lid in ids))
+        units = units_of.get(product.id, 0)
         days = rules.days_left(stock, units, window)
         if ids is not None:
             stock = sum(e["stock"] for e in entries)
