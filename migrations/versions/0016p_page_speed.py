@@ -5,13 +5,13 @@ before), on SQLite an index of the lowered name and SKU, whose values the search
 lowering every row's.
 
 Revision ID: 0016p
-Revises: 0015l
+Revises: 0016d
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0016p'
-down_revision = '0015l'
+down_revision = '0016d'
 branch_labels = None
 depends_on = None
 
