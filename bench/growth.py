@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.monitor_data import PostgresDatabases, Shape, SqliteDatabases, bench_config, load, reset, set_forecast  # noqa: E402,E501
+from bench.monitor_data import (PostgresDatabases, Shape, SqliteDatabases, bench_config, load, reset,  # noqa: E402
+                                 set_forecast, settle)
 from bench.monitor_scan import time_cycle, time_rolls, traced_cycle, warm_up  # noqa: E402
 from modules import create_app  # noqa: E402
 from modules.extensions import db  # noqa: E402
@@ -41,10 +42,14 @@ def measure(databases, products, out):
         time_cycle()  # compile caches warm for both: the first timed cycle is not the first of the process
         reset()
         set_forecast(shape, on=False)
-        off = [time_cycle()[0], time_cycle()[0]]
+        off = [time_cycle()[0]]
+        settle()
+        off.append(time_cycle()[0])
         reset()
         set_forecast(shape, on=True)
-        on = [time_cycle()[0], time_cycle()[0]]
+        on = [time_cycle()[0]]
+        settle()
+        on.append(time_cycle()[0])
         reset()
         new, peak = traced_cycle()
         reset()

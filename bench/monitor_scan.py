@@ -42,7 +42,7 @@ from datetime import timedelta  # noqa: E402
 from sqlalchemy import text, update  # noqa: E402
 
 from bench.monitor_data import (PostgresDatabases, Shape, SqliteDatabases, bench_config, load, reset,  # noqa: E402
-                                 set_forecast)
+                                 set_forecast, settle)
 from bench.monitor_floor import time_floor, time_full_floor, written  # noqa: E402
 from modules import create_app  # noqa: E402
 from modules.dialect import insert  # noqa: E402
@@ -237,6 +237,7 @@ def measure_timings(label, shape, rounds):
             timing.cycle_seconds.append(seconds)
             timing.new_alerts.append(sum(created.values()))
             timing.cycle_writes = written()
+            settle()
         reset()
 
     def cycle_forecast_on():
@@ -245,6 +246,7 @@ def measure_timings(label, shape, rounds):
             seconds, created = time_cycle()
             timing.on_seconds.append(seconds)
             timing.on_alerts.append(created)
+            settle()
         reset()
         set_forecast(shape, on=False)
 
