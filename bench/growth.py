@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
 
 from bench.monitor_data import (PostgresDatabases, Shape, SqliteDatabases, bench_config, load, reset,  # noqa: E402
                                  set_forecast, settle)
-from bench.monitor_scan import time_cycle, time_rolls, traced_cycle, warm_up  # noqa: E402
+from bench.monitor_timing import time_cycle, time_rolls, traced_cycle, warm_up  # noqa: E402
 from modules import create_app  # noqa: E402
 from modules.extensions import db  # noqa: E402
 from tests.support.postgres import find_bindir  # noqa: E402

@@ -21,15 +21,13 @@ alone (each one INSERT ... SELECT into the log, as the cycle runs it). The best 
 Then the tracemalloc peak of one cycle (forecast off) at three sizes: what grows with what.
 
 This module measures and reports; the schema and the bulk load are in monitor_data.py, the
-hand-written floor and floor+ in monitor_floor.py.
+hand-written floor and floor+ in monitor_floor.py, what one measurement times in monitor_timing.py.
 """
 import argparse
 import platform
 import sys
 import tempfile
 import time
-import tracemalloc
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,23 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/monitor_scan.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
-from datetime import timedelta  # noqa: E402
-
-from sqlalchemy import text, update  # noqa: E402
-
 from bench.monitor_data import (PostgresDatabases, Shape, SqliteDatabases, bench_config, load, reset,  # noqa: E402
                                  set_forecast, settle)
 from bench.monitor_floor import time_floor, time_full_floor, written  # noqa: E402
+from bench.monitor_timing import ROLLS, time_cycle, time_rolls, time_rule, traced_cycle, warm_up  # noqa: E402
 from modules import create_app  # noqa: E402
-from modules.dialect import insert  # noqa: E402
 from modules.extensions import db  # noqa: E402
-from modules.alerts.kinds import KINDS  # noqa: E402
-from modules.alerts.models import StockAlertLog  # noqa: E402
-from modules.alerts.monitor import run_cycle  # noqa: E402
-from modules.retail import windows  # noqa: E402
-from modules.retail.models import SalesWindow  # noqa: E402
-from modules.alerts.scan import LOG_COLUMNS, Scan  # noqa: E402
-from modules.timeutil import local_date, utcnow  # noqa: E402
 from tests.support.postgres import find_bindir  # noqa: E402
 
 FORECAST_TARGET = 1.3  # the whole cycle with the forecast on, at most this times the cycle with it off
@@ -128,90 +115,6 @@ class MemoryPeak:
 
 
 # --- what is measured ------------------------------------------------------------------------
-
-def time_cycle():
-    """The monitor's cycle as the thread runs it: raise_alerts() and its commit.
-    Returns (seconds, {kind: new alerts})."""
-    started = time.perf_counter()
-    new = run_cycle()
-    elapsed = time.perf_counter() - started
-    db.session.remove()
-    if new is None:
-        raise RuntimeError("run_cycle() skipped: another process holds the scan lock")
-    return elapsed, dict(Counter(alert.kind for alert in new))
-
-
-def time_rule(kind):
-    """One kind's rule alone, as the cycle runs it (modules/alerts/service.py, _log_new): its
-    INSERT ... SELECT into the daily log, ON CONFLICT DO NOTHING RETURNING the new rows, committed.
-    Every shop is on UTC, so this is the whole scan for that kind. Returns (seconds, new rows)."""
-    now = utcnow()
-    started = time.perf_counter()
-    rows = 0
-    scan = Scan("UTC", local_date("UTC", now), now).of(kind)
-    for source in KINDS[kind].rule(scan):
-        stmt = (insert(StockAlertLog).from_select(LOG_COLUMNS, source)
-                .on_conflict_do_nothing(index_elements=["client_id", "product_id", "location_id", "kind", "alert_date"])
-                .returning(StockAlertLog.id, StockAlertLog.client_id, StockAlertLog.product_id, StockAlertLog.kind,
-                           StockAlertLog.stock_level, StockAlertLog.threshold_level, StockAlertLog.days_left))
-        rows += len(db.session.connection().execute(stmt).all())
-    db.session.commit()
-    elapsed = time.perf_counter() - started
-    db.session.remove()
-    return elapsed, rows
-
-
-def traced_cycle():
-    """(new alerts, tracemalloc peak in bytes) of one cycle."""
-    tracemalloc.start()
-    try:
-        new = run_cycle()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-        db.session.remove()
-    return len(new or []), peak
-
-
-def warm_up():
-    """Connect, and read the products and the daily sales once, so that no measurement pays for a cold cache."""
-    with db.engine.connect() as conn:
-        conn.execute(text("SELECT count(*), sum(stock) FROM products")).one()
-        conn.execute(text("SELECT count(*), sum(units) FROM sales_daily")).one()  # the forecast's input
-    db.session.execute(text("SELECT 1"))
-    db.session.remove()
-
-
-ROLLS = {}  # database -> (recount s, slide s): the day's roll of every shop's forecast windows
-
-
-def time_rolls():
-    """The day's roll (retail.windows), done before the timed cycles as the first cycle or request
-    of a shop-local day does it: a recount of every shop's windows from the rollup, then a slide
-    (as if the last roll was yesterday's: add a day, drop a day), then a recount again so that the
-    windows are right. Returns (recount s, slide s)."""
-    started = time.perf_counter()
-    windows.roll()
-    db.session.commit()
-    recount = time.perf_counter() - started
-    today = local_date("UTC", utcnow())  # every bench shop is in UTC
-    db.session.execute(update(SalesWindow).values(window_day=today - timedelta(days=1)))
-    db.session.commit()
-    started = time.perf_counter()
-    windows.roll()
-    db.session.commit()
-    slide = time.perf_counter() - started
-    db.session.execute(update(SalesWindow).values(window_days=0))
-    db.session.commit()
-    windows.roll()
-    db.session.commit()
-    db.session.remove()
-    if db.engine.dialect.name == "postgresql":  # what autovacuum does after a roll rewrote the rows
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE product_stock"))
-            conn.execute(text("VACUUM ANALYZE products"))
-    return recount, slide
-
 
 def measure_timings(label, shape, rounds):
     """Floor, floor+, the cycle with the forecast off and on, and the low and forecast rules
