@@ -28,7 +28,7 @@ from .models import Product, ProductStock, SalesDaily, SalesWindow
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW_DAYS = 28
-CHUNK = 2_000  # shops per statement
+CHUNK = 100  # shops per roll's statement (and per transaction in roll_and_commit: a short hold on their rows)
 
 
 def units(model, today):
@@ -83,10 +83,11 @@ def bump(client_id, units_by_place, day, timezone, now=None):
 
 # --- the daily roll -------------------------------------------------------------------------------
 
-def roll(now=None, client_id=None):
+def roll(now=None, client_id=None, each_chunk=None):
     """Roll the windows of every shop (or one) whose windows are not current: a slide when they
     were rolled yesterday for the same window, else a recount. Returns the number of shops rolled.
-    In the caller's transaction; shops another process rolled meanwhile are left alone."""
+    In the caller's transaction (`each_chunk`, when given, is called after each chunk of shops);
+    shops another process rolled meanwhile are left alone."""
     now = now or utcnow()
     stmt = (select(Client.id, Client.timezone,
                    func.coalesce(NotificationSettings.forecast_window_days, DEFAULT_WINDOW_DAYS),
@@ -109,16 +110,18 @@ def roll(now=None, client_id=None):
             if claimed:
                 (_slide if slide else _recount)(claimed, today, window)
                 rolled += len(claimed)
+                if each_chunk is not None:
+                    each_chunk()
     return rolled
 
 
 def roll_and_commit(client_id=None, now=None):
-    """roll() in a transaction of its own (the monitor's cycle, a request's first step); a failure
+    """roll() in transactions of its own, one per chunk of shops, so that no stock change waits
+    long for the rows being rolled (the monitor's cycle, a request's first step); a failure
     (another process rolling the same rows) is logged and left to the next try: readers fall
     back to the rollup meanwhile."""
     try:
-        if roll(now, client_id):
-            db.session.commit()
+        roll(now, client_id, each_chunk=db.session.commit)
     except Exception:  # noqa: BLE001 - the page must not fail for an optimisation
         db.session.rollback()
         log.warning("rolling the sales windows of shop %s failed", client_id, exc_info=True)
