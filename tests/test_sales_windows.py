@@ -113,17 +113,22 @@ def test_the_stored_window_equals_the_rollups_day_after_day(make_shop, monkeypat
     assert checked >= 40 and slides >= 25 and recounts >= 5, (checked, slides, recounts)
 
 
-def test_a_roll_twice_on_one_day_changes_nothing(make_shop):
+def test_a_roll_twice_on_one_day_changes_nothing_and_stamps_nothing(make_shop):
     shop = make_shop("Corner Shop")
     milk = shop.add_product("Milk", stock=100)
     client_id = shop.client["id"]
     record_past_sale(client_id, milk["id"], 5, utcnow() - timedelta(days=2))
     db.session.commit()
+    stamps = sorted(db.session.execute(select(Product.updated_at)).scalars()) + sorted(
+        db.session.execute(select(ProductStock.updated_at)).scalars())
     assert windows.roll(client_id=client_id) == 1
     db.session.commit()
     assert windows.roll(client_id=client_id) == 0
     today = local_date("UTC", utcnow())
     assert stored_by_product(client_id, today) == {milk["id"]: 5}
+    # A roll is upkeep, not a change of the product: its updated_at stays.
+    assert sorted(db.session.execute(select(Product.updated_at)).scalars()) + sorted(
+        db.session.execute(select(ProductStock.updated_at)).scalars()) == stamps
 
 
 def test_a_sale_of_an_earlier_day_marks_the_windows_for_a_recount(make_shop):

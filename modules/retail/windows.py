@@ -168,18 +168,19 @@ def _claim(shops, today, window, slide):
 
 def _apply(sums, keys, set_value):
     """UPDATE product_stock and products from `sums` (a SELECT over sales_daily grouped by `keys`
-    with a `units` column), one statement each: `set_value(column, units)` is the new value."""
+    with a `units` column), one statement each: `set_value(column, units)` is the new value. A
+    roll is upkeep, not a change: `updated_at` keeps its value (its `onupdate` would stamp it)."""
     places = sums.group_by(*keys).subquery("sums")
     ps = ProductStock.__table__
     db.session.execute(update(ps).where(ps.c.product_id == places.c.product_id,
                                         ps.c.location_id == places.c.location_id)
-                       .values(sold_before=set_value(ps.c.sold_before, places.c.units)),
+                       .values(sold_before=set_value(ps.c.sold_before, places.c.units), updated_at=ps.c.updated_at),
                        execution_options={"synchronize_session": False})
     products = (select(places.c.product_id, func.sum(places.c.units).label("units"))
                 .group_by(places.c.product_id).subquery("product_sums"))
     pt = Product.__table__
     db.session.execute(update(pt).where(pt.c.id == products.c.product_id)
-                       .values(sold_before=set_value(pt.c.sold_before, products.c.units)),
+                       .values(sold_before=set_value(pt.c.sold_before, products.c.units), updated_at=pt.c.updated_at),
                        execution_options={"synchronize_session": False})
 
 
@@ -187,7 +188,8 @@ def _recount(shops, today, window):
     """sold_before = the units of the window's days before `today`, from the rollup."""
     for model in (ProductStock, Product):
         db.session.execute(update(model).where(model.client_id.in_(shops), model.sold_before != 0)
-                           .values(sold_before=0), execution_options={"synchronize_session": False})
+                           .values(sold_before=0, updated_at=model.updated_at),
+                           execution_options={"synchronize_session": False})
     if window <= 1:
         return
     sums = (select(SalesDaily.product_id, SalesDaily.location_id, func.sum(SalesDaily.units).label("units"))
