@@ -9,9 +9,9 @@ from ..auth.settings import shop_threshold
 from ..auth.tenancy import at_places, for_shop
 from ..extensions import db
 from ..retail import rules as stock_rules
-from ..retail import sales, windows
-from ..retail.models import Category, Location, Product, ProductStock, SalesDaily
-from ..timeutil import local_date, utcnow
+from ..retail import sales
+from ..retail.models import Category, Location, Product, ProductStock
+from ..timeutil import utcnow
 from . import rules
 from .models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine, Supplier
 
@@ -56,14 +56,7 @@ def reorder_items(client_id, supplier_id=None, location_id=None, ids=None, now=N
     rules.suggested_quantity over each row."""
     now = now or utcnow()
     timezone, window = _window(client_id)
-    today = local_date(timezone, now)
-    sold = None
-    if windows.is_current(client_id, today, window):
-        units = windows.units(ProductStock, today)  # the window kept beside the stock
-    else:
-        sold = sales.units_sold(sales.window_first_day(timezone, window, now), SalesDaily.client_id == client_id,
-                                by_location=True)
-        units = sold.c.units
+    units, sold = sales.place_units(client_id, timezone, window, now)
     ordered = on_order(PurchaseOrderLine.client_id == client_id, by_location=True)
     threshold = stock_rules.sql_effective_threshold(ProductStock.low_stock_threshold, Product.low_stock_threshold,
                                                     Category.low_stock_threshold, shop_threshold(client_id))

@@ -93,20 +93,30 @@ def window_units(stmt, client_id, timezone, window, now, location_id=None, ids=N
     shop = SalesDaily.client_id == client_id
     if location_id is not None or ids is not None:
         shop = and_(shop, SalesDaily.location_id.in_([location_id] if location_id is not None else ids))
-    sold = units_sold(today - timedelta(days=window - 1), shop)
+    sold = units_sold(window_first_day(timezone, window, now), shop)
     return sold.c.units, stmt.join(sold, and_(sold.c.product_id == Product.id, sold.c.client_id == Product.client_id))
+
+
+def place_units(client_id, timezone, window, now, product_ids=None):
+    """(units sold in the window at each of one shop's places, the rollup's subquery to join to a
+    statement over `product_stock` by product and location, or None): the stored windows' column
+    when the shop's are current (nothing to join), else the rollup's sums (of `product_ids` only,
+    when given)."""
+    today = local_date(timezone, now)
+    if windows.is_current(client_id, today, window):
+        return windows.units(ProductStock, today), None
+    sold = units_sold(window_first_day(timezone, window, now), SalesDaily.client_id == client_id, product_ids,
+                      by_location=True)
+    return sold.c.units, sold
 
 
 def units_by_place(client_id, timezone, window, product_ids, now=None):
     """{(product id, location id): units sold in the window} for some of one shop's products."""
-    now = now or utcnow()
-    today = local_date(timezone, now)
-    if windows.is_current(client_id, today, window):
-        sold = windows.units(ProductStock, today)
-        return {(pid, lid): n for pid, lid, n in db.session.execute(
-            select(ProductStock.product_id, ProductStock.location_id, sold)
-            .where(ProductStock.client_id == client_id, ProductStock.product_id.in_(list(product_ids)), sold > 0))}
-    first_day = window_first_day(timezone, window, now)
-    sold = units_sold(first_day, SalesDaily.client_id == client_id, list(product_ids), by_location=True)
-    return {(pid, lid): units for pid, lid, units in db.session.execute(
-        select(sold.c.product_id, sold.c.location_id, sold.c.units))}
+    product_ids = list(product_ids)
+    units, sold = place_units(client_id, timezone, window, now or utcnow(), product_ids)
+    if sold is None:
+        stmt = select(ProductStock.product_id, ProductStock.location_id, units).where(
+            ProductStock.client_id == client_id, ProductStock.product_id.in_(product_ids), units > 0)
+    else:
+        stmt = select(sold.c.product_id, sold.c.location_id, units)
+    return {(pid, lid): n for pid, lid, n in db.session.execute(stmt)}
