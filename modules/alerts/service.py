@@ -5,8 +5,10 @@ each alert kind, one INSERT ... SELECT into the daily log (the UNIQUE (client_id
 alert_date) constraint decides what is new) RETURNING the new rows; then the alert episodes, and
 `alerts_raised` for the bell and the outbox, for the new rows only.
 """
+import gc
 import logging
-from dataclasses import dataclass
+from contextlib import contextmanager
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, literal, not_, or_, select, update
 
@@ -25,11 +27,11 @@ from .scan import LOG_COLUMNS, Scan, shops_enabled, sql_place_threshold
 from .signals import announce
 
 log = logging.getLogger(__name__)
-CHUNK = 2000  # ids per IN list, well under SQLite's bound-parameter limit
+CHUNK = 50_000  # new alerts per round of episodes, bell and outbox (their ids go as one parameter: dialect.id_in)
 
 
-@dataclass(frozen=True)
-class NewAlert:
+class NewAlert(NamedTuple):
+    """A row the log took today (a tuple: thousands are made per cycle)."""
     log_id: int
     client_id: int
     product_id: int
@@ -42,6 +44,20 @@ class NewAlert:
     @property
     def level(self):
         return kinds.get(self.kind).level
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a first cycle's tens of thousands of rows are built (plain
+    tuples, no cycles among them): each allocation burst otherwise sets off full collections that
+    walk the whole process's heap (0.1 s of a 1.7 s cycle at 41,000 new rows)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _scans(client_id, product_ids, now):
@@ -69,7 +85,8 @@ def _log_new(scan):
             )
             # Core execution on the session's connection, same transaction: the ORM's result rows
             # cost twice as much per RETURNING row. Pending changes were autoflushed above.
-            new.extend(NewAlert(*row) for row in db.session.connection().execute(stmt))
+            with _collector_paused():
+                new.extend(map(NewAlert._make, db.session.connection().execute(stmt).all()))
     return new
 
 

@@ -72,6 +72,7 @@ class Recipient(db.Model):
         # A person's addresses: one per channel for most (kept so in code), one per device for push.
         db.Index("uq_recipients_user_address", "user_id", "channel", "address", unique=True,
                  sqlite_where=db.text("user_id IS NOT NULL"), postgresql_where=db.text("user_id IS NOT NULL")),
+        db.Index("ix_recipients_client_enabled", "client_id", "enabled"),  # the outbox's join (0017o)
     )
 
     id = db.Column(db.Integer, primary_key=True)
