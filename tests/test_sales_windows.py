@@ -7,7 +7,7 @@ import random
 from datetime import datetime, timedelta
 
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 
 from modules import create_app
 from modules.alerts.service import raise_alerts
@@ -320,3 +320,35 @@ def test_the_stored_window_and_its_sieve_alert_as_the_rollup_does_at_every_bound
                       for i, (stock, today, yesterday) in enumerate(products) if stock * 7 // (today + yesterday) <= 4)
     assert forecasts(stale) == expected
     assert forecasts(rolled) == expected
+
+
+def test_the_forecasts_sieve_is_read_from_its_index(make_shop):
+    """The forecast rule's statement over stored windows, through EXPLAIN (sequential and bitmap
+    scans priced out on PostgreSQL, where the tables are tiny): it reads ix_product_stock_cover.
+    Compared with a float parameter, PostgreSQL would cast the numeric cover of every row and
+    could not use the index at all."""
+    shop = forecast_shop(make_shop, "Sieved")
+    assert windows.roll(client_id=shop.client["id"]) == 1
+    db.session.commit()
+    seen = []
+
+    def record(conn, cursor, statement, parameters, *args):
+        if statement.startswith("INSERT INTO stock_alert_log") and "sold_before" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        new = raise_alerts(client_id=shop.client["id"])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    db.session.rollback()
+    assert [a.kind for a in new].count("forecast") == 2
+    assert len(seen) == 1, [s for s, _ in seen]
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[0][0], seen[0][1]).all()
+            plan = "\n".join(row[-1] for row in rows)
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off; SET enable_bitmapscan = off")
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + seen[0][0], seen[0][1]))
+    assert "ix_product_stock_cover" in plan, plan

@@ -17,8 +17,9 @@ only slower until the monitor's next cycle or the shop's next request rolls it."
 import logging
 from collections import defaultdict
 from datetime import timedelta
+from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import Float, and_, bindparam, case, delete, func, literal_column, select, update
+from sqlalchemy import Float, Numeric, and_, bindparam, case, delete, func, literal_column, select, update
 
 from ..auth.models import Client, NotificationSettings
 from ..dialect import insert
@@ -46,6 +47,15 @@ def cover(model):
     # Spelled as the index is: SQLAlchemy's `/` would add "+ 0.0", and a bound 0 would not match.
     table = model.__tablename__
     return literal_column(f"({table}.stock * 1.0 / NULLIF({table}.sold_before + {table}.sold_today, 0))", Float)
+
+
+def cover_at_most(model, days, window):
+    """cover(model) <= days / window: the sieve as the index serves it. The bound is written as a
+    numeric constant rounded up (so no place that passes the exact ratio is left out): compared
+    with a float parameter, PostgreSQL casts every row's numeric cover to double precision and
+    reads the index not at all (a repeat cycle read every place of every shop)."""
+    bound = (Decimal(days) / Decimal(window)).quantize(Decimal("1e-12"), rounding=ROUND_CEILING)
+    return cover(model) <= literal_column(str(bound), Numeric)
 
 
 def current_shops(today, window):
