@@ -160,3 +160,30 @@ def test_0016p_indexes_come_with_it_and_go_with_its_downgrade(empty_database):
         assert added <= indexes()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_0017p_cover_index_comes_with_it_and_goes_with_its_downgrade(empty_database):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from modules import create_app
+    from modules.extensions import db
+    from tests.support.app import base_config
+
+    app = create_app(base_config(empty_database))
+
+    def indexes():  # SQLAlchemy's inspector leaves SQLite's expression indexes out
+        if db.engine.dialect.name == "postgresql":
+            found = "SELECT indexname FROM pg_indexes WHERE tablename = 'products'"
+        else:
+            found = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'products'"
+        return set(db.session.execute(text(found)).scalars())
+
+    with app.app_context():
+        upgrade(revision="0017p")
+        assert "ix_products_client_cover" in indexes()
+        db.session.commit()
+        downgrade(revision="0016p")
+        assert "ix_products_client_cover" not in indexes() and "ix_products_client_active_low" in indexes()
+        db.session.remove()
+        db.engine.dispose()

@@ -320,3 +320,46 @@ def test_the_stored_window_and_its_sieve_alert_as_the_rollup_does_at_every_bound
                       for i, (stock, today, yesterday) in enumerate(products) if stock * 7 // (today + yesterday) <= 4)
     assert forecasts(stale) == expected
     assert forecasts(rolled) == expected
+
+
+def test_the_pages_sieve_keeps_every_product_running_out_at_every_boundary(make_shop):
+    """The "running out" tab (its count and its list) and the dashboard's count and list read the
+    products' cover index (a sieve, then the exact rule) in a rolled shop, the rollup in a shop
+    like it whose windows are stale: the same products, exactly those of days_left <= 4."""
+    now = utcnow()
+    products = boundary_products()
+    shops = []
+    for name in ("Rolled", "Stale"):
+        shop = make_shop(name)
+        assert shop.post("/api/notifications/settings",
+                         json={"forecast_days": 4, "forecast_window_days": 7}).status_code == 200
+        for i, (stock, today, yesterday) in enumerate(products):
+            product = shop.add_product(f"Item {i}", stock=stock, low_stock_threshold=0)
+            for units, days_ago in ((today, 0), (yesterday, 1)):
+                if units:
+                    record_past_sale(shop.client["id"], product["id"], units, now - timedelta(days=days_ago))
+        db.session.commit()
+        shops.append(shop)
+    rolled, stale = shops
+    assert windows.roll(client_id=rolled.client["id"]) == 1
+    db.session.execute(delete(SalesWindow).where(SalesWindow.client_id == stale.client["id"]))
+    db.session.commit()
+    windows._current[(str(db.engine.url), stale.client["id"])] = ("UTC", local_date("UTC", now))  # no request rolls it
+
+    def running_out(shop):
+        client_id = shop.client["id"]
+        listed, total = listing.list_products(client_id, stock="soon", per_page=100, now=now)
+        attention = dashboard.attention(client_id, now, cap=100)
+        db.session.rollback()
+        return (total, listing.status_counts(client_id, now)["soon"], sorted(p.name for p in listed),
+                attention.counts["running_out"], [(row.name, row.days_left) for row in attention.running_out])
+
+    expected = sorted((f"Item {i}", stock * 7 // (today + yesterday))
+                      for i, (stock, today, yesterday) in enumerate(products) if stock * 7 // (today + yesterday) <= 4)
+    assert windows.is_current(rolled.client["id"], local_date("UTC", now), 7)
+    assert not windows.is_current(stale.client["id"], local_date("UTC", now), 7)
+    from_stored, from_rollup = running_out(rolled), running_out(stale)
+    assert from_stored == from_rollup
+    assert from_stored[0] == from_stored[1] == from_stored[3] == len(expected)
+    assert from_stored[2] == sorted(name for name, _ in expected)
+    assert sorted(from_stored[4]) == expected

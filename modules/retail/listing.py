@@ -66,7 +66,7 @@ def _listing(client_id, stock, now, shop_default=None, bound=None):
         timezone, days, window = _forecast(client_id)
         if days <= 0:
             return stmt.where(false()), threshold
-        sold, stmt = sales.window_units(stmt, client_id, timezone, window, now)
+        sold, stmt = sales.window_units(stmt, client_id, timezone, window, now, horizon=days)
         stmt = stmt.where(sold > 0, Product.stock > threshold, rules.sql_days_left(Product.stock, sold, window) <= days)
     return stmt, threshold
 
@@ -257,7 +257,8 @@ class View:
             timezone, days, window = _forecast(client_id)
             if days <= 0:
                 return stmt.where(false()), threshold
-            sold, stmt = sales.window_units(stmt, client_id, timezone, window, now, self.location_id, self.ids)
+            sold, stmt = sales.window_units(stmt, client_id, timezone, window, now, self.location_id, self.ids,
+                                             horizon=days)
             stmt = stmt.where(sold > 0, level > threshold, rules.sql_days_left(level, sold, window) <= days)
         return stmt, threshold
 

@@ -48,6 +48,13 @@ def cover(model):
     return literal_column(f"({table}.stock * 1.0 / NULLIF({table}.sold_before + {table}.sold_today, 0))", Float)
 
 
+def short_cover(model, horizon, window):
+    """The places (or products) whose cover is short enough that days_left <= `horizon` may hold:
+    days_left <= H means stock / units < (H + 1) / window, and cover() is never more than that
+    ratio. A sieve read from the cover index; the caller still applies the exact rule."""
+    return cover(model) <= (horizon + 1) / window
+
+
 def current_shops(today, window):
     """SELECT client_id of the shops whose windows are rolled for `today` and `window` days."""
     return select(SalesWindow.client_id).where(SalesWindow.window_day == today, SalesWindow.window_days == window)
