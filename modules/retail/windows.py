@@ -17,8 +17,9 @@ only slower until the monitor's next cycle or the shop's next request rolls it."
 import logging
 from collections import defaultdict
 from datetime import timedelta
+from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import Float, and_, bindparam, case, delete, func, literal_column, select, update
+from sqlalchemy import Float, Numeric, and_, bindparam, case, delete, func, literal, literal_column, select, update
 
 from ..auth.models import Client, NotificationSettings
 from ..dialect import insert
@@ -52,7 +53,10 @@ def short_cover(model, horizon, window):
     """The places (or products) whose cover is short enough that days_left <= `horizon` may hold:
     days_left <= H means stock / units < (H + 1) / window, and cover() is never more than that
     ratio. A sieve read from the cover index; the caller still applies the exact rule."""
-    return cover(model) <= (horizon + 1) / window
+    # A decimal rounded up, not a float: PostgreSQL's cover is numeric, and numeric <= float8
+    # compares as float8, which no index answers.
+    bound = (Decimal(horizon + 1) / Decimal(window)).quantize(Decimal("1e-18"), rounding=ROUND_CEILING)
+    return cover(model) <= literal(bound, Numeric(38, 18))
 
 
 def current_shops(today, window):
