@@ -18,7 +18,7 @@ from modules.retail import listing, windows
 from modules.retail.models import Product, ProductStock, SalesDaily, SalesWindow
 from modules.retail.sales import record_sales
 from modules.timeutil import local_date, utcnow
-from tests.support.app import base_config
+from tests.support.app import base_config, statements_of
 from tests.support.shops import record_past_sale
 
 NEW_YORK = "America/New_York"
@@ -363,3 +363,39 @@ def test_the_pages_sieve_keeps_every_product_running_out_at_every_boundary(make_
     assert from_stored[0] == from_stored[1] == from_stored[3] == len(expected)
     assert from_stored[2] == sorted(name for name, _ in expected)
     assert sorted(from_stored[4]) == expected
+
+
+def test_the_running_out_pages_read_the_cover_sieve_in_as_many_statements_whatever_the_products(make_shop, app):
+    """Once a shop's windows are current, the products page's "running out" tab and the dashboard
+    read no rollup, every statement that applies the forecast's rule to `products` carries the
+    cover index's sieve, and the pages take as many statements for 12 products as for 4."""
+    shop = make_shop("Corner Shop")
+    assert shop.post("/api/notifications/settings", json={"forecast_days": 5}).status_code == 200
+
+    def add(count):
+        for _ in range(count):
+            i = len(shop.get("/api/products?per_page=100").get_json()["items"])
+            product = shop.add_product(f"Item {i}", stock=10 + i, low_stock_threshold=2)
+            record_past_sale(shop.client["id"], product["id"], 100 + i, utcnow() - timedelta(days=2))
+        db.session.commit()
+        windows.roll(client_id=shop.client["id"])
+        db.session.commit()
+
+    def read():
+        found = {}
+        for path in ("/retail/products?stock=soon", "/"):
+            found[path] = statements_of(app, lambda: shop.get(path))
+        return found
+
+    add(4)
+    few = read()
+    add(8)
+    many = read()
+    sieve = "NULLIF(products.sold_before + products.sold_today, 0)) <="
+    for path, statements in many.items():
+        assert len(statements) == len(few[path]), path
+        assert not [s for s in statements if "sales_daily" in s], path
+        ruled = [s for s in statements if "WHEN (products.sold_on =" in s]  # the rule over products
+        assert ruled and all(sieve in s for s in ruled), path
+    html = shop.get("/retail/products?stock=soon").get_data(as_text=True)
+    assert 'data-tab-count="soon">12<' in html
