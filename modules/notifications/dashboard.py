@@ -91,7 +91,9 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
             # The count rides on the list's rows (a window function): the window's sales read once.
             soon = soon.add_columns(func.count().over().label("matching"))
         rows = db.session.execute(soon.order_by(days, Product.name, Product.id).limit(cap)).all()
-        result.counts["running_out"] = soon_count if soon_count is not None else rows[0].matching if rows else 0
+        if soon_count is None:
+            soon_count = rows[0].matching if rows else 0
+        result.counts["running_out"] = soon_count
         result.running_out = rows
     return result
 

@@ -206,6 +206,7 @@ def count_matching(client_id, names, now, shop_default=None, bound=None):
         shop_default = shop_threshold(client_id)
     if bound is None and "low" in names:
         bound = threshold_bound(client_id, shop_default)
+
     def counted(stmt):
         return stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None).scalar_subquery()
 
