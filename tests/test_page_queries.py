@@ -119,6 +119,30 @@ def test_tab_and_dashboard_counts_match_the_lists(shop):
     assert dashboard["out"] == counts["out"] and dashboard["low"] == counts["low"] - counts["out"]
 
 
+def test_snoozed_counts_a_muted_and_snoozed_product_once(shop):
+    """The snoozed tab is counted as muted plus snoozed-and-not-muted (two index-only counts):
+    a product both muted and snoozed must count once, an ended snooze not at all."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from modules.extensions import db
+    from modules.retail.models import Product
+    from modules.timeutil import utcnow
+
+    later, earlier = utcnow() + timedelta(days=3), utcnow() - timedelta(days=3)
+    for name, muted, until in [("Both", True, later), ("Muted", True, None), ("Snoozed", False, later),
+                               ("Ended", False, earlier), ("Plain", False, None)]:
+        product = shop.add_product(name, stock=50)
+        db.session.execute(update(Product).where(Product.id == product["id"]).values(muted=muted, snoozed_until=until))
+    db.session.commit()
+    assert tab_counts(shop)["snoozed"] == 3
+    listed = shop.get("/retail/products?stock=snoozed").get_data(as_text=True)
+    assert re.findall(r'<td class="name" data-label="Name"><a [^>]*>([^<]*)</a>', listed) == ["Both", "Muted", "Snoozed"]
+    html = shop.get("/").get_data(as_text=True)
+    assert re.search(r'data-count="snoozed">3<', html)
+
+
 def test_search_within_a_tab_and_a_category(shop):
     shop.add_product("Milk whole", stock=0, category="Dairy")
     shop.add_product("Milk skim", stock=50, category="Dairy")
@@ -158,5 +182,32 @@ def test_0016p_indexes_come_with_it_and_go_with_its_downgrade(empty_database):
         db.session.commit()
         upgrade(revision="0016p")  # again, with pg_trgm already there
         assert added <= indexes()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0017p_cover_index_comes_with_it_and_goes_with_its_downgrade(empty_database):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from modules import create_app
+    from modules.extensions import db
+    from tests.support.app import base_config
+
+    app = create_app(base_config(empty_database))
+
+    def indexes():  # SQLAlchemy's inspector leaves SQLite's expression indexes out
+        if db.engine.dialect.name == "postgresql":
+            found = "SELECT indexname FROM pg_indexes WHERE tablename = 'products'"
+        else:
+            found = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'products'"
+        return set(db.session.execute(text(found)).scalars())
+
+    with app.app_context():
+        upgrade(revision="0017p")
+        assert "ix_products_client_cover" in indexes()
+        db.session.commit()
+        downgrade(revision="0017o")
+        assert "ix_products_client_cover" not in indexes() and "ix_products_client_active_low" in indexes()
         db.session.remove()
         db.engine.dispose()

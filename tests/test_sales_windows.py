@@ -18,7 +18,7 @@ from modules.retail import listing, windows
 from modules.retail.models import Product, ProductStock, SalesDaily, SalesWindow
 from modules.retail.sales import record_sales
 from modules.timeutil import local_date, utcnow
-from tests.support.app import base_config
+from tests.support.app import base_config, statements_of
 from tests.support.shops import record_past_sale
 
 NEW_YORK = "America/New_York"
@@ -352,3 +352,82 @@ def test_the_forecasts_sieve_is_read_from_its_index(make_shop):
             connection.exec_driver_sql("SET enable_seqscan = off; SET enable_bitmapscan = off")
             plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + seen[0][0], seen[0][1]))
     assert "ix_product_stock_cover" in plan, plan
+
+
+def test_the_pages_sieve_keeps_every_product_running_out_at_every_boundary(make_shop):
+    """The "running out" tab (its count and its list) and the dashboard's count and list read the
+    products' cover index (a sieve, then the exact rule) in a rolled shop, the rollup in a shop
+    like it whose windows are stale: the same products, exactly those of days_left <= 4."""
+    now = utcnow()
+    products = boundary_products()
+    shops = []
+    for name in ("Rolled", "Stale"):
+        shop = make_shop(name)
+        assert shop.post("/api/notifications/settings",
+                         json={"forecast_days": 4, "forecast_window_days": 7}).status_code == 200
+        for i, (stock, today, yesterday) in enumerate(products):
+            product = shop.add_product(f"Item {i}", stock=stock, low_stock_threshold=0)
+            for units, days_ago in ((today, 0), (yesterday, 1)):
+                if units:
+                    record_past_sale(shop.client["id"], product["id"], units, now - timedelta(days=days_ago))
+        db.session.commit()
+        shops.append(shop)
+    rolled, stale = shops
+    assert windows.roll(client_id=rolled.client["id"]) == 1
+    db.session.execute(delete(SalesWindow).where(SalesWindow.client_id == stale.client["id"]))
+    db.session.commit()
+    windows._current[(str(db.engine.url), stale.client["id"])] = ("UTC", local_date("UTC", now))  # no request rolls it
+
+    def running_out(shop):
+        client_id = shop.client["id"]
+        listed, total = listing.list_products(client_id, stock="soon", per_page=100, now=now)
+        attention = dashboard.attention(client_id, now, cap=100)
+        db.session.rollback()
+        return (total, listing.status_counts(client_id, now)["soon"], sorted(p.name for p in listed),
+                attention.counts["running_out"], [(row.name, row.days_left) for row in attention.running_out])
+
+    expected = sorted((f"Item {i}", stock * 7 // (today + yesterday))
+                      for i, (stock, today, yesterday) in enumerate(products) if stock * 7 // (today + yesterday) <= 4)
+    assert windows.is_current(rolled.client["id"], local_date("UTC", now), 7)
+    assert not windows.is_current(stale.client["id"], local_date("UTC", now), 7)
+    from_stored, from_rollup = running_out(rolled), running_out(stale)
+    assert from_stored == from_rollup
+    assert from_stored[0] == from_stored[1] == from_stored[3] == len(expected)
+    assert from_stored[2] == sorted(name for name, _ in expected)
+    assert sorted(from_stored[4]) == expected
+
+
+def test_the_running_out_pages_read_the_cover_sieve_in_as_many_statements_whatever_the_products(make_shop, app):
+    """Once a shop's windows are current, the products page's "running out" tab and the dashboard
+    read no rollup, every statement that applies the forecast's rule to `products` carries the
+    cover index's sieve, and the pages take as many statements for 12 products as for 4."""
+    shop = make_shop("Corner Shop")
+    assert shop.post("/api/notifications/settings", json={"forecast_days": 5}).status_code == 200
+
+    def add(count):
+        for _ in range(count):
+            i = len(shop.get("/api/products?per_page=100").get_json()["items"])
+            product = shop.add_product(f"Item {i}", stock=10 + i, low_stock_threshold=2)
+            record_past_sale(shop.client["id"], product["id"], 100 + i, utcnow() - timedelta(days=2))
+        db.session.commit()
+        windows.roll(client_id=shop.client["id"])
+        db.session.commit()
+
+    def read():
+        found = {}
+        for path in ("/retail/products?stock=soon", "/"):
+            found[path] = statements_of(app, lambda: shop.get(path))
+        return found
+
+    add(4)
+    few = read()
+    add(8)
+    many = read()
+    sieve = "NULLIF(products.sold_before + products.sold_today, 0)) <="
+    for path, statements in many.items():
+        assert len(statements) == len(few[path]), path
+        assert not [s for s in statements if "sales_daily" in s], path
+        ruled = [s for s in statements if "WHEN (products.sold_on =" in s]  # the rule over products
+        assert ruled and all(sieve in s for s in ruled), path
+    html = shop.get("/retail/products?stock=soon").get_data(as_text=True)
+    assert 'data-tab-count="soon">12<' in html

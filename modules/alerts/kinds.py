@@ -141,7 +141,7 @@ def forecast_rule(scan):
             for horizon in db.session.execute(shops.with_only_columns(NotificationSettings.forecast_days)
                                               .distinct()).scalars():
                 selects.append(stmt.where(NotificationSettings.forecast_days == horizon,
-                                          windows.cover_at_most(ProductStock, horizon + 1, window)))
+                                          windows.short_cover(ProductStock, horizon, window)))
     return selects
 
 

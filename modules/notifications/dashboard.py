@@ -56,13 +56,16 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
     if location_id is None and ids is None:
         shop_default = shop_threshold(client_id)
         bound = retail.threshold_bound(client_id, shop_default)
-        counts = retail.count_matching(client_id, ("out", "low", "snoozed"), now, shop_default, bound)
+        # With the forecast on, "running out" is counted with the others (from the cover index alone).
+        names = ("out", "low", "snoozed", "soon") if forecast_days > 0 else ("out", "low", "snoozed")
+        counts = retail.count_matching(client_id, names, now, shop_default, bound)
         level, threshold = Product.stock, sql_product_threshold()
         is_out = level <= 0
         is_low = and_(level > 0, level <= bound, level <= threshold)
         active = with_thresholds(select(*_product_columns(level, threshold))).where(
             owned_by(Product, client_id), Product.active.is_(True))
         out, low, snoozed_count = counts["out"], counts["low"] - counts["out"], counts["snoozed"]
+        soon_count = counts.get("soon")
     else:
         view = View.of(client_id, location_id, ids)
         level, threshold = view.stock, view.threshold
@@ -72,6 +75,7 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
         is_low = and_(level > 0, level <= threshold)
         out, low, snoozed_count = db.session.execute(active.with_only_columns(
             func.count().filter(is_out), func.count().filter(is_low), func.count().filter(snoozed))).one()
+        soon_count = None
     any_product = db.session.execute(for_shop(Product, client_id, Product.id).limit(1)).first() is not None
     result = Attention({"out": out, "low": low, "running_out": 0, "snoozed": snoozed_count},
                        forecast_days=forecast_days, products=int(any_product))
@@ -79,13 +83,17 @@ def attention(client_id, now, cap=5, location_id=None, ids=None):
     result.low = db.session.execute(
         active.where(is_low).order_by(level, Product.name, Product.id).limit(cap)).all()
     if forecast_days > 0:
-        sold, active = window_units(active, client_id, timezone, window, now, location_id, ids)
+        sold, active = window_units(active, client_id, timezone, window, now, location_id, ids,
+                                    horizon=forecast_days)
         days = stock_rules.sql_days_left(level, sold, window)
-        # The count rides on the list's rows (a window function): the window's sales read once.
-        soon = (active.add_columns(days.label("days_left"), func.count().over().label("matching"))
-                .where(sold > 0, level > threshold, days <= forecast_days))
+        soon = active.add_columns(days.label("days_left")).where(sold > 0, level > threshold, days <= forecast_days)
+        if soon_count is None:
+            # The count rides on the list's rows (a window function): the window's sales read once.
+            soon = soon.add_columns(func.count().over().label("matching"))
         rows = db.session.execute(soon.order_by(days, Product.name, Product.id).limit(cap)).all()
-        result.counts["running_out"] = rows[0].matching if rows else 0
+        if soon_count is None:
+            soon_count = rows[0].matching if rows else 0
+        result.counts["running_out"] = soon_count
         result.running_out = rows
     return result
 

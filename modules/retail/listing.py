@@ -66,7 +66,7 @@ def _listing(client_id, stock, now, shop_default=None, bound=None):
         timezone, days, window = _forecast(client_id)
         if days <= 0:
             return stmt.where(false()), threshold
-        sold, stmt = sales.window_units(stmt, client_id, timezone, window, now)
+        sold, stmt = sales.window_units(stmt, client_id, timezone, window, now, horizon=days)
         stmt = stmt.where(sold > 0, Product.stock > threshold, rules.sql_days_left(Product.stock, sold, window) <= days)
     return stmt, threshold
 
@@ -77,10 +77,16 @@ def _with_category(stmt):
     return stmt.outerjoin(Category, Category.id == Product.category_id)
 
 
+def _snoozed_parts(now):
+    """Muted; not muted and snoozed until after `now`: two ranges of (client_id, active, muted,
+    snoozed_until), never both true, so that the index answers each (the negated rule would read
+    every product)."""
+    return Product.muted.is_(True), and_(Product.muted.is_(False), Product.snoozed_until > now)
+
+
 def _sql_snoozed(now):
-    """Muted, or snoozed until after `now`: spelled as two ranges of (client_id, active, muted,
-    snoozed_until) so that the index answers it (the negated rule would read every product)."""
-    return or_(Product.muted.is_(True), and_(Product.muted.is_(False), Product.snoozed_until > now))
+    """Muted, or snoozed until after `now`."""
+    return or_(*_snoozed_parts(now))
 
 
 def _searched(q):
@@ -200,9 +206,20 @@ def count_matching(client_id, names, now, shop_default=None, bound=None):
         shop_default = shop_threshold(client_id)
     if bound is None and "low" in names:
         bound = threshold_bound(client_id, shop_default)
-    counts = [_listing(client_id, name, now, shop_default, bound)[0]
-              .with_only_columns(func.count(), maintain_column_froms=True).order_by(None).scalar_subquery()
-              for name in names]
+
+    def counted(stmt):
+        return stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None).scalar_subquery()
+
+    counts = []
+    for name in names:
+        if name == "snoozed":
+            # Its two parts counted apart and added: each from the index alone, where PostgreSQL
+            # answers their OR from the table's pages.
+            every = _listing(client_id, "all", now)[0]
+            muted, snoozed = (counted(every.where(part)) for part in _snoozed_parts(now))
+            counts.append(muted + snoozed)
+        else:
+            counts.append(counted(_listing(client_id, name, now, shop_default, bound)[0]))
     return dict(zip(names, db.session.execute(select(*counts)).one()))
 
 
@@ -257,7 +274,8 @@ class View:
             timezone, days, window = _forecast(client_id)
             if days <= 0:
                 return stmt.where(false()), threshold
-            sold, stmt = sales.window_units(stmt, client_id, timezone, window, now, self.location_id, self.ids)
+            sold, stmt = sales.window_units(stmt, client_id, timezone, window, now, self.location_id, self.ids,
+                                             horizon=days)
             stmt = stmt.where(sold > 0, level > threshold, rules.sql_days_left(level, sold, window) <= days)
         return stmt, threshold
 

@@ -125,6 +125,10 @@ class Product(db.Model):
         db.Index("ix_products_client_value", "client_id", "active", "category_id", "stock", "cost_price", "sell_price"),
         # The low tab counted from the index alone (0016p; the search's indexes differ per database, there only).
         db.Index("ix_products_client_active_low", "client_id", "active", "stock", "low_stock_threshold", "category_id"),
+        # The forecast's sieve over the whole shop, with what its exact rule reads (migration 0017p).
+        db.Index("ix_products_client_cover", "client_id", "active",
+                 db.text("(stock * 1.0 / NULLIF(sold_before + sold_today, 0))"), "stock", "low_stock_threshold",
+                 "category_id", "sold_before", "sold_today", "sold_on", "name", "id"),
     )
 
     id = db.Column(db.Integer, primary_key=True)

@@ -75,16 +75,22 @@ def units_sold(first_day, client_filter, product_ids=None, by_location=False):
     return stmt.subquery("sales")
 
 
-def window_units(stmt, client_id, timezone, window, now, location_id=None, ids=None):
+def window_units(stmt, client_id, timezone, window, now, location_id=None, ids=None, horizon=None):
     """(units sold in the window, `stmt`) for a list over one shop's `products`: the whole shop's
     units, or those at `location_id` (`stmt` has that place's `product_stock` row joined), or the
     sum over the locations `ids`. Read from the stored windows when the shop's are current, else
-    from the rollup joined to `stmt` (products without sales in the window drop out)."""
+    from the rollup joined to `stmt` (products without sales in the window drop out). With
+    `horizon` (the caller keeps only days_left <= horizon), `stmt` may also be narrowed by the
+    cover index's sieve (windows.short_cover), so that the list reads only the short places."""
     today = local_date(timezone, now)
     if windows.is_current(client_id, today, window):
         if location_id is not None:
+            if horizon is not None:
+                stmt = stmt.where(windows.short_cover(ProductStock, horizon, window))
             return windows.units(ProductStock, today), stmt
         if ids is None:
+            if horizon is not None:
+                stmt = stmt.where(windows.short_cover(Product, horizon, window))
             return windows.units(Product, today), stmt
         summed = (select(func.sum(windows.units(ProductStock, today)))  # NULL without sales, as units()
                   .where(ProductStock.product_id == Product.id, ProductStock.location_id.in_(ids))

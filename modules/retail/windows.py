@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import Float, Numeric, and_, bindparam, case, delete, func, literal_column, select, update
+from sqlalchemy import Float, Numeric, and_, bindparam, case, delete, func, literal, literal_column, select, update
 
 from ..auth.models import Client, NotificationSettings
 from ..dialect import insert
@@ -49,13 +49,14 @@ def cover(model):
     return literal_column(f"({table}.stock * 1.0 / NULLIF({table}.sold_before + {table}.sold_today, 0))", Float)
 
 
-def cover_at_most(model, days, window):
-    """cover(model) <= days / window: the sieve as the index serves it. The bound is written as a
-    numeric constant rounded up (so no place that passes the exact ratio is left out): compared
-    with a float parameter, PostgreSQL casts every row's numeric cover to double precision and
-    reads the index not at all (a repeat cycle read every place of every shop)."""
-    bound = (Decimal(days) / Decimal(window)).quantize(Decimal("1e-12"), rounding=ROUND_CEILING)
-    return cover(model) <= literal_column(str(bound), Numeric)
+def short_cover(model, horizon, window):
+    """The places (or products) whose cover is short enough that days_left <= `horizon` may hold:
+    days_left <= H means stock / units < (H + 1) / window, and cover() is never more than that
+    ratio. A sieve read from the cover index; the caller still applies the exact rule."""
+    # A decimal rounded up, not a float: PostgreSQL's cover is numeric, and numeric <= float8
+    # compares as float8, which no index answers.
+    bound = (Decimal(horizon + 1) / Decimal(window)).quantize(Decimal("1e-18"), rounding=ROUND_CEILING)
+    return cover(model) <= literal(bound, Numeric(38, 18))
 
 
 def current_shops(today, window):
