@@ -59,12 +59,13 @@ def product_url(product_id):
 # --- the rules: each extends Scan.candidates(), the places that may alert in this scan ---------
 # A place is a product at one location; `scan.stock` is its stock there.
 
-def _logged_today(scan, kind):
-    """Whether this place raised `kind` today (by the log's UNIQUE key, which leads with the shop:
-    without it SQLite scans the whole log for every candidate)."""
+def _logged_today(scan, *kinds):
+    """Whether this place raised any of `kinds` today (by the log's UNIQUE key, which leads with the
+    shop: without it SQLite scans the whole log for every candidate)."""
+    kind = StockAlertLog.kind == kinds[0] if len(kinds) == 1 else StockAlertLog.kind.in_(kinds)
     return exists().where(StockAlertLog.client_id == ProductStock.client_id,
                           StockAlertLog.product_id == ProductStock.product_id,
-                          StockAlertLog.location_id == ProductStock.location_id, StockAlertLog.kind == kind,
+                          StockAlertLog.location_id == ProductStock.location_id, kind,
                           StockAlertLog.alert_date == scan.alert_date)
 
 
@@ -132,7 +133,9 @@ def forecast_rule(scan):
                     .where(which, NotificationSettings.forecast_days > 0,
                            NotificationSettings.forecast_window_days == window, units > 0,
                            scan.stock > threshold, days <= NotificationSettings.forecast_days,
-                           ~_logged_today(scan, "reorder")))
+                           # logged today already (a repeat cycle's every candidate): left at the
+                           # place's first index probe, before its joins and the INSERT's conflict
+                           ~_logged_today(scan, "reorder", "forecast")))
             if sales is not None:
                 selects.append(stmt)
                 continue
