@@ -152,22 +152,28 @@ def test_search_within_a_tab_and_a_category(shop):
     assert names(shop, f"q=milk&category_id={dairy['id']}") == ["Milk skim", "Milk whole"]
 
 
+def product_indexes():
+    """The names of the products table's indexes (SQLAlchemy's inspector leaves SQLite's
+    expression indexes out)."""
+    from sqlalchemy import text
+
+    from modules.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        found = "SELECT indexname FROM pg_indexes WHERE tablename = 'products'"
+    else:
+        found = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'products'"
+    return set(db.session.execute(text(found)).scalars())
+
+
 def test_0016p_indexes_come_with_it_and_go_with_its_downgrade(empty_database):
     from flask_migrate import downgrade, upgrade
-    from sqlalchemy import text
 
     from modules import create_app
     from modules.extensions import db
     from tests.support.app import base_config
 
     app = create_app(base_config(empty_database))
-
-    def indexes():
-        if db.engine.dialect.name == "postgresql":
-            found = "SELECT indexname FROM pg_indexes WHERE tablename = 'products'"
-        else:
-            found = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'products'"
-        return set(db.session.execute(text(found)).scalars())
 
     with app.app_context():
         upgrade(revision="0016p")
@@ -175,20 +181,19 @@ def test_0016p_indexes_come_with_it_and_go_with_its_downgrade(empty_database):
             added = {"ix_products_client_active_low", "ix_products_name_trigrams", "ix_products_sku_trigrams"}
         else:
             added = {"ix_products_client_active_low", "ix_products_client_search"}
-        assert added <= indexes()
+        assert added <= product_indexes()
         db.session.commit()
         downgrade(revision="0015l")
-        assert not added & indexes() and "ix_products_client_active_name" in indexes()
+        assert not added & product_indexes() and "ix_products_client_active_name" in product_indexes()
         db.session.commit()
         upgrade(revision="0016p")  # again, with pg_trgm already there
-        assert added <= indexes()
+        assert added <= product_indexes()
         db.session.remove()
         db.engine.dispose()
 
 
 def test_0017p_cover_index_comes_with_it_and_goes_with_its_downgrade(empty_database):
     from flask_migrate import downgrade, upgrade
-    from sqlalchemy import text
 
     from modules import create_app
     from modules.extensions import db
@@ -196,18 +201,11 @@ def test_0017p_cover_index_comes_with_it_and_goes_with_its_downgrade(empty_datab
 
     app = create_app(base_config(empty_database))
 
-    def indexes():  # SQLAlchemy's inspector leaves SQLite's expression indexes out
-        if db.engine.dialect.name == "postgresql":
-            found = "SELECT indexname FROM pg_indexes WHERE tablename = 'products'"
-        else:
-            found = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'products'"
-        return set(db.session.execute(text(found)).scalars())
-
     with app.app_context():
         upgrade(revision="0017p")
-        assert "ix_products_client_cover" in indexes()
+        assert "ix_products_client_cover" in product_indexes()
         db.session.commit()
         downgrade(revision="0017o")
-        assert "ix_products_client_cover" not in indexes() and "ix_products_client_active_low" in indexes()
+        assert "ix_products_client_cover" not in product_indexes() and "ix_products_client_active_low" in product_indexes()
         db.session.remove()
         db.engine.dispose()

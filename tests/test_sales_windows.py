@@ -284,11 +284,9 @@ def boundary_products():
     return out
 
 
-def test_the_stored_window_and_its_sieve_alert_as_the_rollup_does_at_every_boundary(make_shop):
-    """Two shops alike in every product, one rolled and one not: the same forecasts, and exactly
-    those of days_left <= 4."""
-    now = utcnow()
-    products = boundary_products()
+def boundary_shops(make_shop, now, products):
+    """Two shops alike in every product of `products` (forecast_days 4, a 7-day window): the
+    first's windows rolled, the second's stale (its marker deleted)."""
     shops = []
     for name in ("Rolled", "Stale"):
         shop = make_shop(name)
@@ -305,9 +303,18 @@ def test_the_stored_window_and_its_sieve_alert_as_the_rollup_does_at_every_bound
     assert windows.roll(client_id=rolled.client["id"]) == 1
     db.session.execute(delete(SalesWindow).where(SalesWindow.client_id == stale.client["id"]))
     db.session.commit()
+    return rolled, stale
+
+
+def test_the_stored_window_and_its_sieve_alert_as_the_rollup_does_at_every_boundary(make_shop):
+    """Two shops alike in every product, one rolled and one not: the same forecasts, and exactly
+    those of days_left <= 4."""
+    now = utcnow()
+    products = boundary_products()
+    rolled, stale = boundary_shops(make_shop, now, products)
     assert windows.is_current(rolled.client["id"], local_date("UTC", now), 7)
     names = {}
-    for shop in shops:
+    for shop in (rolled, stale):
         for product in shop.get("/api/products?per_page=100").get_json()["items"]:
             names[product["id"]] = product["name"]
 
@@ -360,22 +367,7 @@ def test_the_pages_sieve_keeps_every_product_running_out_at_every_boundary(make_
     like it whose windows are stale: the same products, exactly those of days_left <= 4."""
     now = utcnow()
     products = boundary_products()
-    shops = []
-    for name in ("Rolled", "Stale"):
-        shop = make_shop(name)
-        assert shop.post("/api/notifications/settings",
-                         json={"forecast_days": 4, "forecast_window_days": 7}).status_code == 200
-        for i, (stock, today, yesterday) in enumerate(products):
-            product = shop.add_product(f"Item {i}", stock=stock, low_stock_threshold=0)
-            for units, days_ago in ((today, 0), (yesterday, 1)):
-                if units:
-                    record_past_sale(shop.client["id"], product["id"], units, now - timedelta(days=days_ago))
-        db.session.commit()
-        shops.append(shop)
-    rolled, stale = shops
-    assert windows.roll(client_id=rolled.client["id"]) == 1
-    db.session.execute(delete(SalesWindow).where(SalesWindow.client_id == stale.client["id"]))
-    db.session.commit()
+    rolled, stale = boundary_shops(make_shop, now, products)
     windows._current[(str(db.engine.url), stale.client["id"])] = ("UTC", local_date("UTC", now))  # no request rolls it
 
     def running_out(shop):
