@@ -146,3 +146,15 @@ def record_past_sale(client_id, product_id, units, at):
     db.session.add(StockMovement(client_id=client_id, product_id=product_id, location_id=place, delta=-units,
                                  stock_after=0, reason="sale", created_at=at))
     record_sales(client_id, [(product_id, place, units)], at)
+
+
+def add_location(shop, name):
+    """A new location of `shop` (through the API); its id."""
+    response = shop.post("/api/locations", json={"name": name})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def default_location(shop):
+    """The id of `shop`'s default location."""
+    return next(loc["id"] for loc in shop.get("/api/locations").get_json()["items"] if loc["is_default"])
