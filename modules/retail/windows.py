@@ -42,8 +42,8 @@ def units(model, today):
 def cover(model):
     """A place's stock over the units it sold in its window, counting its newest day's units even
     when they are older than today (so never more than the true ratio): the forecast's first
-    sieve, read from an index on this very expression (ix_product_stock_cover, migration 0016w).
-    NULL where nothing sold."""
+    sieve, read from an index on this very expression (`product_stock`: ix_product_stock_cover,
+    migration 0016w; `products`: ix_products_client_cover, 0017p). NULL where nothing sold."""
     # Spelled as the index is: SQLAlchemy's `/` would add "+ 0.0", and a bound 0 would not match.
     table = model.__tablename__
     return literal_column(f"({table}.stock * 1.0 / NULLIF({table}.sold_before + {table}.sold_today, 0))", Float)
