@@ -13,7 +13,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 def header_rows(page):
-    """How many lines the header's items sit on (their vertical centres, to the pixel)."""
+    """How many lines the header's items sit on (their vertical centres, to the pixel), measured once
+    the page and its stylesheet have loaded (a URL can match before the new document is laid out)."""
+    page.wait_for_load_state("load")
     return page.evaluate("""() => new Set([...document.querySelectorAll(
         '.topbar > *, .nav-list > li, .session > *')].filter(e => e.offsetParent !== null)
         .map(e => { const r = e.getBoundingClientRect(); return Math.round(r.top + r.height / 2); })).size""")
@@ -50,6 +52,7 @@ def test_the_header_is_one_line_at_1366_with_settings_a_menu_the_keyboard_opens(
 
     nav_link(owner, "Audit").click()
     expect(owner).to_have_url(re.compile(r"/settings/audit$"))
+    expect(owner.get_by_role("heading", name="Audit log")).to_be_visible()
     assert header_rows(owner) == 1
 
 
