@@ -19,6 +19,7 @@ from tests.support.pages import (
     nav_link,
     open_bell,
     product_row,
+    sideways_scrolling,
     sign_up,
 )
 
@@ -33,11 +34,6 @@ def screenshot(page, database_url, name):
     if TAKE_SCREENSHOTS and database_url.startswith("sqlite"):
         SCREENS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
-
-
-def no_sideways_scrolling(page):
-    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{page.url}: scrollWidth {width[0]} > innerWidth {width[1]}"
 
 
 def tile(page, key):
@@ -78,7 +74,7 @@ def test_phone_owner_sees_attention_sells_the_last_of_a_low_product_and_sees_it_
     expect(badge(phone)).to_be_hidden()
     action = phone.locator(".needs-action")
     expect(action.locator("a[href$='/edit']")).to_have_text(["Rye Bread", "Oat Milk"])  # out first
-    no_sideways_scrolling(phone)
+    assert sideways_scrolling(phone) is None
     screenshot(phone, database_url, "dashboard-phone")
 
     action.get_by_role("link", name="Oat Milk").click()
@@ -90,7 +86,7 @@ def test_phone_owner_sees_attention_sells_the_last_of_a_low_product_and_sees_it_
     expect(phone.locator("svg.chart .threshold-label")).to_have_text("threshold 5")
     expect(phone.locator("table.movements tbody tr")).to_have_count(2)
     expect(phone.locator("table.movements tbody tr").first.locator("td.reason")).to_have_text("sale")
-    no_sideways_scrolling(phone)
+    assert sideways_scrolling(phone) is None
 
     phone.get_by_label("Reason", exact=True).select_option("sale")
     phone.get_by_label("Amount", exact=True).fill("2")
@@ -100,14 +96,14 @@ def test_phone_owner_sees_attention_sells_the_last_of_a_low_product_and_sees_it_
     expect(phone.locator(".flash-warning")).to_have_text("Out of Stock: Oat Milk (Dairy)")
     expect(phone.locator("table.movements tbody tr").first.locator("td.after")).to_have_text("0")
     expect(badge(phone)).to_have_text("1")
-    no_sideways_scrolling(phone)
+    assert sideways_scrolling(phone) is None
 
     nav_link(phone, "Dashboard").click()  # behind the phone's Menu button
     expect(tile(phone, "out")).to_have_text("2")
     expect(tile(phone, "low")).to_have_text("0")
     expect(phone.locator(".last-alerts li").first).to_contain_text("Out of Stock: Oat Milk (Dairy)")
     expect(open_bell(phone).locator(".bell-text")).to_have_text(["Out of Stock: Oat Milk (Dairy)"])
-    no_sideways_scrolling(phone)
+    assert sideways_scrolling(phone) is None
 
 
 def spread_over_days(app, product_id, days_ago):
@@ -163,7 +159,7 @@ def test_phone_products_list_is_cards_without_sideways_scrolling(page, database_
     page.goto("/retail/products")
     rows = page.locator("table.products tbody tr")
     expect(rows).to_have_count(8)
-    no_sideways_scrolling(page)
+    assert sideways_scrolling(page) is None
     for row in rows.all():
         for cell in ("td.name a", "td.stock", "td.status .badge"):
             box = row.locator(cell).bounding_box()
