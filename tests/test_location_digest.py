@@ -196,3 +196,31 @@ def test_0016d_makes_location_lists_follow_the_shops_mode_and_back(empty_databas
         upgrade()
         db.session.remove()
         db.engine.dispose()
+
+
+MANAGER = "manager@cornershop.example"
+
+
+@pytest.mark.parametrize("mode", ["instant", "digest"])
+def test_a_person_limited_to_a_place_hears_only_its_alerts_on_their_own_address(app, stores, smtp_server, mode):
+    """API "People at a place": such a user hears only their locations' alerts, by their own
+    email as in the bell, whether it leaves at once or in the day's digest."""
+    shop, downtown, uptown, room, milk, bread = stores
+    digest_time, due = next_digest_at()
+    configure(shop, digest_time=digest_time)
+    manager = shop.add_user(MANAGER, role="manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown["id"]]}).status_code == 200
+    own = manager.patch("/api/me/preferences", json={"email": {"enabled": True, "address": MANAGER, "mode": mode}})
+    assert own.status_code == 200, own.get_json()
+    change(shop, milk, uptown, -8)  # Uptown 2: low
+    change(shop, bread, downtown, -20)  # Downtown 0: out
+    worker = dispatcher(app)
+    worker.run_once(now=utcnow())
+    worker.run_once(now=due + timedelta(seconds=30))
+    mails = smtp_server.messages(to=MANAGER)
+    assert mails, "the manager hears Uptown's alert"
+    text = "\n".join(m.part("text/plain") for m in mails)
+    assert "Milk" in text and "Uptown" in text
+    assert "Bread" not in text and "Downtown" not in text
+    bell = [n["message"] for n in manager.get("/api/notifications").get_json()["items"]]
+    assert bell == ["Low Stock Alert: Milk - Only 2 remaining (Dairy) at Uptown"]

@@ -93,12 +93,13 @@ def _digest_shop(client_id, local_day, last, day_before, now):
 def heard_by_address(targets, items):
     """{(channel, address): the items it hears, in the digest's order}: one message per address
     whatever lists it is on (the shop's, a location's, a person's own), listing what any of them
-    hears: the kinds it wants and, on a location's list, that location's items only."""
+    hears: the kinds it wants and, on a location's list or for a person limited to some places,
+    those places' items only."""
     heard = {}
     for target in targets:
         address, indexes = heard.setdefault((target.channel, target.address.lower()), (target.address, set()))
-        indexes.update(n for n, item in enumerate(items) if target.wants(item.kind)
-                       and (target.location_id is None or item.location["id"] == target.location_id))
+        indexes.update(n for n, item in enumerate(items)
+                       if target.wants(item.kind) and target.hears_at(item.location["id"]))
     return {(channel, address): tuple(items[n] for n in sorted(indexes))
             for (channel, _), (address, indexes) in heard.items() if indexes}
 

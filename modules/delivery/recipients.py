@@ -4,13 +4,14 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, true, update
 
 from ..alerts import kinds as alert_kinds
-from ..auth.models import NotificationSettings, User
+from ..auth.models import NotificationSettings, User, UserLocation
 from ..auth.tenancy import for_shop, owned_by
 from ..extensions import db
 from ..notifications.models import UserPreferences
+from ..notifications.service import hears_place
 from ..timeutil import utcnow
 from .models import Recipient
 
@@ -27,9 +28,16 @@ class Target:
     user_id: int | None = None  # None: on the shop's list (every kind)
     role: str | None = None
     location_id: int | None = None  # on a location's list: that location's alerts only
+    places: frozenset | None = None  # a person limited to these locations hears only theirs
 
     def wants(self, kind):
         return alert_kinds.hears(kind, self.role, self.kinds)
+
+    def hears_at(self, location_id):
+        """Whether an alert at `location_id` is this address's: a location's list hears its own
+        place, a person limited to some places theirs (as in the bell), anyone else every place."""
+        return ((self.location_id is None or location_id == self.location_id)
+                and (self.places is None or location_id in self.places))
 
 
 def targets(client_ids, mode=None):
@@ -50,15 +58,27 @@ def targets(client_ids, mode=None):
     if mode is not None:
         stmt = stmt.where(effective == mode)
     out = defaultdict(list)
+    places = _limited_places(client_ids)
     for row in db.session.execute(stmt):
-        out[row[0]].append(Target(*row))
+        out[row[0]].append(Target(*row, places=places.get(row.user_id) if row.role != "owner" else None))
     return out
+
+
+def _limited_places(client_ids):
+    """{user id: frozenset of the locations they are limited to} of these shops' limited people."""
+    places = defaultdict(set)
+    for user_id, location_id in db.session.execute(
+            select(UserLocation.user_id, UserLocation.location_id)
+            .where(UserLocation.client_id.in_(bindparam("ids", list(client_ids), expanding=True)))):
+        places[user_id].add(location_id)
+    return {user_id: frozenset(ids) for user_id, ids in places.items()}
 
 
 def join_targets(stmt, client_id_col, kind_col, mode, location_col=None):
     """`stmt` joined to the addresses of its rows' shops (`client_id_col`) in `mode` that want the
-    kind in `kind_col` (and, on a location's list, whose location is `location_col`): targets()
-    and Target.wants() over columns, for an INSERT ... SELECT."""
+    kind in `kind_col` (and, on a location's list or for a person limited to some locations, whose
+    location is `location_col`): targets() and Target.wants()/hears_at() over columns, for an
+    INSERT ... SELECT."""
     effective = func.coalesce(Recipient.mode, NotificationSettings.delivery_mode, "instant")
     place = (Recipient.location_id.is_(None) if location_col is None
              else or_(Recipient.location_id.is_(None), Recipient.location_id == location_col))
@@ -72,7 +92,8 @@ def join_targets(stmt, client_id_col, kind_col, mode, location_col=None):
                # the shop's list hears every kind; a person, the kinds they chose, else their role's
                or_(Recipient.user_id.is_(None),
                    and_(User.active.is_(True), User.client_id == Recipient.client_id,
-                        alert_kinds.sql_hears(kind_col, User.role, UserPreferences.kinds))))
+                        alert_kinds.sql_hears(kind_col, User.role, UserPreferences.kinds),
+                        true() if location_col is None else hears_place(User, location_col))))
     )
 
 
