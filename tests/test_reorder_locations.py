@@ -209,3 +209,27 @@ def test_the_reorder_page_names_places_and_drafts_per_supplier_and_place(two_sto
                           ).status_code == 303
     html = shop.get("/reorder").get_data(as_text=True)
     assert "<th>Location</th>" not in html and "Milk" in html and "Cream" not in html
+
+
+def test_an_order_by_a_manager_limited_to_a_place_is_received_there_unless_they_name_another_of_theirs(two_stores):
+    """POST /api/purchase-orders without location_id: the caller's only place, not the shop's
+    default they may not see; with several places, the default not among them, they name one."""
+    shop, uptown = two_stores["shop"], two_stores["uptown"]
+    dairy = two_stores["dairy"]["id"]
+    [milk] = [p for p in shop.get("/api/products").get_json()["items"] if p["name"] == "Milk"]
+    body = {"supplier_id": dairy, "lines": [{"product_id": milk["id"], "quantity": 12}]}
+    manager = shop.add_user("uptown@example.com", role="manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown["id"]]}).status_code == 200
+    order = manager.post("/api/purchase-orders", json=body)
+    assert order.status_code == 201, order.get_json()
+    assert order.get_json()["location"] == uptown
+    annex = shop.post("/api/locations", json={"name": "Annex"}).get_json()
+    assert shop.patch(f"/api/users/{manager.user['id']}",
+                      json={"location_ids": [uptown["id"], annex["id"]]}).status_code == 200
+    before = len(shop.get("/api/purchase-orders").get_json()["items"])
+    response = manager.post("/api/purchase-orders", json=body)
+    assert response.status_code == 400 and "location_id" in response.get_json()["details"]
+    assert len(shop.get("/api/purchase-orders").get_json()["items"]) == before  # nothing drafted
+    response = manager.post("/api/purchase-orders", json={**body, "location_id": annex["id"]})
+    assert response.status_code == 201 and response.get_json()["location"]["name"] == "Annex"
+    assert shop.post("/api/purchase-orders", json=body).get_json()["location"] == two_stores["downtown"]

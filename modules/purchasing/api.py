@@ -143,7 +143,7 @@ def api_create_order():
     data = json_body({"supplier_id", "location_id", "lines"})
     begin_write()  # SQLite: a writer from the start, so the next number is read under the write lock
     supplier = _supplier_from(data)
-    location_id = _location_from(data)
+    location_id = orders.receiving_location(supplier.client_id, _location_from(data), place_ids())
     lines = read_lines(supplier.client_id, data)
     order = orders.create_order(supplier.client_id, current_user.id, supplier, lines, location_id)
     db.session.commit()
@@ -158,7 +158,7 @@ def api_order_from_reorder():
     data = json_body({"supplier_id", "location_id"})
     supplier = _supplier_from(data)
     order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier,
-                                       orders.reorder_location(supplier.client_id, _location_from(data), place_ids()))
+                                       orders.receiving_location(supplier.client_id, _location_from(data), place_ids()))
     db.session.commit()
     return jsonify(orders.order_dict(order)), 201
 

@@ -69,9 +69,9 @@ def _set_lines(order, lines):
     db.session.flush()
 
 
-def reorder_location(client_id, location_id=None, ids=None):
-    """Where an order from the reorder list is received: `location_id` (404 when it is not one of
-    the caller's locations `ids`), else the caller's only location, else the shop's default; a
+def receiving_location(client_id, location_id=None, ids=None):
+    """Where an order (from the reorder list or not) is received: `location_id` (404 when it is not
+    one of the caller's locations `ids`), else the caller's only location, else the shop's default; a
     caller limited to several locations, the default not among them, must name one (400)."""
     if location_id is not None:
         return locations.get_location(client_id, location_id, ids).id

@@ -63,7 +63,7 @@ def draft_from_reorder():
     try:
         fields.check()
         supplier = get_owned_or_404(Supplier, supplier_id)
-        where = orders.reorder_location(supplier.client_id, location_id, place_ids())
+        where = orders.receiving_location(supplier.client_id, location_id, place_ids())
         order = orders.create_from_reorder(supplier.client_id, current_user.id, supplier, where)
         db.session.commit()
     except ApiError as e:
