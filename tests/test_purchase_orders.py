@@ -213,15 +213,18 @@ def test_order_now_names_each_products_own_supplier(app, shop, smtp_server):
     assert "Order Now: Flour - about 4 days left, Bake Co needs 9 days (Baking)" in text
 
 
-def test_order_now_in_the_digest_names_the_supplier(app, shop, smtp_server):
+def test_order_now_in_the_digest_names_each_products_own_supplier(app, shop, smtp_server):
     response = shop.post("/api/notifications/settings", json={
         "email_enabled": True, "email_recipients": ["owner@cornershop.example"], "delivery_mode": "digest",
         "digest_time": "00:00"})
     assert response.status_code == 200, response.get_json()
-    supplier = add_supplier(shop)
-    selling_product(shop, "Milk", 45, 10, category="Dairy", supplier_id=supplier["id"])
+    dairy, bakery = add_supplier(shop), add_supplier(shop, name="Bake Co", lead_time_days=9)
+    shop.add_product("Butter", supplier_id=dairy["id"])  # the shop's first product: Dairy Co's
+    selling_product(shop, "Milk", 45, 10, category="Dairy", supplier_id=dairy["id"])
+    selling_product(shop, "Flour", 45, 10, category="Baking", supplier_id=bakery["id"])
     tomorrow = utcnow() + timedelta(days=1)
     assert enqueue_due_digests(tomorrow) == 1
     assert dispatcher(app).run_once(now=tomorrow)["sent"] == 1
     [mail] = [m for m in smtp_server.received if "owner@cornershop.example" in m.rcpt_tos]
     assert "Order Now: Milk - about 4 days left, Dairy Co needs 7 days (Dairy)" in mail.part("text/plain")
+    assert "Order Now: Flour - about 4 days left, Bake Co needs 9 days (Baking)" in mail.part("text/plain")

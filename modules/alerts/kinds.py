@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import String, and_, case, cast, exists, false, func, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from ..auth.models import Client, NotificationSettings
 from ..extensions import db
@@ -219,10 +220,13 @@ def reorder_message(name, stock, category, days_left, supplier=None, lead_time_d
 
 
 def reorder_detail(product_id):
-    """The product's supplier and its lead time, for the message."""
-    supplier_id = select(Product.supplier_id).where(Product.id == product_id).scalar_subquery()
-    return {"supplier": select(Supplier.name).where(Supplier.id == supplier_id).scalar_subquery(),
-            "lead_time_days": select(Supplier.lead_time_days).where(Supplier.id == supplier_id).scalar_subquery()}
+    """The product's supplier and its lead time, for the message. The product is read under an
+    alias: were it `products`, SQLAlchemy would correlate it with an enclosing query's `products`
+    at one level and not at the next (products.id = products.id: the shop's first product's supplier)."""
+    product = aliased(Product)
+    supplier = select(Supplier).join(product, product.supplier_id == Supplier.id).where(product.id == product_id)
+    return {"supplier": supplier.with_only_columns(Supplier.name).scalar_subquery(),
+            "lead_time_days": supplier.with_only_columns(Supplier.lead_time_days).scalar_subquery()}
 
 
 def _sql_days(n_col, one, many):
