@@ -15,7 +15,8 @@ def import_csv(shop, text, location_id):
 
 
 def carried_at(shop, product):
-    return {e["location"]["name"]: e["stock"] for e in shop.get(f"/api/products/{product['id']}").get_json()["locations"]}
+    shown = shop.get(f"/api/products/{product['id']}").get_json()
+    return {e["location"]["name"]: e["stock"] for e in shown["locations"]}
 
 
 def test_a_locations_csv_imported_back_changes_nothing_where_it_did_not_carry_the_product(shop):
@@ -28,3 +29,30 @@ def test_a_locations_csv_imported_back_changes_nothing_where_it_did_not_carry_th
     assert carried_at(shop, milk) == {"Main": 10}  # Uptown does not carry it, so it is not out there
     assert shop.get("/api/alerts").get_json()["items"] == []
     assert shop.get(f"/api/products/export.csv?location_id={uptown}").get_data(as_text=True) == exported
+
+
+def test_an_order_for_a_place_made_inactive_is_not_received_and_nothing_moves(shop):
+    """A product's stock is the sum over active places: a delivery into an inactive one would
+    count in no place the shop sees."""
+    kiosk = add_location(shop, "Kiosk")
+    supplier = add_supplier(shop)
+    milk = shop.add_product("Milk", stock=2, supplier_id=supplier["id"])
+    order = shop.post("/api/purchase-orders", json={"supplier_id": supplier["id"], "location_id": kiosk,
+                                                    "lines": [{"product_id": milk["id"], "quantity": 5}]}).get_json()
+    assert shop.post(f"/api/purchase-orders/{order['id']}/send", json={}).status_code == 202
+    assert shop.patch(f"/api/locations/{kiosk}", json={"active": False}).status_code == 200  # it holds nothing
+    response = shop.post(f"/api/purchase-orders/{order['id']}/receive",
+                         json={"lines": [{"product_id": milk["id"], "quantity": 5}]})
+    assert response.status_code == 409, response.get_json()
+    assert "Kiosk" in response.get_json()["error"]
+    assert shop.get(f"/api/purchase-orders/{order['id']}").get_json()["status"] == "sent"
+    shown = shop.get(f"/api/products/{milk['id']}").get_json()
+    assert shown["stock"] == 2 and carried_at(shop, milk) == {"Main": 2}
+    moves = shop.get(f"/api/products/{milk['id']}/movements").get_json()["items"]
+    assert [m["reason"] for m in moves] == ["initial"]
+    # Active again, it takes the delivery.
+    assert shop.patch(f"/api/locations/{kiosk}", json={"active": True}).status_code == 200
+    response = shop.post(f"/api/purchase-orders/{order['id']}/receive",
+                         json={"lines": [{"product_id": milk["id"], "quantity": 5}]})
+    assert response.status_code == 200 and response.get_json()["status"] == "received"
+    assert carried_at(shop, milk) == {"Main": 2, "Kiosk": 5}

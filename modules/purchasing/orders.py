@@ -137,9 +137,15 @@ def send_order(order, user_id, user_email, now=None):
 
 def receive(order, user_id, received):
     """Add `received` [(product_id, quantity)] to the stock, each as a `delivery` movement noting the
-    order's number. More than ordered is allowed and recorded."""
+    order's number. More than ordered is allowed and recorded. An inactive place takes no stock
+    (409, as a stock change there): a product's stock is the sum over the active places."""
     if order.status not in ("sent", "partially_received"):
         raise _conflict(order, "received")
+    place = locations.get_location(order.client_id,
+                                   order.location_id or locations.default_location_id(order.client_id))
+    if not place.active:
+        raise ApiError(409, f"{place.name} is inactive: make it active again to receive {order.label} there.",
+                       {"location": "Inactive."})
     by_product = {line.product_id: line for line in order.lines}
     unknown = [pid for pid, _ in received if pid not in by_product]
     if unknown:
@@ -147,7 +153,7 @@ def receive(order, user_id, received):
     for product_id, quantity in received:
         line = by_product[product_id]
         retail.change_stock(line.product, user_id, "delivery", delta=quantity, note=order.label,
-                            location_id=order.location_id)
+                            location_id=place.id)
         line.received += quantity
     before = order.status
     done = all(line.received >= line.quantity for line in order.lines)
