@@ -56,3 +56,21 @@ def test_an_order_for_a_place_made_inactive_is_not_received_and_nothing_moves(sh
                          json={"lines": [{"product_id": milk["id"], "quantity": 5}]})
     assert response.status_code == 200 and response.get_json()["status"] == "received"
     assert carried_at(shop, milk) == {"Main": 2, "Kiosk": 5}
+
+
+def test_a_product_made_with_stock_by_a_person_limited_to_one_place_is_stocked_there(shop):
+    """Its opening stock is a stock change: it goes where theirs go (their only place), never to
+    the default they cannot see."""
+    uptown = add_location(shop, "Uptown")
+    manager = shop.add_user("uptown@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown]}).status_code == 200
+    made = manager.add_product("Eggs", stock=7)
+    assert made["stock"] == 7 and [(e["location"]["id"], e["stock"]) for e in made["locations"]] == [(uptown, 7)]
+    assert carried_at(shop, made) == {"Uptown": 7}
+    response = manager.http.post("/retail/products/new", data={"csrf_token": manager.csrf, "name": "Flour",
+                                                               "stock": "4"})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    [flour] = [p for p in shop.get("/api/products?q=Flour").get_json()["items"]]
+    assert carried_at(shop, flour) == {"Uptown": 4}
+    # The owner's own products still start at the default.
+    assert carried_at(shop, shop.add_product("Milk", stock=3)) == {"Main": 3}
