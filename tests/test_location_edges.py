@@ -74,3 +74,27 @@ def test_a_product_made_with_stock_by_a_person_limited_to_one_place_is_stocked_t
     assert carried_at(shop, flour) == {"Uptown": 4}
     # The owner's own products still start at the default.
     assert carried_at(shop, shop.add_product("Milk", stock=3)) == {"Main": 3}
+
+
+@pytest.fixture
+def uptown_manager(shop):
+    """Milk low at Main and at Uptown, and a manager limited to Uptown: (shop, manager, {place: alert id})."""
+    uptown = add_location(shop, "Uptown")
+    milk = shop.add_product("Milk", stock=2)  # low at Main
+    response = shop.post(f"/api/products/{milk['id']}/stock",
+                         json={"delta": 3, "reason": "delivery", "location_id": uptown})  # low at Uptown
+    assert response.status_code == 200, response.get_json()
+    manager = shop.add_user("uptown@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown]}).status_code == 200
+    alerts = {a["location"]["name"]: a["id"] for a in shop.get("/api/alerts").get_json()["items"]}
+    assert set(alerts) == {"Main", "Uptown"}
+    return shop, manager, alerts
+
+
+def test_a_person_limited_to_a_place_cannot_resolve_another_places_alert(uptown_manager):
+    shop, manager, alerts = uptown_manager
+    response = manager.post(f"/api/alerts/{alerts['Main']}/resolve", json={})
+    assert response.status_code == 404, response.get_json()
+    assert {a["location"]["name"] for a in shop.get("/api/alerts").get_json()["items"]} == {"Main", "Uptown"}
+    assert manager.post(f"/api/alerts/{alerts['Uptown']}/resolve", json={}).status_code == 200
+    assert [a["location"]["name"] for a in shop.get("/api/alerts").get_json()["items"]] == ["Main"]
