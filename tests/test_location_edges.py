@@ -98,3 +98,13 @@ def test_a_person_limited_to_a_place_cannot_resolve_another_places_alert(uptown_
     assert {a["location"]["name"] for a in shop.get("/api/alerts").get_json()["items"]} == {"Main", "Uptown"}
     assert manager.post(f"/api/alerts/{alerts['Uptown']}/resolve", json={}).status_code == 200
     assert [a["location"]["name"] for a in shop.get("/api/alerts").get_json()["items"]] == ["Main"]
+
+
+def test_a_person_limited_to_a_place_counts_only_its_alerts_and_products(uptown_manager):
+    shop, manager, alerts = uptown_manager
+    shop.add_product("Bread", stock=0)  # out at Main, not carried at Uptown
+    assert manager.get("/api/products?stock=out").get_json()["total"] == 0
+    assert shop.get("/api/alerts/stats").get_json() == {"total": 3, "active": 3, "resolved": 0,
+                                                        "low_stock_products": 1, "out_of_stock_products": 1}
+    assert manager.get("/api/alerts/stats").get_json() == {"total": 1, "active": 1, "resolved": 0,
+                                                           "low_stock_products": 1, "out_of_stock_products": 0}

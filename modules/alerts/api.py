@@ -28,7 +28,7 @@ def api_alerts():
 @bp.get("/api/alerts/stats")
 @login_required
 def api_alert_stats():
-    return jsonify(stats.alert_stats(current_client_id()))
+    return jsonify(stats.alert_stats(current_client_id(), place_ids()))
 
 
 def _seen_alert_or_404(alert_id):
