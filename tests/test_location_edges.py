@@ -108,3 +108,21 @@ def test_a_person_limited_to_a_place_counts_only_its_alerts_and_products(uptown_
                                                         "low_stock_products": 1, "out_of_stock_products": 1}
     assert manager.get("/api/alerts/stats").get_json() == {"total": 1, "active": 1, "resolved": 0,
                                                            "low_stock_products": 1, "out_of_stock_products": 0}
+
+
+def test_the_stock_value_for_a_person_limited_to_two_places_is_theirs(shop):
+    uptown, kiosk = add_location(shop, "Uptown"), add_location(shop, "Kiosk")
+    milk = shop.add_product("Milk", stock=100, cost_price="1.00", sell_price="2.00")  # 100 at Main
+    for place, units in ((uptown, 3), (kiosk, 4)):
+        response = shop.post(f"/api/products/{milk['id']}/stock",
+                             json={"delta": units, "reason": "delivery", "location_id": place})
+        assert response.status_code == 200, response.get_json()
+    shop.add_product("Salt", stock=5)  # no cost, at Main only
+    manager = shop.add_user("uptown@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown, kiosk]}).status_code == 200
+    assert shop.get("/api/reports/stock-value").get_json()["cost"] == "107.00"
+    assert manager.get("/api/reports/stock-value").get_json() == {
+        "currency": "USD", "cost": "7.00", "retail": "14.00", "products_without_cost": 0,
+        "by_category": [{"category": "Uncategorized", "cost": "7.00", "retail": "14.00"}]}
+    assert manager.get(f"/api/reports/stock-value?location_id={kiosk}").get_json()["cost"] == "4.00"
+    assert manager.get(f"/api/reports/stock-value?location_id={default_location(shop)}").status_code == 404

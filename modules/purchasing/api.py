@@ -104,12 +104,10 @@ def api_stock_value():
     args = QueryArgs(request.args)
     location_id = args.integer("location_id", None, 1, MAX_ID)
     args.check()
-    ids = place_ids()
-    if location_id is None and ids is not None and len(ids) == 1:
-        location_id = ids[0]  # a person limited to one place: that place's value
+    ids = place_ids()  # a person limited to some places: their value, never the whole shop's
     if location_id is not None:
         locations.get_location(current_client_id(), location_id, ids)
-    return jsonify(service.stock_value(current_client_id(), location_id))
+    return jsonify(service.stock_value(current_client_id(), location_id, ids))
 
 
 # --- purchase orders ------------------------------------------------------------------------------
