@@ -126,3 +126,35 @@ def test_the_stock_value_for_a_person_limited_to_two_places_is_theirs(shop):
         "by_category": [{"category": "Uncategorized", "cost": "7.00", "retail": "14.00"}]}
     assert manager.get(f"/api/reports/stock-value?location_id={kiosk}").get_json()["cost"] == "4.00"
     assert manager.get(f"/api/reports/stock-value?location_id={default_location(shop)}").status_code == 404
+
+
+def test_a_person_limited_to_a_place_neither_sees_nor_receives_another_places_order(shop):
+    """Receiving is a stock change at the order's place: a manager of Uptown does not add Main's
+    delivery (404, as Main's id answers them), and the orders list shows them Uptown's only."""
+    uptown = add_location(shop, "Uptown")
+    supplier = add_supplier(shop)
+    milk = shop.add_product("Milk", stock=2, supplier_id=supplier["id"])
+    orders = {}
+    for name, place in (("Main", default_location(shop)), ("Uptown", uptown)):
+        response = shop.post("/api/purchase-orders", json={"supplier_id": supplier["id"], "location_id": place,
+                                                           "lines": [{"product_id": milk["id"], "quantity": 5}]})
+        assert response.status_code == 201, response.get_json()
+        orders[name] = response.get_json()["id"]
+        assert shop.post(f"/api/purchase-orders/{orders[name]}/send", json={}).status_code == 202
+    manager = shop.add_user("uptown@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown]}).status_code == 200
+    assert [o["id"] for o in manager.get("/api/purchase-orders").get_json()["items"]] == [orders["Uptown"]]
+    main_order = f"/api/purchase-orders/{orders['Main']}"
+    lines = {"lines": [{"product_id": milk["id"], "quantity": 5}]}
+    assert manager.get(main_order).status_code == 404
+    assert manager.post(f"{main_order}/receive", json=lines).status_code == 404
+    assert manager.post(f"{main_order}/cancel", json={}).status_code == 404
+    assert manager.get(f"/purchase-orders/{orders['Main']}").status_code == 404  # the pages too
+    listed = manager.get("/purchase-orders").get_data(as_text=True)
+    assert "PO-2" in listed and "PO-1" not in listed
+    assert manager.http.post(f"/purchase-orders/{orders['Main']}/receive",
+                             data={"csrf_token": manager.csrf, f"received_{milk['id']}": "5"}).status_code == 404
+    assert shop.get(main_order).get_json()["status"] == "sent"
+    assert carried_at(shop, milk) == {"Main": 2}
+    assert manager.post(f"/api/purchase-orders/{orders['Uptown']}/receive", json=lines).status_code == 200
+    assert carried_at(shop, milk) == {"Main": 2, "Uptown": 5}

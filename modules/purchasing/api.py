@@ -113,7 +113,7 @@ def api_stock_value():
 # --- purchase orders ------------------------------------------------------------------------------
 
 def _owned_order(order_id, for_update=False):
-    return get_owned_or_404(PurchaseOrder, order_id, for_update=for_update)
+    return orders.check_place(get_owned_or_404(PurchaseOrder, order_id, for_update=for_update), place_ids())
 
 
 def _supplier_from(data):
@@ -168,7 +168,8 @@ def api_orders():
     args = QueryArgs(request.args)
     status = args.choice("status", ORDER_STATUSES)
     args.check()
-    return jsonify({"items": [orders.order_dict(o) for o in orders.list_orders(current_client_id(), status)]})
+    found = orders.list_orders(current_client_id(), status, place_ids())
+    return jsonify({"items": [orders.order_dict(o) for o in found]})
 
 
 @bp.get("/api/purchase-orders/<int:order_id>")

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth import audit
 from ..auth.models import Client
-from ..auth.tenancy import for_shop
+from ..auth.tenancy import at_places, for_shop
 from ..errors import ApiError
 from ..extensions import db
 from ..retail import locations
@@ -198,8 +198,17 @@ def order_dict(order):
     }
 
 
-def list_orders(client_id, status=None):
-    stmt = for_shop(PurchaseOrder, client_id)
+def check_place(order, ids):
+    """A person limited to the locations `ids` sees and changes only their places' orders (receiving
+    is a stock change there): another place's order answers 404, as that place's id does."""
+    if ids is not None and (order.location_id or locations.default_location_id(order.client_id)) not in ids:
+        raise ApiError(404, "Not found.")
+    return order
+
+
+def list_orders(client_id, status=None, ids=None):
+    """The shop's orders, newest number first (those received at the locations `ids` when given)."""
+    stmt = at_places(for_shop(PurchaseOrder, client_id), PurchaseOrder.location_id, ids)
     if status:
         stmt = stmt.where(PurchaseOrder.status == status)
     return db.session.execute(stmt.order_by(PurchaseOrder.number.desc())).unique().scalars().all()
