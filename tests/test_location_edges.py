@@ -158,3 +158,14 @@ def test_a_person_limited_to_a_place_neither_sees_nor_receives_another_places_or
     assert carried_at(shop, milk) == {"Main": 2}
     assert manager.post(f"/api/purchase-orders/{orders['Uptown']}/receive", json=lines).status_code == 200
     assert carried_at(shop, milk) == {"Main": 2, "Uptown": 5}
+
+
+@pytest.mark.parametrize("body", [{"name": ""}, {"name": "   "}, {"name": None}, {"kind": None},
+                                  {"name": "", "kind": "stockroom"}])
+def test_a_location_patched_with_an_empty_name_or_kind_is_a_400_and_unchanged(shop, body):
+    uptown = add_location(shop, "Uptown")
+    response = shop.patch(f"/api/locations/{uptown}", json=body)
+    assert response.status_code == 400, response.get_json()
+    assert set(response.get_json()["details"]) <= {"name", "kind"} and response.get_json()["details"]
+    assert shop.get(f"/api/locations/{uptown}").get_json() == {"id": uptown, "name": "Uptown", "kind": "store",
+                                                               "is_default": False, "active": True}
