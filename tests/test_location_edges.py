@@ -169,3 +169,23 @@ def test_a_location_patched_with_an_empty_name_or_kind_is_a_400_and_unchanged(sh
     assert set(response.get_json()["details"]) <= {"name", "kind"} and response.get_json()["details"]
     assert shop.get(f"/api/locations/{uptown}").get_json() == {"id": uptown, "name": "Uptown", "kind": "store",
                                                                "is_default": False, "active": True}
+
+
+def test_a_csv_without_location_id_is_the_default_locations_for_a_person_who_sees_it(shop):
+    main, uptown = default_location(shop), add_location(shop, "Uptown")
+    milk = shop.add_product("Milk", stock=10, sku="MILK", low_stock_threshold=4)  # at Main
+    response = shop.post(f"/api/products/{milk['id']}/stock",
+                         json={"delta": 3, "reason": "delivery", "location_id": uptown})
+    assert response.status_code == 200, response.get_json()
+    assert shop.patch(f"/api/locations/{uptown}", json={"is_default": True}).status_code == 200
+    manager = shop.add_user("both@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [main, uptown]}).status_code == 200
+    exported = shop.get("/api/products/export.csv").get_data(as_text=True)
+    assert exported.splitlines()[1].startswith("Milk,MILK,,3,4,")  # Uptown, the default now
+    assert manager.get("/api/products/export.csv").get_data(as_text=True) == exported
+    response = import_csv(shop, exported.replace("Milk,MILK,,3,4,", "Milk,MILK,,5,4,"), uptown)
+    assert response.status_code == 200, response.get_json()
+    response = manager.post("/api/products/import", data={"file": (BytesIO(exported.encode()), "products.csv")},
+                            content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    assert carried_at(shop, milk) == {"Uptown": 3, "Main": 10}
