@@ -189,3 +189,23 @@ def test_a_csv_without_location_id_is_the_default_locations_for_a_person_who_see
                             content_type="multipart/form-data")
     assert response.status_code == 200, response.get_json()
     assert carried_at(shop, milk) == {"Uptown": 3, "Main": 10}
+
+
+def test_a_batch_by_a_person_limited_to_a_place_answers_the_stock_they_see(shop):
+    """The batch answers each product's stock as GET /api/products shows it to the caller: for a
+    person limited to Uptown, Uptown's, never the shop's whole stock."""
+    uptown = add_location(shop, "Uptown")
+    milk = shop.add_product("Milk", stock=40)  # at Main
+    response = shop.post(f"/api/products/{milk['id']}/stock",
+                         json={"delta": 8, "reason": "delivery", "location_id": uptown})
+    assert response.status_code == 200, response.get_json()
+    clerk = shop.add_user("uptown@example.com", "staff")
+    assert shop.patch(f"/api/users/{clerk.user['id']}", json={"location_ids": [uptown]}).status_code == 200
+    response = clerk.post("/api/stock/batch", json={"changes": [{"product_id": milk["id"], "delta": -3,
+                                                                 "reason": "sale"}]})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["products"] == [{"id": milk["id"], "stock": 5}]
+    assert clerk.get(f"/api/products/{milk['id']}").get_json()["stock"] == 5
+    response = shop.post("/api/stock/batch", json={"changes": [{"product_id": milk["id"], "delta": -1,
+                                                                "reason": "sale", "location_id": uptown}]})
+    assert response.get_json()["products"] == [{"id": milk["id"], "stock": 44}]  # the owner: the whole shop's
