@@ -74,6 +74,10 @@ def test_a_product_made_with_stock_by_a_person_limited_to_one_place_is_stocked_t
     assert carried_at(shop, flour) == {"Uptown": 4}
     # The owner's own products still start at the default.
     assert carried_at(shop, shop.add_product("Milk", stock=3)) == {"Main": 3}
+    # A person of several places, the default not among them: the first of theirs, as a CSV.
+    kiosk = add_location(shop, "Kiosk")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown, kiosk]}).status_code == 200
+    assert carried_at(shop, manager.add_product("Salt", stock=2)) == {"Uptown": 2}
 
 
 @pytest.fixture
