@@ -1,9 +1,12 @@
 """Locations at their edges (API.md, "Locations" and "Reorder"): what a place carries survives a
 CSV round-trip, an inactive place takes no delivery, and a person limited to some places sees,
 changes and resolves only there."""
+import re
 from io import BytesIO
 
 import pytest
+
+from modules.validation import digits_up_to
 
 from tests.support.purchasing import add_supplier
 from tests.support.shops import add_location, default_location
@@ -213,3 +216,25 @@ def test_a_batch_by_a_person_limited_to_a_place_answers_the_stock_they_see(shop)
     response = shop.post("/api/stock/batch", json={"changes": [{"product_id": milk["id"], "delta": -1,
                                                                 "reason": "sale", "location_id": uptown}]})
     assert response.get_json()["products"] == [{"id": milk["id"], "stock": 44}]  # the owner: the whole shop's
+
+
+@pytest.mark.parametrize("method, url", [("PATCH", "/api/locations/{id}"), ("PATCH", "/api/purchase-orders/{id}"),
+                                         ("PATCH", "/api/suppliers/{id}"), ("DELETE", "/api/suppliers/{id}"),
+                                         ("PUT", "/api/locations/{id}/recipients"), ("GET", "/api/locations/{id}")])
+@pytest.mark.parametrize("big", [2**31, 99999999999])
+def test_an_id_past_the_integer_range_is_a_404_whatever_the_method(shop, method, url, big):
+    """API.md, Conventions: an id outside its range is a 400 or a 404 (a PATCH beside a GET route
+    of the same path answered 405)."""
+    response = shop.http.open(url.format(id=big), method=method, json={}, headers={"X-CSRFToken": shop.csrf})
+    assert response.status_code == 404, response.get_json()
+    assert shop.http.open(url.format(id=2**31 - 1), method=method, json={},
+                          headers={"X-CSRFToken": shop.csrf}).status_code == 404  # the largest id: none such
+
+
+@pytest.mark.parametrize("limit", [0, 9, 10, 305, 2**31 - 1])
+def test_the_id_pattern_matches_exactly_the_numbers_up_to_its_limit(limit):
+    pattern = re.compile(digits_up_to(limit))
+    for n in [*range(0, 1200), limit - 1, limit, limit + 1, 10 * limit + 9, 2**31, 99999999999]:
+        if n >= 0:
+            assert bool(pattern.fullmatch(str(n))) == (n <= limit), n
+            assert bool(pattern.fullmatch(f"00{n}")) == (n <= limit), n
