@@ -1,13 +1,13 @@
-"""Locations at their edges (API.md, "Locations" and "Reorder"): what a place carries survives a
-CSV round-trip, an inactive place takes no delivery, and a person limited to some places sees,
-changes and resolves only there."""
+"""Locations at their edges (API.md, "Locations", "Reorder" and the JSON API's conventions): what a
+place carries survives a CSV round-trip, an inactive place takes no delivery, a person limited to
+some places sees, stocks, counts, values, orders and resolves only there, a location is never
+patched with an empty name, and an id past the integer range is a 404 whatever the method."""
 import re
 from io import BytesIO
 
 import pytest
 
 from modules.validation import digits_up_to
-
 from tests.support.purchasing import add_supplier
 from tests.support.shops import add_location, default_location
 
