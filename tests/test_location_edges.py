@@ -238,3 +238,20 @@ def test_the_id_pattern_matches_exactly_the_numbers_up_to_its_limit(limit):
         if n >= 0:
             assert bool(pattern.fullmatch(str(n))) == (n <= limit), n
             assert bool(pattern.fullmatch(f"00{n}")) == (n <= limit), n
+
+
+def test_a_manager_limited_to_a_place_naming_another_place_for_someone_gets_a_404(shop):
+    """Another location's id answers a person limited to some places 404, here too; giving
+    every place (an empty list) is beyond their rights (403)."""
+    main, uptown = default_location(shop), add_location(shop, "Uptown")
+    manager = shop.add_user("uptown@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown]}).status_code == 200
+    clerk = shop.add_user("clerk@example.com", "staff")
+    url = f"/api/users/{clerk.user['id']}"
+    response = manager.patch(url, json={"location_ids": [main]})
+    assert response.status_code == 404, response.get_json()
+    assert manager.patch(url, json={"location_ids": [main, uptown]}).status_code == 404
+    assert manager.patch(url, json={"location_ids": []}).status_code == 403
+    [shown] = [u for u in shop.get("/api/users").get_json()["items"] if u["email"] == "clerk@example.com"]
+    assert shown["location_ids"] == []
+    assert manager.patch(url, json={"location_ids": [uptown]}).get_json()["location_ids"] == [uptown]
