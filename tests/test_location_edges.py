@@ -255,3 +255,22 @@ def test_a_manager_limited_to_a_place_naming_another_place_for_someone_gets_a_40
     [shown] = [u for u in shop.get("/api/users").get_json()["items"] if u["email"] == "clerk@example.com"]
     assert shown["location_ids"] == []
     assert manager.patch(url, json={"location_ids": [uptown]}).get_json()["location_ids"] == [uptown]
+
+
+def test_a_person_of_one_place_sees_each_products_status_as_that_places_list_filters_it(shop):
+    """Their products list filters by their place's stock and threshold; each item says the same
+    (a product listed under `low` said `ok`, measured against the product's own threshold)."""
+    uptown = add_location(shop, "Uptown")
+    milk = shop.add_product("Milk", stock=40)  # at Main
+    response = shop.post(f"/api/products/{milk['id']}/stock",
+                         json={"delta": 7, "reason": "delivery", "location_id": uptown})
+    assert response.status_code == 200, response.get_json()
+    response = shop.put(f"/api/products/{milk['id']}/locations/{uptown}", json={"low_stock_threshold": 20})
+    assert response.status_code == 200, response.get_json()
+    clerk = shop.add_user("uptown@example.com", "staff")
+    assert shop.patch(f"/api/users/{clerk.user['id']}", json={"location_ids": [uptown]}).status_code == 200
+    [listed] = clerk.get("/api/products?stock=low").get_json()["items"]
+    assert (listed["stock"], listed["effective_threshold"], listed["threshold_source"], listed["status"]) == (
+        7, 20, "location", "low")
+    assert clerk.get(f"/api/products/{milk['id']}").get_json()["status"] == "low"
+    assert shop.get(f"/api/products/{milk['id']}").get_json()["status"] == "ok"  # the whole shop: 47 of 5
