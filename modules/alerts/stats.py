@@ -4,8 +4,8 @@ from sqlalchemy import func
 from ..auth.tenancy import at_places, for_shop
 from ..extensions import db
 from ..retail import rules
-from ..retail.service import status_counts
 from ..retail.models import Product
+from ..retail.service import status_counts
 from . import service as alerts
 from .models import StockAlert
 from .scan import sql_product_threshold, with_thresholds
