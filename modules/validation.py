@@ -29,8 +29,25 @@ def whole_number(text):
     return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
+def digits_up_to(limit):
+    """A regular expression for the whole numbers 0..`limit` (leading zeros allowed)."""
+    text = str(limit)
+    shorter = [rf"\d{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    below = []  # the numbers as long as `limit` that are smaller: its first i digits, then a smaller one
+    for i, digit in enumerate(text):
+        lowest = 1 if i == 0 and len(text) > 1 else 0  # no leading zero: those are `shorter`
+        if int(digit) > lowest:
+            rest = len(text) - i - 1
+            below.append(f"{text[:i]}[{lowest}-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    return "0*(?:" + "|".join(shorter + below + [text]) + ")"
+
+
 class IdConverter(IntegerConverter):
-    """`<int:...>` in every route: an id past the database's integer range matches nothing (404)."""
+    """`<int:...>` in every route: an id past the database's integer range matches nothing (404).
+    The range is in the regex too: Werkzeug checks a route's method before its converter, so an
+    id refused only by the converter answered 405 where a GET route shares the path."""
+
+    regex = digits_up_to(MAX_ID)
 
     def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

@@ -28,17 +28,22 @@ def api_alerts():
 @bp.get("/api/alerts/stats")
 @login_required
 def api_alert_stats():
-    return jsonify(stats.alert_stats(current_client_id()))
+    return jsonify(stats.alert_stats(current_client_id(), place_ids()))
+
+
+def _seen_alert_or_404(alert_id):
+    """The shop's alert at one of the caller's locations; another place's answers 404 like another shop's."""
+    alert = get_owned_or_404(StockAlert, alert_id)
+    mine = place_ids()
+    if mine is not None and alert.location_id not in mine:
+        raise ApiError(404, "Not found.")
+    return alert
 
 
 @bp.get("/api/alerts/<int:alert_id>")
 @login_required
 def api_alert(alert_id):
-    alert = get_owned_or_404(StockAlert, alert_id)
-    mine = place_ids()
-    if mine is not None and alert.location_id not in mine:
-        return jsonify({"error": "Not found.", "details": {}}), 404
-    return jsonify(alert.to_dict())
+    return jsonify(_seen_alert_or_404(alert_id).to_dict())
 
 
 @bp.post("/api/alerts/<int:alert_id>/resolve")
@@ -46,7 +51,7 @@ def api_alert(alert_id):
 @require_manager
 def api_resolve_alert(alert_id):
     empty_body()
-    alert = get_owned_or_404(StockAlert, alert_id)
+    alert = _seen_alert_or_404(alert_id)
     if alert.resolved_at is not None:
         raise ApiError(409, "This alert is already resolved.")
     service.resolve_alert(alert, current_user.id)

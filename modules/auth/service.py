@@ -214,7 +214,8 @@ def change_user(actor, user, role=None, active=None, password=None):
 def set_places(actor, user, location_ids):
     """`actor` limits another person to some of the shop's locations (empty: every location):
     the same rules as `change_user`; another shop's location is a 404; owners see every location
-    whatever is set. A person limited to some places can only give those. The caller commits."""
+    whatever is set. A person limited to some places can only give those (another place answers
+    them 404, and every place 403). The caller commits."""
     if user.id == actor.id:
         raise ApiError(400, "You cannot change your own locations.")
     check_may_manage(actor, user.role)
@@ -222,7 +223,9 @@ def set_places(actor, user, location_ids):
     if tenancy.shop_location_ids(user.client_id, wanted) != wanted:
         raise ApiError(404, "No such location.", {"location_ids": "No such location."})
     mine = tenancy.place_ids(actor)
-    if mine is not None and (not wanted or not wanted <= set(mine)):
+    if mine is not None and not wanted <= set(mine):  # a place they do not see answers them 404, as its id does
+        raise ApiError(404, "No such location.", {"location_ids": "No such location."})
+    if mine is not None and not wanted:
         raise ApiError(403, "You can only give the locations you see yourself.", {"location_ids": "Not yours."})
     before = sorted(p.location_id for p in user.places)
     if before == sorted(wanted):

@@ -104,18 +104,16 @@ def api_stock_value():
     args = QueryArgs(request.args)
     location_id = args.integer("location_id", None, 1, MAX_ID)
     args.check()
-    ids = place_ids()
-    if location_id is None and ids is not None and len(ids) == 1:
-        location_id = ids[0]  # a person limited to one place: that place's value
+    ids = place_ids()  # a person limited to some places: their value, never the whole shop's
     if location_id is not None:
         locations.get_location(current_client_id(), location_id, ids)
-    return jsonify(service.stock_value(current_client_id(), location_id))
+    return jsonify(service.stock_value(current_client_id(), location_id, ids))
 
 
 # --- purchase orders ------------------------------------------------------------------------------
 
 def _owned_order(order_id, for_update=False):
-    return get_owned_or_404(PurchaseOrder, order_id, for_update=for_update)
+    return orders.check_place(get_owned_or_404(PurchaseOrder, order_id, for_update=for_update), place_ids())
 
 
 def _supplier_from(data):
@@ -170,7 +168,8 @@ def api_orders():
     args = QueryArgs(request.args)
     status = args.choice("status", ORDER_STATUSES)
     args.check()
-    return jsonify({"items": [orders.order_dict(o) for o in orders.list_orders(current_client_id(), status)]})
+    found = orders.list_orders(current_client_id(), status, place_ids())
+    return jsonify({"items": [orders.order_dict(o) for o in found]})
 
 
 @bp.get("/api/purchase-orders/<int:order_id>")

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth import audit
 from ..auth.models import Client
-from ..auth.tenancy import for_shop
+from ..auth.tenancy import at_places, for_shop
 from ..errors import ApiError
 from ..extensions import db
 from ..retail import locations
@@ -137,9 +137,15 @@ def send_order(order, user_id, user_email, now=None):
 
 def receive(order, user_id, received):
     """Add `received` [(product_id, quantity)] to the stock, each as a `delivery` movement noting the
-    order's number. More than ordered is allowed and recorded."""
+    order's number. More than ordered is allowed and recorded. An inactive place takes no stock
+    (409, as a stock change there): a product's stock is the sum over the active places."""
     if order.status not in ("sent", "partially_received"):
         raise _conflict(order, "received")
+    place = locations.get_location(order.client_id,
+                                   order.location_id or locations.default_location_id(order.client_id))
+    if not place.active:
+        raise ApiError(409, f"{place.name} is inactive: make it active again to receive {order.label} there.",
+                       {"location": "Inactive."})
     by_product = {line.product_id: line for line in order.lines}
     unknown = [pid for pid, _ in received if pid not in by_product]
     if unknown:
@@ -147,7 +153,7 @@ def receive(order, user_id, received):
     for product_id, quantity in received:
         line = by_product[product_id]
         retail.change_stock(line.product, user_id, "delivery", delta=quantity, note=order.label,
-                            location_id=order.location_id)
+                            location_id=place.id)
         line.received += quantity
     before = order.status
     done = all(line.received >= line.quantity for line in order.lines)
@@ -192,8 +198,17 @@ def order_dict(order):
     }
 
 
-def list_orders(client_id, status=None):
-    stmt = for_shop(PurchaseOrder, client_id)
+def check_place(order, ids):
+    """A person limited to the locations `ids` sees and changes only their places' orders (receiving
+    is a stock change there): another place's order answers 404, as that place's id does."""
+    if ids is not None and (order.location_id or locations.default_location_id(order.client_id)) not in ids:
+        raise ApiError(404, "Not found.")
+    return order
+
+
+def list_orders(client_id, status=None, ids=None):
+    """The shop's orders, newest number first (those received at the locations `ids` when given)."""
+    stmt = at_places(for_shop(PurchaseOrder, client_id), PurchaseOrder.location_id, ids)
     if status:
         stmt = stmt.where(PurchaseOrder.status == status)
     return db.session.execute(stmt.order_by(PurchaseOrder.number.desc())).unique().scalars().all()

@@ -68,20 +68,23 @@ def _exact(value):
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def stock_value(client_id, location_id=None):
+def stock_value(client_id, location_id=None, ids=None):
     """{currency, cost, retail, products_without_cost, by_category}: sum of price x stock over the
-    active products with stock above zero (at `location_id` when given), in SQL (exact decimals)."""
-    level = Product.stock if location_id is None else ProductStock.stock
+    active products with stock above zero (at `location_id` when given, else at the locations
+    `ids` of a person limited to them: never another place's stock), in SQL (exact decimals)."""
+    places = [location_id] if location_id is not None else ids
+    level = Product.stock if places is None else ProductStock.stock
     positive = case((level > 0, level), else_=0)
     cost = func.coalesce(func.sum(Product.cost_price * positive), 0)
     retail = func.coalesce(func.sum(Product.sell_price * positive), 0)
     # One pass over the products' value index (client_id, active, category_id, stock, prices),
     # grouped by category id in its order; the names and the totals added here, in exact decimals.
+    # A product counts once however many of the places carry it.
     stmt = for_shop(Product, client_id, Product.category_id, cost, retail,
-                    func.count().filter(Product.cost_price.is_(None)))
-    if location_id is not None:
+                    func.count(Product.id.distinct()).filter(Product.cost_price.is_(None)))
+    if places is not None:
         stmt = stmt.join(ProductStock, and_(ProductStock.product_id == Product.id,
-                                            ProductStock.location_id == location_id))
+                                            ProductStock.location_id.in_(places)))
     per_category = db.session.execute(stmt.where(Product.active.is_(True)).group_by(Product.category_id)).all()
     names = dict(db.session.execute(for_shop(Category, client_id, Category.id, Category.name)).all())
     by_name = {}

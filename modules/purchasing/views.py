@@ -79,7 +79,8 @@ def orders_page():
         return _managers_only()
     status = request.args.get("status")
     status = status if status in ORDER_STATUSES else None
-    return render_template("purchasing/orders.html", orders=orders.list_orders(current_client_id(), status),
+    found = orders.list_orders(current_client_id(), status, place_ids())
+    return render_template("purchasing/orders.html", orders=found,
                            status=status, statuses=ORDER_STATUSES, words=STATUS_WORDS)
 
 
@@ -88,7 +89,7 @@ def orders_page():
 def order_page(order_id):
     if not current_user.can_manage:
         return _managers_only()
-    order = get_owned_or_404(PurchaseOrder, order_id)
+    order = orders.check_place(get_owned_or_404(PurchaseOrder, order_id), place_ids())
     return render_template("purchasing/order.html", order=order, view=orders.order_dict(order), words=STATUS_WORDS)
 
 
@@ -111,7 +112,7 @@ def order_action(order_id, action):
         return _managers_only()
     if action not in ORDER_ACTIONS:
         abort(404)
-    order = get_owned_or_404(PurchaseOrder, order_id, for_update=True)
+    order = orders.check_place(get_owned_or_404(PurchaseOrder, order_id, for_update=True), place_ids())
     here = url_for("purchasing.order_page", order_id=order_id)
     try:
         if action == "lines":

@@ -55,12 +55,14 @@ def api_products():
 
 
 def _csv_location():
-    """?location_id= of a CSV export or import: one the caller sees (else 404), or None."""
+    """?location_id= of a CSV export or import: one the caller sees (else 404), or None (the
+    default location, as for the whole shop); a person who does not see the default gets the
+    first of their places instead."""
     args = QueryArgs(request.args)
     location_id = args.integer("location_id", None, 1, MAX_ID)
     args.check()
     ids = place_ids()
-    if location_id is None and ids is not None:
+    if location_id is None and ids is not None and locations.default_location_id(current_client_id()) not in ids:
         location_id = ids[0]
     if location_id is not None:
         locations.get_location(current_client_id(), location_id, ids)
@@ -74,6 +76,8 @@ def api_create_product():
     values = read_product(fields, creating=True)
     fields.check()
     check_may_silence(None, values)
+    if values.get("stock"):  # the opening stock is a stock change: where the caller's go, naming no place
+        values["location_id"] = locations.opening_location(current_client_id(), current_user).id
     product, _ = service.create_product(current_client_id(), current_user.id, **values)
     db.session.commit()
     return jsonify(_product_json(product)), 201

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, delete, or_, select, update
 
+from ..auth.tenancy import place_ids
 from ..dialect import insert
 from ..errors import ApiError, ValidationError
 from ..extensions import db
@@ -155,5 +156,19 @@ def apply_batch(client_id, changes, user_id, allow_negative, source="app", calle
         raise ValidationError(errors, "Some changes cannot be applied; nothing was applied.")
     changed = apply_moves(client_id, moves, user_id, source)
     alerts = announce_stock_change(client_id, changed, user_id, every=True) or []
-    return {"applied": len(moves), "products": [{"id": pid, "stock": total[pid]} for pid in changed],
+    return {"applied": len(moves), "products": [{"id": pid, "stock": stock}
+                                                for pid, stock in _shown_stock(client_id, changed, total, caller)],
             "alerts": alerts}
+
+
+def _shown_stock(client_id, product_ids, total, caller):
+    """[(product id, stock)] as the caller sees it: the whole stock, or for a person limited to
+    some locations the sum over those (the rest of the shop is not shown to them). A token keeps
+    the whole stock."""
+    ids = place_ids(caller) if caller is not None and not caller.is_token else None
+    if ids is None:
+        return [(pid, total[pid]) for pid in product_ids]
+    held = {}
+    for (pid, _), stock in place_stock(client_id, product_ids, ids).items():
+        held[pid] = held.get(pid, 0) + stock
+    return [(pid, held.get(pid, 0)) for pid in product_ids]

@@ -334,9 +334,13 @@ def import_products(client_id, user_id, rows, location_id=None):
     apply_moves(client_id, moves, user_id, source="import", now=now)
     if thresholds:
         table = ProductStock.__table__
-        db.session.execute(upsert(ProductStock).on_conflict_do_nothing(index_elements=["product_id", "location_id"]),
-                           [{"client_id": client_id, "product_id": pid, "location_id": place, "stock": 0,
-                             "updated_at": now} for pid, _ in thresholds])
+        # A threshold set makes the place carry the product; an empty cell is none set, so a
+        # place's export imported back leaves the products it does not carry uncarried (not out).
+        carried = [{"client_id": client_id, "product_id": pid, "location_id": place, "stock": 0, "updated_at": now}
+                   for pid, value in thresholds if value is not None]
+        if carried:
+            db.session.execute(upsert(ProductStock).on_conflict_do_nothing(
+                index_elements=["product_id", "location_id"]), carried)
         db.session.execute(update(table).where(table.c.product_id == bindparam("b_pid"),
                                                table.c.location_id == place)
                            .values(low_stock_threshold=bindparam("b_threshold")),

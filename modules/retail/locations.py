@@ -77,6 +77,16 @@ def stock_location(client_id, location_id=None, user=None):
     return location
 
 
+def opening_location(client_id, user):
+    """Where a new product's opening stock goes: where the caller's stock changes go when they name
+    no place (stock_location); for a person of several places, the default not among them, the
+    first of theirs (as a CSV without location_id), never a place they cannot see."""
+    ids = place_ids(user)
+    if ids is not None and len(ids) > 1 and default_location_id(client_id) not in ids:
+        return stock_location(client_id, ids[0], user)
+    return stock_location(client_id, None, user)
+
+
 def _conflict():
     return ApiError(409, "This shop already has a location of that name.", {"name": "Already exists."})
 

@@ -14,11 +14,13 @@ NAME_LENGTH = 80
 
 
 def read_location(fields, creating):
+    """The location fields present in the input. A name sent is never empty, nor a kind sent as
+    null in JSON (a form's empty kind is the default `store`): a 400, not a change skipped."""
     values = {}
-    name = fields.text("name", required=creating, max_length=NAME_LENGTH)
+    name = fields.text("name", required=creating or fields.has("name"), max_length=NAME_LENGTH)
     if name is not None:
         values["name"] = name
-    kind = fields.choice("kind", LOCATION_KINDS)
+    kind = fields.choice("kind", LOCATION_KINDS, required=fields.has("kind") and not fields.form)
     if kind is not None:
         values["kind"] = kind
     if not creating:

@@ -75,6 +75,8 @@ def product_dicts(client_id, products, now=None, location_id=None, ids=None):
     are that location's; for a caller limited to the locations `ids`, stock is the sum over those."""
     now = now or utcnow()
     products = list(products)
+    if location_id is None and ids is not None and len(ids) == 1:
+        location_id = ids[0]  # a person of one place: that place's view, as their list filters (listing.View.of)
     timezone, shop_default, window = db.session.execute(
         select(Client.timezone, NotificationSettings.low_stock_threshold, NotificationSettings.forecast_window_days)
         .outerjoin(NotificationSettings, NotificationSettings.client_id == Client.id)

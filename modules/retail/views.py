@@ -175,6 +175,8 @@ def new_product():
     try:
         values = _read_product_form(creating=True)
         check_may_silence(None, values)
+        if values.get("stock"):  # the opening stock is a stock change: where the caller's go, naming no place
+            values["location_id"] = locations.opening_location(current_client_id(), current_user).id
         product, _ = service.create_product(current_client_id(), current_user.id, **values)
         db.session.commit()
     except ApiError as e:
