@@ -79,6 +79,24 @@ def test_a_stock_change_that_empties_a_product_wakes_the_dispatcher(app, shop, t
         worker.stop()
 
 
+def test_a_test_message_wakes_the_dispatcher(app, shop, twilio):
+    """A test message is a new outbox row due now: it leaves at once, not at the next poll."""
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    worker = Dispatcher(app, poll_seconds=30)  # its poll alone would take 30 s
+    worker.initial_delay = 0
+    worker.start()
+    try:
+        time.sleep(0.3)  # its first (empty) cycle is done: it now waits
+        started = time.monotonic()
+        assert shop.post("/api/notifications/test", json={"channel": "sms"}).status_code == 202
+        while not twilio.messages(SMS) and time.monotonic() - started < 5:
+            time.sleep(0.02)
+        assert twilio.messages(SMS), "the test SMS did not leave within 5 s"
+        assert time.monotonic() - started < 2
+    finally:
+        worker.stop()
+
+
 def test_a_rolled_back_queue_wakes_nobody(app, shop):
     woken = threading.Event()
 

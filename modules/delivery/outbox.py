@@ -147,13 +147,16 @@ def _queued_due_now(now):
 
 
 def enqueue_test(client_id, channel, now=None):
-    """Queue a test message to the shop's enabled addresses of one channel; returns how many."""
+    """Queue a test message to the shop's enabled addresses of one channel; returns how many.
+    The rows are due now: the dispatchers wake once they are committed, not at their next poll."""
     now = now or utcnow()
     notice = messages.Notice("test", client_id, _shops([client_id])[client_id][0], channel=channel,
                              created_at=isoformat(now))
     key = f"test:{uuid.uuid4().hex}"
     rows = [message_row(client_id, key, channel, t.address, notice, now)
             for t in recipients.targets([client_id]).get(client_id, []) if t.channel == channel and t.user_id is None]
+    if rows:
+        wakeup.queued_due_now()
     return add_deliveries(rows)
 
 
