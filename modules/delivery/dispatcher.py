@@ -18,7 +18,7 @@ from . import limits, outbox, receipts, recipients, retention, wakeup
 from .channels import Outgoing, Result, channel_class, get_channel, names
 from .digest import enqueue_due_digests
 from .messages import Notice
-from .models import Delivery
+from .models import Delivery, Recipient
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 200  # rows per claim: one SMTP connection (and one Twilio session) per channel per batch
@@ -26,6 +26,7 @@ LEASE_SECONDS = 300  # a claim not finished by then (the process died) is taken 
 _CLAIMED = (Delivery.id, Delivery.client_id, Delivery.channel, Delivery.recipient, Delivery.attempts,
             Delivery.dedupe_key, Delivery.payload, Delivery.subject, Delivery.body, Delivery.html_body)
 Claimed = namedtuple("Claimed", [c.key for c in _CLAIMED])
+STOPPED = "The address no longer takes messages (opted out, removed or turned off) since this was queued."
 
 
 def _take(where, limit, now, lease_seconds):
@@ -95,6 +96,26 @@ def messages_of(rows, gather=frozenset()):
                             recipient=first.recipient, notice=Notice.from_payloads([_notice(r) for r in group]),
                             secret=keys.get((first.channel, first.client_id, first.recipient))))
     return out
+
+
+def still_addressed(rows):
+    """(rows whose address still takes messages, rows to an address that has opted out, been
+    removed or turned off since they were queued): after STOP, an unsubscribe or "Stop notifying
+    this device" nothing more goes there, not even an alert that was waiting for company. One
+    query; committed."""
+    wanted = sorted({(r.client_id, r.channel, r.recipient) for r in rows if outbox.to_recipients(r.dedupe_key)})
+    if not wanted:
+        return rows, []
+    live = {tuple(found) for found in db.session.execute(
+        select(Recipient.client_id, Recipient.channel, Recipient.address).where(
+            tuple_(Recipient.client_id, Recipient.channel, Recipient.address).in_(wanted),
+            Recipient.enabled.is_(True), Recipient.opted_out_at.is_(None)))}
+    db.session.commit()
+    kept, stopped = [], []
+    for row in rows:
+        gone = outbox.to_recipients(row.dedupe_key) and (row.client_id, row.channel, row.recipient) not in live
+        (stopped if gone else kept).append(row)
+    return kept, stopped
 
 
 def within_cap(outgoing, now, cap):
@@ -242,6 +263,9 @@ class Dispatcher(PeriodicWorker):
         if batch:
             recorder = Recorder(batch, now or utcnow(), config["DELIVERY_MAX_ATTEMPTS"],
                                 config["DELIVERY_BACKOFF_SECONDS"])
+            batch, stopped = still_addressed(batch)
+            for message in messages_of(stopped):  # each alone: no cap spent, nothing sent
+                recorder(Result.failed(message, STOPPED, retry=False))
             cap = config["SHOP_DAILY_MESSAGE_CAP"]
             ready, held = within_cap(messages_of(batch, gather), now or utcnow(), cap)
             for message, zone in held:

@@ -160,6 +160,17 @@ def enqueue_test(client_id, channel, now=None):
     return add_deliveries(rows)
 
 
+# The rows queued for the shop's recipients (its lists, a person's own address or device), by key:
+# an alert, a digest, a test message. A purchase order ("order:") goes to its supplier instead.
+RECIPIENT_KEYS = ("alert:", "digest:", "test:")
+
+
+def to_recipients(dedupe_key):
+    """Whether an outbox row goes to one of the shop's recipients, an address that may opt out
+    or be removed while the row waits."""
+    return dedupe_key.startswith(RECIPIENT_KEYS)
+
+
 @order_sent.connect
 def on_order_sent(sender, client_id, order, now):
     enqueue_order(client_id, order, now)
