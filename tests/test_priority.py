@@ -2,6 +2,7 @@
 coalesced for DELIVERY_COALESCE_SECONDS, the normal kinds are batched for
 DELIVERY_NORMAL_BATCH_SECONDS; and rows due now wake the dispatcher instead of waiting for its poll
 (in process after the commit, and across processes by PostgreSQL's NOTIFY)."""
+import json
 import threading
 import time
 import psycopg
@@ -59,6 +60,25 @@ def test_an_out_alert_goes_at_once_and_takes_the_waiting_low_one_with_it(app, sh
     assert dispatcher(app).run_once()["sent"] == 2
     [sms] = twilio.messages(SMS)
     assert "2 products need attention (1 out of stock, 1 low)" in sms["Body"]
+
+
+def test_an_empty_shelf_leaves_before_the_messages_queued_ahead_of_it(app, shop, twilio, receiver):
+    """Critical first within a batch: webhook events queued earlier do not hold an out SMS back."""
+    configure(shop, webhook_enabled=True, webhook_url=receiver.url + "/hook")
+    for n in range(5):
+        stock(shop, shop.add_product(f"Tea {n}", stock=10), 3)  # an event each, due now
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    stock(shop, shop.add_product("Milk", stock=10), 0)  # out: an SMS and an event, due now
+    heard = {}  # each event's product: how many SMS had left when it reached the webhook
+
+    def hear(body):
+        heard[json.loads(body)["product"]["name"]] = len(twilio.messages(SMS))
+        return b"ok"
+
+    receiver.default = (200, hear)
+    assert dispatcher(app).run_once()["sent"] == 7
+    assert {name: heard[name] for name in heard if name != "Milk"} == {f"Tea {n}": 1 for n in range(5)}
+    assert set(heard) == {"Milk", *(f"Tea {n}" for n in range(5))}  # Milk's event: critical too
 
 
 def test_a_stock_change_that_empties_a_product_wakes_the_dispatcher(app, shop, twilio):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, bindparam, select, text, tuple_, update
 
+from ..alerts import kinds
 from ..auth.models import Client
 from ..dialect import begin_write
 from ..dialect import name as dialect_name
@@ -21,7 +22,7 @@ from .messages import Notice
 from .models import Delivery, Recipient
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 200  # rows per claim: one SMTP connection (and one Twilio session) per channel per batch
+BATCH_SIZE = 200  # rows per claim: one SMTP connection (one Twilio session) per channel and priority per batch
 LEASE_SECONDS = 300  # a claim not finished by then (the process died) is taken again
 _CLAIMED = (Delivery.id, Delivery.client_id, Delivery.channel, Delivery.recipient, Delivery.attempts,
             Delivery.dedupe_key, Delivery.payload, Delivery.subject, Delivery.body, Delivery.html_body)
@@ -130,13 +131,24 @@ def within_cap(outgoing, now, cap):
     return [m for m, _ in ready], held
 
 
+def urgency_rank(message):
+    """0 for a message holding a critical kind, 1 for an important one, then the rest (a digest,
+    a test, an order rank as normal): kinds.PRIORITIES' order."""
+    notice = message.notice  # its items are ordered, the most urgent first
+    if notice.type != "alerts" or not notice.items:
+        return len(kinds.PRIORITIES) - 1
+    return kinds.PRIORITIES.index(notice.items[0].kind_entry.priority)
+
+
 def send(outgoing, config, on_result):
-    """Send messages channel by channel, calling `on_result` for each as soon as it is known. No
-    transaction is open meanwhile, so a slow server holds no lock."""
-    by_channel = defaultdict(list)
+    """Send messages channel by channel, the critical ones of every channel first, then the
+    important ones, then the rest (so events queued earlier never hold an empty shelf's message
+    back), calling `on_result` for each as soon as it is known. No transaction is open
+    meanwhile, so a slow server holds no lock."""
+    by_channel = defaultdict(list)  # (rank, channel): its messages
     for message in outgoing:
-        by_channel[message.channel].append(message)
-    for channel, batch in by_channel.items():
+        by_channel[(urgency_rank(message), message.channel)].append(message)
+    for (_, channel), batch in sorted(by_channel.items(), key=lambda entry: entry[0][0]):
         done = set()
         try:
             if channel not in names():
