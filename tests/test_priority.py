@@ -117,6 +117,28 @@ def test_a_test_message_wakes_the_dispatcher(app, shop, twilio):
         worker.stop()
 
 
+def test_a_low_alert_waits_its_coalescing_time_not_that_and_a_poll(app, shop, twilio):
+    """The first of a burst waits at most DELIVERY_COALESCE_SECONDS: the dispatcher's next cycle
+    comes when the row falls due, not at its next poll after that."""
+    app.config["DELIVERY_COALESCE_SECONDS"] = 3
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    milk = shop.add_product("Milk", stock=10)
+    worker = Dispatcher(app, poll_seconds=8)  # polls at 0 and 8 s: a row due at 3.2 s would wait till 8
+    worker.initial_delay = 0
+    worker.start()
+    try:
+        time.sleep(0.2)  # its first (empty) cycle is done
+        started = time.monotonic()
+        stock(shop, milk, 3)  # low: due in 3 s
+        while not twilio.messages(SMS) and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        waited = time.monotonic() - started
+        assert twilio.messages(SMS), "the low SMS did not leave within 10 s"
+        assert 2.9 <= waited < 6, waited
+    finally:
+        worker.stop()
+
+
 def test_a_rolled_back_queue_wakes_nobody(app, shop):
     woken = threading.Event()
 

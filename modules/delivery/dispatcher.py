@@ -236,6 +236,7 @@ class Dispatcher(PeriodicWorker):
         self.lease_seconds = lease_seconds
         self.totals = Counter()
         self.listener = None
+        self.next_due_at = None  # when the next waiting row falls due (outbox.next_due), after a cycle
         wakeup.listen_here(self)
 
     def start(self):
@@ -265,12 +266,14 @@ class Dispatcher(PeriodicWorker):
         """Returns the counts of what it did (digests, claimed, sent, failed, dead). `now` fixes
         the clock, for tests; by default the wall clock."""
         config = self.app.config
+        self.next_due_at = None  # unknown until this cycle ends (a failed cycle: the poll)
         counts = Counter(digests=enqueue_due_digests(now or utcnow()))
         limits.prune(now or utcnow())
         retention.prune_due(now or utcnow())  # its own short transactions
         db.session.commit()
         gather = outbox.gathering_kinds(config)
-        batch = claim(self.batch_size, now or utcnow(), self.lease_seconds, gather)
+        claimed_at = now or utcnow()
+        batch = claim(self.batch_size, claimed_at, self.lease_seconds, gather)
         counts["claimed"] = len(batch)
         if batch:
             recorder = Recorder(batch, now or utcnow(), config["DELIVERY_MAX_ATTEMPTS"],
@@ -287,10 +290,20 @@ class Dispatcher(PeriodicWorker):
             log.info("deliveries: %d claimed, %d sent, %d failed, %d dead, %d held", len(batch), counts["sent"],
                      counts["failed"], counts["dead"], counts["held"])
         self.totals.update({k: v for k, v in counts.items() if k != "claimed"})
+        self.next_due_at = outbox.next_due(claimed_at)  # one due since the claim: a cycle at once
+        db.session.commit()
         return dict(counts)
 
     def more_due(self, counts):
         return bool(counts) and counts["claimed"] >= self.batch_size
+
+    def wait_after(self, counts):
+        """The poll, or less: until the next waiting row falls due, so that an alert gathering
+        company leaves when its priority's wait ends (API.md), not at the next poll after it."""
+        wait = super().wait_after(counts)
+        if self.next_due_at is None:
+            return wait
+        return max(0.0, min(wait, (self.next_due_at - utcnow()).total_seconds()))
 
     def status(self):
         return {**super().status(), "sent": self.totals["sent"], "failed": self.totals["failed"],
