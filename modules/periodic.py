@@ -71,6 +71,11 @@ class PeriodicWorker:
         """Whether to run again without waiting (work is still queued)."""
         return False
 
+    def wait_after(self, result) -> float:
+        """Seconds from the end of a cycle that returned `result` to the next: none while work is
+        still queued, else the interval."""
+        return 0.0 if self.more_due(result) else self.interval
+
     @property
     def running(self):
         return self._thread is not None and self._thread.is_alive()
@@ -162,8 +167,7 @@ class PeriodicWorker:
             if self._stop.is_set():
                 break
             if time.monotonic() >= next_cycle:
-                due = self.more_due(self.run_once())
-                next_cycle = time.monotonic() + (0 if due else self.interval)
+                next_cycle = time.monotonic() + self.wait_after(self.run_once())
             if time.monotonic() >= next_beat:
                 self.beat()
                 next_beat = time.monotonic() + self.beat_seconds

@@ -122,6 +122,23 @@ def test_alert_mail_is_marked_automatic_with_a_one_click_unsubscribe(app, client
     assert "Opted out" in page and "buyer@cornershop.example" in page
 
 
+def test_an_unsubscribed_address_gets_no_mail_that_was_waiting(app, client, shop, smtp_server):
+    """One click stops alerts to that address: a mail queued before it (gathering company) too."""
+    app.config["DELIVERY_COALESCE_SECONDS"] = 60
+    configure(shop, email_enabled=True, email_recipients=["owner@cornershop.example", "buyer@cornershop.example"])
+    make_low(shop, "Oat Milk")
+    dispatcher(app).run_once(now=later(61))
+    mail = smtp_server.messages(to="buyer@cornershop.example")[0].message
+    link = str(mail["List-Unsubscribe"]).strip().strip("<>").removeprefix("http://stockbell.test")
+    make_low(shop, "Rye Bread")  # waits up to 60 s for others
+    assert client.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    outcome = dispatcher(app).run_once(now=later(61))
+    assert (outcome.get("sent", 0), outcome.get("dead", 0)) == (1, 1)
+    assert [m.subject for m in smtp_server.messages(to="buyer@cornershop.example")] == [
+        "Low stock: Oat Milk at Corner Shop"]
+    assert len(smtp_server.messages(to="owner@cornershop.example")) == 2
+
+
 def test_a_forged_or_altered_unsubscribe_link_changes_nothing(app, client, shop, smtp_server):
     configure(shop, email_enabled=True, email_recipients=["owner@cornershop.example"])
     make_low(shop, "Oat Milk")

@@ -80,6 +80,21 @@ def test_stop_opts_the_number_out_until_it_is_entered_again(app, client, shop, t
     assert dispatcher(app).run_once()["sent"] == 1
 
 
+def test_stop_also_stops_the_messages_already_waiting_for_that_number(app, client, shop, twilio):
+    """Nothing more is sent after STOP: not even an alert queued before it, still gathering company."""
+    app.config["DELIVERY_COALESCE_SECONDS"] = 60
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    make_low(shop, "Oat Milk")
+    assert dispatcher(app).run_once(now=later(61))["sent"] == 1
+    make_low(shop, "Rye Bread")  # waits up to 60 s for others
+    path, params, headers = twilio.receipt(twilio.messages()[0], "undelivered", error_code=21610)
+    assert client.post(path, data=params, headers=headers).status_code == 204
+    outcome = dispatcher(app).run_once(now=later(61))
+    assert (outcome["claimed"], outcome.get("sent", 0), outcome.get("dead", 0)) == (1, 0, 1)
+    assert len(twilio.messages()) == 1
+    assert [row["status"] for row in deliveries(shop)] == ["dead", "undelivered"]
+
+
 def test_three_products_low_in_one_second_give_one_message_per_recipient(app, shop, smtp_server, twilio):
     app.config["DELIVERY_COALESCE_SECONDS"] = 60
     configure(shop, email_enabled=True, email_recipients=MAILS, sms_enabled=True, sms_numbers=[SMS])

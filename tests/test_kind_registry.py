@@ -141,7 +141,9 @@ def _item(kind, product="Milk", stock=3):
 def test_every_kind_renders_and_sends_on_every_channel(app, shop, overstock, smtp_server, twilio, receiver,
                                                         push_service, mode):
     every_channel(shop, receiver)
-    device = PushChannel.validate(push_service.subscription(), app.config)
+    subscription = push_service.subscription()  # a device the owner subscribed (a recipient row)
+    assert shop.post("/api/me/push-subscriptions", json=subscription).status_code == 201
+    device = PushChannel.validate(subscription, app.config)
     shop_id, now = shop.client["id"], utcnow()
     rows = []
     for n, kind in enumerate(kinds.KINDS.values()):

@@ -2,6 +2,7 @@
 coalesced for DELIVERY_COALESCE_SECONDS, the normal kinds are batched for
 DELIVERY_NORMAL_BATCH_SECONDS; and rows due now wake the dispatcher instead of waiting for its poll
 (in process after the commit, and across processes by PostgreSQL's NOTIFY)."""
+import json
 import threading
 import time
 import psycopg
@@ -61,6 +62,25 @@ def test_an_out_alert_goes_at_once_and_takes_the_waiting_low_one_with_it(app, sh
     assert "2 products need attention (1 out of stock, 1 low)" in sms["Body"]
 
 
+def test_an_empty_shelf_leaves_before_the_messages_queued_ahead_of_it(app, shop, twilio, receiver):
+    """Critical first within a batch: webhook events queued earlier do not hold an out SMS back."""
+    configure(shop, webhook_enabled=True, webhook_url=receiver.url + "/hook")
+    for n in range(5):
+        stock(shop, shop.add_product(f"Tea {n}", stock=10), 3)  # an event each, due now
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    stock(shop, shop.add_product("Milk", stock=10), 0)  # out: an SMS and an event, due now
+    heard = {}  # each event's product: how many SMS had left when it reached the webhook
+
+    def hear(body):
+        heard[json.loads(body)["product"]["name"]] = len(twilio.messages(SMS))
+        return b"ok"
+
+    receiver.default = (200, hear)
+    assert dispatcher(app).run_once()["sent"] == 7
+    assert {name: heard[name] for name in heard if name != "Milk"} == {f"Tea {n}": 1 for n in range(5)}
+    assert set(heard) == {"Milk", *(f"Tea {n}" for n in range(5))}  # Milk's event: critical too
+
+
 def test_a_stock_change_that_empties_a_product_wakes_the_dispatcher(app, shop, twilio):
     configure(shop, sms_enabled=True, sms_numbers=[SMS])
     milk = shop.add_product("Milk", stock=10)
@@ -75,6 +95,46 @@ def test_a_stock_change_that_empties_a_product_wakes_the_dispatcher(app, shop, t
             time.sleep(0.02)
         assert twilio.messages(SMS), "the out-of-stock SMS did not leave within 5 s"
         assert time.monotonic() - started < 2
+    finally:
+        worker.stop()
+
+
+def test_a_test_message_wakes_the_dispatcher(app, shop, twilio):
+    """A test message is a new outbox row due now: it leaves at once, not at the next poll."""
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    worker = Dispatcher(app, poll_seconds=30)  # its poll alone would take 30 s
+    worker.initial_delay = 0
+    worker.start()
+    try:
+        time.sleep(0.3)  # its first (empty) cycle is done: it now waits
+        started = time.monotonic()
+        assert shop.post("/api/notifications/test", json={"channel": "sms"}).status_code == 202
+        while not twilio.messages(SMS) and time.monotonic() - started < 5:
+            time.sleep(0.02)
+        assert twilio.messages(SMS), "the test SMS did not leave within 5 s"
+        assert time.monotonic() - started < 2
+    finally:
+        worker.stop()
+
+
+def test_a_low_alert_waits_its_coalescing_time_not_that_and_a_poll(app, shop, twilio):
+    """The first of a burst waits at most DELIVERY_COALESCE_SECONDS: the dispatcher's next cycle
+    comes when the row falls due, not at its next poll after that."""
+    app.config["DELIVERY_COALESCE_SECONDS"] = 3
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    milk = shop.add_product("Milk", stock=10)
+    worker = Dispatcher(app, poll_seconds=8)  # polls at 0 and 8 s: a row due at 3.2 s would wait till 8
+    worker.initial_delay = 0
+    worker.start()
+    try:
+        time.sleep(0.2)  # its first (empty) cycle is done
+        started = time.monotonic()
+        stock(shop, milk, 3)  # low: due in 3 s
+        while not twilio.messages(SMS) and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        waited = time.monotonic() - started
+        assert twilio.messages(SMS), "the low SMS did not leave within 10 s"
+        assert 2.9 <= waited < 6, waited
     finally:
         worker.stop()
 

@@ -181,6 +181,19 @@ def test_a_gone_subscription_is_removed(app, shop, push_service):
     assert len(push_service.received(subscription)) == 1 and len(push_service.received(kept)) == 2
 
 
+def test_a_device_that_stops_being_notified_hears_nothing_that_was_waiting(app, shop, push_service):
+    """Stop notifying this device: a low alert still gathering company is not pushed to it later."""
+    app.config["DELIVERY_COALESCE_SECONDS"] = 60
+    subscription, sub_id = subscribe(shop, push_service)
+    sell_to(shop, "Oat Milk", 2)  # low: waits up to 60 s for others
+    assert shop.delete(f"/api/me/push-subscriptions/{sub_id}").status_code == 204
+    outcome = dispatcher(app).run_once(now=utcnow() + timedelta(seconds=61))
+    assert (outcome["claimed"], outcome.get("sent", 0), outcome.get("dead", 0)) == (1, 0, 1)
+    assert push_service.received(subscription) == []
+    [row] = delivery_rows(channel="push")
+    assert row.status == "dead" and "no longer" in row.last_error
+
+
 def test_a_429_with_retry_after_6_is_not_retried_within_5_seconds(app, shop, push_service):
     push_service.answers = [(429, {"Retry-After": "6"})]
     subscription, sub_id = subscribe(shop, push_service)

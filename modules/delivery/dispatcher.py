@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, bindparam, select, text, tuple_, update
 
+from ..alerts import kinds
 from ..auth.models import Client
 from ..dialect import begin_write
 from ..dialect import name as dialect_name
@@ -18,14 +19,15 @@ from . import limits, outbox, receipts, recipients, retention, wakeup
 from .channels import Outgoing, Result, channel_class, get_channel, names
 from .digest import enqueue_due_digests
 from .messages import Notice
-from .models import Delivery
+from .models import Delivery, Recipient
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 200  # rows per claim: one SMTP connection (and one Twilio session) per channel per batch
+BATCH_SIZE = 200  # rows per claim: one SMTP connection (one Twilio session) per channel and priority per batch
 LEASE_SECONDS = 300  # a claim not finished by then (the process died) is taken again
 _CLAIMED = (Delivery.id, Delivery.client_id, Delivery.channel, Delivery.recipient, Delivery.attempts,
             Delivery.dedupe_key, Delivery.payload, Delivery.subject, Delivery.body, Delivery.html_body)
 Claimed = namedtuple("Claimed", [c.key for c in _CLAIMED])
+STOPPED = "The address no longer takes messages (opted out, removed or turned off) since this was queued."
 
 
 def _take(where, limit, now, lease_seconds):
@@ -97,6 +99,26 @@ def messages_of(rows, gather=frozenset()):
     return out
 
 
+def still_addressed(rows):
+    """(rows whose address still takes messages, rows to an address that has opted out, been
+    removed or turned off since they were queued): after STOP, an unsubscribe or "Stop notifying
+    this device" nothing more goes there, not even an alert that was waiting for company. One
+    query; committed."""
+    wanted = sorted({(r.client_id, r.channel, r.recipient) for r in rows if outbox.to_recipients(r.dedupe_key)})
+    if not wanted:
+        return rows, []
+    live = {tuple(found) for found in db.session.execute(
+        select(Recipient.client_id, Recipient.channel, Recipient.address).where(
+            tuple_(Recipient.client_id, Recipient.channel, Recipient.address).in_(wanted),
+            Recipient.enabled.is_(True), Recipient.opted_out_at.is_(None)))}
+    db.session.commit()
+    kept, stopped = [], []
+    for row in rows:
+        gone = outbox.to_recipients(row.dedupe_key) and (row.client_id, row.channel, row.recipient) not in live
+        (stopped if gone else kept).append(row)
+    return kept, stopped
+
+
 def within_cap(outgoing, now, cap):
     """(messages to send now, messages over their shop's daily cap). Commits the counts."""
     zones = dict(db.session.execute(select(Client.id, Client.timezone).where(
@@ -109,13 +131,24 @@ def within_cap(outgoing, now, cap):
     return [m for m, _ in ready], held
 
 
+def urgency_rank(message):
+    """0 for a message holding a critical kind, 1 for an important one, then the rest (a digest,
+    a test, an order rank as normal): kinds.PRIORITIES' order."""
+    notice = message.notice  # its items are ordered, the most urgent first
+    if notice.type != "alerts" or not notice.items:
+        return len(kinds.PRIORITIES) - 1
+    return kinds.PRIORITIES.index(notice.items[0].kind_entry.priority)
+
+
 def send(outgoing, config, on_result):
-    """Send messages channel by channel, calling `on_result` for each as soon as it is known. No
-    transaction is open meanwhile, so a slow server holds no lock."""
-    by_channel = defaultdict(list)
+    """Send messages channel by channel, the critical ones of every channel first, then the
+    important ones, then the rest (so events queued earlier never hold an empty shelf's message
+    back), calling `on_result` for each as soon as it is known. No transaction is open
+    meanwhile, so a slow server holds no lock."""
+    by_channel = defaultdict(list)  # (rank, channel): its messages
     for message in outgoing:
-        by_channel[message.channel].append(message)
-    for channel, batch in by_channel.items():
+        by_channel[(urgency_rank(message), message.channel)].append(message)
+    for (_, channel), batch in sorted(by_channel.items(), key=lambda entry: entry[0][0]):
         done = set()
         try:
             if channel not in names():
@@ -203,6 +236,7 @@ class Dispatcher(PeriodicWorker):
         self.lease_seconds = lease_seconds
         self.totals = Counter()
         self.listener = None
+        self.next_due_at = None  # when the next waiting row falls due (outbox.next_due), after a cycle
         wakeup.listen_here(self)
 
     def start(self):
@@ -232,16 +266,21 @@ class Dispatcher(PeriodicWorker):
         """Returns the counts of what it did (digests, claimed, sent, failed, dead). `now` fixes
         the clock, for tests; by default the wall clock."""
         config = self.app.config
+        self.next_due_at = None  # unknown until this cycle ends (a failed cycle: the poll)
         counts = Counter(digests=enqueue_due_digests(now or utcnow()))
         limits.prune(now or utcnow())
         retention.prune_due(now or utcnow())  # its own short transactions
         db.session.commit()
         gather = outbox.gathering_kinds(config)
-        batch = claim(self.batch_size, now or utcnow(), self.lease_seconds, gather)
+        claimed_at = now or utcnow()
+        batch = claim(self.batch_size, claimed_at, self.lease_seconds, gather)
         counts["claimed"] = len(batch)
         if batch:
             recorder = Recorder(batch, now or utcnow(), config["DELIVERY_MAX_ATTEMPTS"],
                                 config["DELIVERY_BACKOFF_SECONDS"])
+            batch, stopped = still_addressed(batch)
+            for message in messages_of(stopped):  # each alone: no cap spent, nothing sent
+                recorder(Result.failed(message, STOPPED, retry=False))
             cap = config["SHOP_DAILY_MESSAGE_CAP"]
             ready, held = within_cap(messages_of(batch, gather), now or utcnow(), cap)
             for message, zone in held:
@@ -251,10 +290,20 @@ class Dispatcher(PeriodicWorker):
             log.info("deliveries: %d claimed, %d sent, %d failed, %d dead, %d held", len(batch), counts["sent"],
                      counts["failed"], counts["dead"], counts["held"])
         self.totals.update({k: v for k, v in counts.items() if k != "claimed"})
+        self.next_due_at = outbox.next_due(claimed_at)  # one due since the claim: a cycle at once
+        db.session.commit()
         return dict(counts)
 
     def more_due(self, counts):
         return bool(counts) and counts["claimed"] >= self.batch_size
+
+    def wait_after(self, counts):
+        """The poll, or less: until the next waiting row falls due, so that an alert gathering
+        company leaves when its priority's wait ends (API.md), not at the next poll after it."""
+        wait = super().wait_after(counts)
+        if self.next_due_at is None:
+            return wait
+        return max(0.0, min(wait, (self.next_due_at - utcnow()).total_seconds()))
 
     def status(self):
         return {**super().status(), "sent": self.totals["sent"], "failed": self.totals["failed"],

@@ -81,14 +81,15 @@ def enqueue_alert_deliveries(new_alerts, now):
     SELECT over the alerts, their products and the shops' recipients, the payload built in SQL
     (messages.sql_alert_payload), so no row passes through Python. Rows on channels that gather a
     burst wait as their kind's priority says, so that the alerts that follow within that time go
-    with them as one message; rows due now wake the dispatcher once committed. Per call: the
-    INSERT (planned for its own ids on PostgreSQL) and one look-up on the due index."""
+    with them as one message. New rows wake the dispatchers once committed: those due now leave
+    at once, and a dispatcher's next cycle comes when the others fall due (Dispatcher.wait_after),
+    not at its next poll after that. Per call: the INSERT (planned for its own ids on PostgreSQL)."""
     if not new_alerts:
         return
     with custom_plans():
-        db.session.execute(_alert_rows(new_alerts, now))
-    if _queued_due_now(now):
-        wakeup.queued_due_now()
+        queued = db.session.execute(_alert_rows(new_alerts, now)).rowcount
+    if queued:
+        wakeup.rows_queued()
 
 
 ALERT_COLUMNS = ["client_id", "alert_log_id", "dedupe_key", "channel", "recipient", "subject", "body", "html_body",
@@ -139,22 +140,29 @@ def _sql_due(kind_col, channel_col, now):
     return case((channel_col.in_(gathering), later), else_=literal(now, DateTime))
 
 
-def _queued_due_now(now):
-    """Whether this transaction queued a row due at `now` (one lookup on the due index)."""
-    return db.session.execute(
-        select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at == now).limit(1)
-    ).first() is not None
-
-
 def enqueue_test(client_id, channel, now=None):
-    """Queue a test message to the shop's enabled addresses of one channel; returns how many."""
+    """Queue a test message to the shop's enabled addresses of one channel; returns how many.
+    The rows are due now: the dispatchers wake once they are committed, not at their next poll."""
     now = now or utcnow()
     notice = messages.Notice("test", client_id, _shops([client_id])[client_id][0], channel=channel,
                              created_at=isoformat(now))
     key = f"test:{uuid.uuid4().hex}"
     rows = [message_row(client_id, key, channel, t.address, notice, now)
             for t in recipients.targets([client_id]).get(client_id, []) if t.channel == channel and t.user_id is None]
+    if rows:
+        wakeup.rows_queued()
     return add_deliveries(rows)
+
+
+# The rows queued for the shop's recipients (its lists, a person's own address or device), by key:
+# an alert, a digest, a test message. A purchase order ("order:") goes to its supplier instead.
+RECIPIENT_KEYS = ("alert:", "digest:", "test:")
+
+
+def to_recipients(dedupe_key):
+    """Whether an outbox row goes to one of the shop's recipients, an address that may opt out
+    or be removed while the row waits."""
+    return dedupe_key.startswith(RECIPIENT_KEYS)
 
 
 @order_sent.connect
@@ -169,7 +177,7 @@ def enqueue_order(client_id, order, now):
     notice = messages.Notice("purchase_order", client_id, order["shop"], created_at=isoformat(now), order=order)
     queued = add_deliveries([message_row(client_id, f"order:{order['id']}", channel, order["supplier"]["email"],
                                          notice, now)])
-    wakeup.queued_due_now()
+    wakeup.rows_queued()
     log.info("queued purchase order %s of shop %s", order["number"], client_id)
     return queued
 
@@ -182,6 +190,13 @@ def due_clause(now):
         and_(Delivery.status.in_(("pending", "failed")), Delivery.next_attempt_at <= now),
         and_(Delivery.status == "sending", Delivery.claimed_until < now),
     )
+
+
+def next_due(now):
+    """When the next waiting row falls due after `now` (pending or failed), over every shop; None
+    when none waits. Rows due already are left out: another dispatcher may hold them."""
+    return db.session.execute(select(func.min(Delivery.next_attempt_at)).where(
+        Delivery.status.in_(("pending", "failed")), Delivery.next_attempt_at > now)).scalar()
 
 
 def oldest_due(now):

@@ -1,9 +1,10 @@
-"""Waking the dispatcher when the outbox gets rows that are due now (an out-of-stock alert leaves
-within a second, not at the next poll). In this process: every dispatcher here is woken once the
-transaction that queued the rows commits. Across processes on PostgreSQL: the same transaction
-sends NOTIFY, which PostgreSQL delivers at commit, and each dispatcher hears it on a LISTEN
-connection of its own (a plain session connection: a transaction-pooling PgBouncer cannot carry
-LISTEN). The dispatcher's poll stays the fallback for anything missed."""
+"""Waking the dispatcher when the outbox gets new rows: one due now leaves at once (an
+out-of-stock alert within a second, not at the next poll), and one due later sets when the
+dispatcher's next cycle comes (Dispatcher.wait_after). In this process: every dispatcher here
+is woken once the transaction that queued the rows commits. Across processes on PostgreSQL: the
+same transaction sends NOTIFY, which PostgreSQL delivers at commit, and each dispatcher hears it
+on a LISTEN connection of its own (a plain session connection: a transaction-pooling PgBouncer
+cannot carry LISTEN). The dispatcher's poll stays the fallback for anything missed."""
 import logging
 import threading
 import weakref
@@ -26,8 +27,8 @@ def listen_here(dispatcher):
     _here.add(dispatcher)
 
 
-def queued_due_now():
-    """Say, in the transaction that queued rows due now, that the dispatchers should wake when it
+def rows_queued():
+    """Say, in the transaction that queued outbox rows, that the dispatchers should wake when it
     commits (nothing happens if it rolls back)."""
     db.session.info[_FLAG] = True
     if dialect_name() == "postgresql":
