@@ -200,3 +200,19 @@ def test_an_out_of_stock_item_reads_out_of_stock_not_about_0_days_left(app):
                                        "http://stockbell.test", "owner@cornershop.example")
     assert "Days left" not in text and "\n  Out of stock\n" in text
     assert "<td align=right>Out of stock</td></tr>" in html and ">0</td></tr>" not in html
+
+
+def test_a_person_deactivated_gets_no_mail_that_was_waiting_for_them(app, shop, smtp_server):
+    """A deactivated person hears nothing more on their own address: not even a mail queued for
+    them before (gathering company), while the shop's list still gets its own."""
+    app.config["DELIVERY_COALESCE_SECONDS"] = 60
+    configure(shop, email_enabled=True, email_recipients=["owner@cornershop.example"])
+    staff = shop.add_user("sam@cornershop.example")
+    own = staff.patch("/api/me/preferences", json={"email": {"enabled": True, "address": "sam@home.example"}})
+    assert own.status_code == 200, own.get_json()
+    make_low(shop, "Oat Milk")  # waits up to 60 s for others
+    assert shop.patch(f"/api/users/{staff.user['id']}", json={"active": False}).status_code == 200
+    outcome = dispatcher(app).run_once(now=later(61))
+    assert (outcome.get("sent", 0), outcome.get("dead", 0)) == (1, 1)
+    assert smtp_server.messages(to="sam@home.example") == []
+    assert len(smtp_server.messages(to="owner@cornershop.example")) == 1

@@ -6,10 +6,10 @@ import time
 from collections import Counter, defaultdict, namedtuple
 from datetime import timedelta
 
-from sqlalchemy import and_, bindparam, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, or_, select, text, tuple_, update
 
 from ..alerts import kinds
-from ..auth.models import Client
+from ..auth.models import Client, User
 from ..dialect import begin_write
 from ..dialect import name as dialect_name
 from ..extensions import db
@@ -101,16 +101,19 @@ def messages_of(rows, gather=frozenset()):
 
 def still_addressed(rows):
     """(rows whose address still takes messages, rows to an address that has opted out, been
-    removed or turned off since they were queued): after STOP, an unsubscribe or "Stop notifying
-    this device" nothing more goes there, not even an alert that was waiting for company. One
+    removed or turned off since they were queued, or whose person was deactivated): after STOP, an
+    unsubscribe or "Stop notifying this device" nothing more goes there, not even an alert that
+    was waiting for company. One
     query; committed."""
     wanted = sorted({(r.client_id, r.channel, r.recipient) for r in rows if outbox.to_recipients(r.dedupe_key)})
     if not wanted:
         return rows, []
     live = {tuple(found) for found in db.session.execute(
-        select(Recipient.client_id, Recipient.channel, Recipient.address).where(
+        select(Recipient.client_id, Recipient.channel, Recipient.address)
+        .outerjoin(User, User.id == Recipient.user_id).where(
             tuple_(Recipient.client_id, Recipient.channel, Recipient.address).in_(wanted),
-            Recipient.enabled.is_(True), Recipient.opted_out_at.is_(None)))}
+            Recipient.enabled.is_(True), Recipient.opted_out_at.is_(None),
+            or_(Recipient.user_id.is_(None), User.active.is_(True))))}  # a person deactivated hears no more
     db.session.commit()
     kept, stopped = [], []
     for row in rows:
