@@ -274,3 +274,23 @@ def test_a_person_of_one_place_sees_each_products_status_as_that_places_list_fil
         7, 20, "location", "low")
     assert clerk.get(f"/api/products/{milk['id']}").get_json()["status"] == "low"
     assert shop.get(f"/api/products/{milk['id']}").get_json()["status"] == "ok"  # the whole shop: 47 of 5
+
+
+def test_a_stock_change_by_a_person_of_several_places_without_the_default_names_its_place(shop):
+    """Without location_id their change has no place of theirs to go to: a 400 saying to name one
+    (as an order does), not a 404 for a place they never named; nothing changes."""
+    uptown, kiosk = add_location(shop, "Uptown"), add_location(shop, "Kiosk")
+    milk = shop.add_product("Milk", stock=10)
+    manager = shop.add_user("two@example.com", "manager")
+    assert shop.patch(f"/api/users/{manager.user['id']}", json={"location_ids": [uptown, kiosk]}).status_code == 200
+    response = manager.post(f"/api/products/{milk['id']}/stock", json={"delta": 4, "reason": "delivery"})
+    assert response.status_code == 400 and "location_id" in response.get_json()["details"], response.get_json()
+    response = manager.post("/api/stock/batch", json={"changes": [{"product_id": milk["id"], "delta": 4,
+                                                                   "reason": "delivery"}]},
+                            headers={"Idempotency-Key": "several-places-1"})
+    assert response.status_code == 400, response.get_json()
+    assert carried_at(shop, milk) == {"Main": 10}
+    response = manager.post(f"/api/products/{milk['id']}/stock",
+                            json={"delta": 4, "reason": "delivery", "location_id": kiosk})
+    assert response.status_code == 200, response.get_json()
+    assert carried_at(shop, milk) == {"Main": 10, "Kiosk": 4}

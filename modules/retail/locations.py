@@ -62,11 +62,15 @@ def get_location(client_id, location_id, ids=None):
 def stock_location(client_id, location_id=None, user=None):
     """Where a stock change goes: the named location (404 when the caller cannot see it, 403 when
     the caller is a token bound to another), else the token's, else the caller's only location,
-    else the shop's default. An inactive location takes no stock (409)."""
+    else the shop's default; a caller of several locations, the default not among them, names one
+    (400). An inactive location takes no stock (409)."""
     ids = place_ids(user) if user is not None else None
     bound = getattr(user, "bound_location_id", None)
     if location_id is None:
         location_id = bound or (ids[0] if ids and len(ids) == 1 else None) or default_location_id(client_id)
+        if not bound and ids is not None and location_id not in ids:
+            raise ApiError(400, "Name the location of this stock change.",
+                           {"location_id": "Required: you work at several locations."})
     elif bound and location_id != bound:
         get_location(client_id, location_id)  # another shop's id is a 404 before it is a 403
         raise ApiError(403, "This token changes stock at its own location only.",
