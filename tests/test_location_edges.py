@@ -294,3 +294,23 @@ def test_a_stock_change_by_a_person_of_several_places_without_the_default_names_
                             json={"delta": 4, "reason": "delivery", "location_id": kiosk})
     assert response.status_code == 200, response.get_json()
     assert carried_at(shop, milk) == {"Main": 10, "Kiosk": 4}
+
+
+def test_a_place_made_inactive_closes_its_open_alerts_at_once(shop):
+    """An inactive place alerts no more: its open episodes close when it is deactivated (the
+    monitor's next cycle did it before), and another place's stay open."""
+    kiosk = add_location(shop, "Kiosk")
+    milk = shop.add_product("Milk", stock=3)  # low at Main
+    for delta, reason in ((2, "delivery"), (-2, "sale")):  # out at Kiosk, which then holds nothing
+        response = shop.post(f"/api/products/{milk['id']}/stock",
+                             json={"delta": delta, "reason": reason, "location_id": kiosk})
+        assert response.status_code == 200, response.get_json()
+
+    def episodes():
+        return sorted((a["location"]["name"], a["status"])
+                      for a in shop.get("/api/alerts?show_resolved=1").get_json()["items"])
+
+    assert episodes() == [("Kiosk", "active"), ("Main", "active")]
+    assert shop.patch(f"/api/locations/{kiosk}", json={"active": False}).status_code == 200
+    assert episodes() == [("Kiosk", "resolved"), ("Main", "active")]
+    assert shop.get("/api/alerts/stats").get_json()["active"] == 1

@@ -127,9 +127,12 @@ def held_by_location(client_id, location_ids):
 
 def update_location(location, user_id, changes):
     """Rename, re-kind, make default, (de)activate: the default cannot be deactivated, nor a
-    location that still holds stock (409); making one the default unmakes the other."""
+    location that still holds stock (409); making one the default unmakes the other. A location
+    made inactive is announced as a stock change of what it carries, so that its open alerts
+    close now (an inactive place alerts no more), not at the monitor's next cycle."""
     before = location.to_dict()
-    if changes.get("active") is False and location.active:
+    deactivating = changes.get("active") is False and location.active
+    if deactivating:
         if location.is_default or changes.get("is_default"):
             raise ApiError(409, "The default location cannot be deactivated.", {"active": "The default location."})
         if held_stock(location):
@@ -153,6 +156,11 @@ def update_location(location, user_id, changes):
     diff = audit.diff(before, changes)
     if diff:
         audit.record(location.client_id, user_id, "location.update", f"location {location.id}: {location.name}", diff)
+    if deactivating:
+        carried = db.session.execute(select(ProductStock.product_id).where(
+            ProductStock.client_id == location.client_id, ProductStock.location_id == location.id)).scalars().all()
+        if carried:
+            announce_stock_change(location.client_id, carried, user_id)
     return location
 
 
