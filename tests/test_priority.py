@@ -187,3 +187,29 @@ def test_the_dispatcher_listens_on_postgresql_only(app):
     finally:
         worker.stop()
     assert worker.listener is None
+
+
+def test_an_empty_shelf_is_claimed_before_a_backlog_of_retries(app, shop, twilio, receiver):
+    """After an outage the outbox holds retries due long ago (more than one claim takes): a new
+    row, an out SMS, is claimed first, not after the whole backlog (each claim takes the oldest)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from modules.delivery.dispatcher import claim
+    from modules.delivery.models import Delivery
+    from modules.timeutil import utcnow
+
+    configure(shop, webhook_enabled=True, webhook_url=receiver.url + "/hook")
+    for n in range(6):
+        stock(shop, shop.add_product(f"Tea {n}", stock=10), 3)  # an event each
+    db.session.execute(update(Delivery).values(status="failed", attempts=3,
+                                               next_attempt_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()  # the backlog: six retries due for an hour
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    stock(shop, shop.add_product("Milk", stock=10), 0)  # out: an SMS and an event, due now
+    fresh = {row.id for row in delivery_rows(status="pending")}
+    assert len(fresh) == 2
+    first = claim(2, utcnow())
+    assert {row.id for row in first} == fresh
+    assert len(claim(10, utcnow())) == 6  # then the backlog, all of it

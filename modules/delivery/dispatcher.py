@@ -50,14 +50,19 @@ def _gathers(row, kinds):
 
 
 def claim(limit, now, lease_seconds=LEASE_SECONDS, gather=frozenset()):
-    """Take up to `limit` due rows and commit the claim: status "sending", one attempt more, a
-    lease until now + lease_seconds; with them, the alerts still waiting for the same recipients
-    (a burst goes as one message). On PostgreSQL, FOR UPDATE SKIP LOCKED gives concurrent
+    """Take up to `limit` due rows, those never tried first, and commit the claim: status
+    "sending", one attempt more, a lease until now + lease_seconds; with them, the alerts still
+    waiting for the same recipients (a burst goes as one message). On PostgreSQL, FOR UPDATE SKIP LOCKED gives concurrent
     dispatchers disjoint rows; on SQLite, BEGIN IMMEDIATE makes this the only writer, and the
     UPDATE re-checks that each row is still due (compare-and-set) on both."""
     begin_write()
     try:
-        rows = _take(outbox.due_clause(now), limit, now, lease_seconds)
+        # Rows not yet tried first (an empty shelf's message among them), then retries and lapsed
+        # leases: after an outage a backlog of retries, due long ago, would otherwise go before
+        # every new row, a claim of `limit` at a time. Each part is a range of the due index.
+        rows = _take(outbox.first_tries(now), limit, now, lease_seconds)
+        if len(rows) < limit:
+            rows += _take(outbox.due_clause(now), limit - len(rows), now, lease_seconds)
         bursts = sorted({(r.client_id, r.channel, r.recipient) for r in rows if _gathers(r, gather)})
         if bursts:
             waiting = and_(Delivery.status == "pending", Delivery.dedupe_key.like("alert:%"),

@@ -192,6 +192,11 @@ def due_clause(now):
     )
 
 
+def first_tries(now):
+    """The due rows never tried yet (pending: a failed or lapsed row has been tried)."""
+    return and_(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+
+
 def next_due(now):
     """When the next waiting row falls due after `now` (pending or failed), over every shop; None
     when none waits. Rows due already are left out: another dispatcher may hold them."""
