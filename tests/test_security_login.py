@@ -137,6 +137,19 @@ def test_the_address_limit_counts_failures_but_never_stops_a_device_cookie(app, 
     assert login(fresh_browser(app), shop.email, shop.password, "198.51.100.8").status_code == 200
 
 
+@pytest.mark.parametrize("app_config", [{"LOGIN_ADDRESS_MAX_FAILURES": 3}])
+def test_a_device_cookies_own_failures_count_against_it_only_not_its_address(app, shop, other_shop):
+    """OWASP's device cookies: the owner mistyping on their own browser slows that browser only;
+    it never counts towards the address, so a colleague behind the same NAT still signs in."""
+    for _ in range(3):
+        delay_passes()
+        assert login(shop.http, shop.email, "a mistyped password", STRANGER).status_code == 401
+    assert row("address", STRANGER) is None or row("address", STRANGER).failures == 0
+    assert login(fresh_browser(app), other_shop.email, other_shop.password, STRANGER).status_code == 200
+    delay_passes()
+    assert login(shop.http, shop.email, shop.password, STRANGER).status_code == 200
+
+
 def test_throttle_is_shared_by_processes_and_survives_a_restart(database_url, app, shop):
     assert login(fresh_browser(app), shop.email, "bad-guess-here", STRANGER).status_code == 401
     # Another app on the same database: another process, or this one after a restart.

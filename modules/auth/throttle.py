@@ -110,7 +110,8 @@ def claim(rows, now):
 
 
 def record_failure(rows, address, now):
-    """One more failure for each counter (its delay grows) and for the address; old rows pruned."""
+    """One more failure for each counter (its delay grows) and for the address (None: a device
+    cookie's failure, counted against it only); old rows pruned."""
     config = current_app.config
     for kind, key in rows:
         failures = db.session.execute(
@@ -121,13 +122,14 @@ def record_failure(rows, address, now):
         db.session.execute(update(LoginAttempt).where(_row(kind, key)).values(
             blocked_until=now + timedelta(seconds=delay) if delay else None),
             execution_options={"synchronize_session": False})
-    db.session.execute(insert(LoginAttempt).values(
-        kind="address", key=address, failures=0, last_failure_at=now).on_conflict_do_nothing())
-    limit, lockout = config["LOGIN_ADDRESS_MAX_FAILURES"], timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
-    db.session.execute(update(LoginAttempt).where(_row("address", address)).values(
-        failures=LoginAttempt.failures + 1, last_failure_at=now,
-        blocked_until=case((LoginAttempt.failures + 1 >= limit, now + lockout), else_=LoginAttempt.blocked_until)),
-        execution_options={"synchronize_session": False})
+    if address is not None:
+        db.session.execute(insert(LoginAttempt).values(
+            kind="address", key=address, failures=0, last_failure_at=now).on_conflict_do_nothing())
+        limit, lockout = config["LOGIN_ADDRESS_MAX_FAILURES"], timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
+        db.session.execute(update(LoginAttempt).where(_row("address", address)).values(
+            failures=LoginAttempt.failures + 1, last_failure_at=now,
+            blocked_until=case((LoginAttempt.failures + 1 >= limit, now + lockout), else_=LoginAttempt.blocked_until)),
+            execution_options={"synchronize_session": False})
     prune(now)
     db.session.commit()
 
@@ -202,7 +204,7 @@ def attempt(account, device_nonce, check):
         record_success(rows)
         db.session.commit()
     else:
-        record_failure(rows, address, utcnow())
+        record_failure(rows, address if device_nonce is None else None, utcnow())
     return ok
 
 
