@@ -314,3 +314,19 @@ def test_a_place_made_inactive_closes_its_open_alerts_at_once(shop):
     assert shop.patch(f"/api/locations/{kiosk}", json={"active": False}).status_code == 200
     assert episodes() == [("Kiosk", "resolved"), ("Main", "active")]
     assert shop.get("/api/alerts/stats").get_json()["active"] == 1
+
+
+def test_no_order_is_made_for_an_inactive_place(shop):
+    """It could not be received there (409 at receiving): refused when made, by hand or from the
+    reorder list, and nothing is drafted."""
+    kiosk = add_location(shop, "Kiosk")
+    supplier = add_supplier(shop)
+    milk = shop.add_product("Milk", stock=2, supplier_id=supplier["id"])
+    assert shop.patch(f"/api/locations/{kiosk}", json={"active": False}).status_code == 200
+    response = shop.post("/api/purchase-orders", json={"supplier_id": supplier["id"], "location_id": kiosk,
+                                                       "lines": [{"product_id": milk["id"], "quantity": 5}]})
+    assert response.status_code == 409 and "Kiosk" in response.get_json()["error"], response.get_json()
+    response = shop.post("/api/purchase-orders/from-reorder", json={"supplier_id": supplier["id"],
+                                                                    "location_id": kiosk})
+    assert response.status_code == 409, response.get_json()
+    assert shop.get("/api/purchase-orders").get_json()["items"] == []

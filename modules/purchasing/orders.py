@@ -72,9 +72,14 @@ def _set_lines(order, lines):
 def receiving_location(client_id, location_id=None, ids=None):
     """Where an order (from the reorder list or not) is received: `location_id` (404 when it is not
     one of the caller's locations `ids`), else the caller's only location, else the shop's default; a
-    caller limited to several locations, the default not among them, must name one (400)."""
+    caller limited to several locations, the default not among them, must name one (400). An
+    inactive location takes no order (409): it could not receive it."""
     if location_id is not None:
-        return locations.get_location(client_id, location_id, ids).id
+        place = locations.get_location(client_id, location_id, ids)
+        if not place.active:
+            raise ApiError(409, f"{place.name} is inactive: make it active again to order for it.",
+                           {"location_id": "Inactive."})
+        return place.id
     if ids is not None and len(ids) == 1:
         return ids[0]
     default = locations.default_location_id(client_id)
