@@ -81,40 +81,38 @@ def test_an_empty_shelf_leaves_before_the_messages_queued_ahead_of_it(app, shop,
     assert set(heard) == {"Milk", *(f"Tea {n}" for n in range(5))}  # Milk's event: critical too
 
 
-def test_a_stock_change_that_empties_a_product_wakes_the_dispatcher(app, shop, twilio):
-    configure(shop, sms_enabled=True, sms_numbers=[SMS])
-    milk = shop.add_product("Milk", stock=10)
+def sms_leaves_at_once(app, twilio, act, what):
+    """`act()` with a dispatcher waiting on a 30 s poll: its SMS leaves within 2 s (woken), not
+    at the poll."""
     worker = Dispatcher(app, poll_seconds=30)  # its poll alone would take 30 s
     worker.initial_delay = 0
     worker.start()
     try:
         time.sleep(0.3)  # its first (empty) cycle is done: it now waits
         started = time.monotonic()
-        stock(shop, milk, 0)
+        act()
         while not twilio.messages(SMS) and time.monotonic() - started < 5:
             time.sleep(0.02)
-        assert twilio.messages(SMS), "the out-of-stock SMS did not leave within 5 s"
+        assert twilio.messages(SMS), f"the {what} SMS did not leave within 5 s"
         assert time.monotonic() - started < 2
     finally:
         worker.stop()
+
+
+def test_a_stock_change_that_empties_a_product_wakes_the_dispatcher(app, shop, twilio):
+    configure(shop, sms_enabled=True, sms_numbers=[SMS])
+    milk = shop.add_product("Milk", stock=10)
+    sms_leaves_at_once(app, twilio, lambda: stock(shop, milk, 0), "out-of-stock")
 
 
 def test_a_test_message_wakes_the_dispatcher(app, shop, twilio):
     """A test message is a new outbox row due now: it leaves at once, not at the next poll."""
     configure(shop, sms_enabled=True, sms_numbers=[SMS])
-    worker = Dispatcher(app, poll_seconds=30)  # its poll alone would take 30 s
-    worker.initial_delay = 0
-    worker.start()
-    try:
-        time.sleep(0.3)  # its first (empty) cycle is done: it now waits
-        started = time.monotonic()
+
+    def send_test():
         assert shop.post("/api/notifications/test", json={"channel": "sms"}).status_code == 202
-        while not twilio.messages(SMS) and time.monotonic() - started < 5:
-            time.sleep(0.02)
-        assert twilio.messages(SMS), "the test SMS did not leave within 5 s"
-        assert time.monotonic() - started < 2
-    finally:
-        worker.stop()
+
+    sms_leaves_at_once(app, twilio, send_test, "test")
 
 
 def test_a_low_alert_waits_its_coalescing_time_not_that_and_a_poll(app, shop, twilio):
