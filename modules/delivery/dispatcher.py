@@ -52,9 +52,9 @@ def _gathers(row, kinds):
 def claim(limit, now, lease_seconds=LEASE_SECONDS, gather=frozenset()):
     """Take up to `limit` due rows, those never tried first, and commit the claim: status
     "sending", one attempt more, a lease until now + lease_seconds; with them, the alerts still
-    waiting for the same recipients (a burst goes as one message). On PostgreSQL, FOR UPDATE SKIP LOCKED gives concurrent
-    dispatchers disjoint rows; on SQLite, BEGIN IMMEDIATE makes this the only writer, and the
-    UPDATE re-checks that each row is still due (compare-and-set) on both."""
+    waiting for the same recipients (a burst goes as one message). On PostgreSQL, FOR UPDATE
+    SKIP LOCKED gives concurrent dispatchers disjoint rows; on SQLite, BEGIN IMMEDIATE makes this
+    the only writer, and the UPDATE re-checks that each row is still due (compare-and-set) on both."""
     begin_write()
     try:
         # Rows not yet tried first (an empty shelf's message among them), then retries and lapsed
@@ -108,8 +108,7 @@ def still_addressed(rows):
     """(rows whose address still takes messages, rows to an address that has opted out, been
     removed or turned off since they were queued, or whose person was deactivated): after STOP, an
     unsubscribe or "Stop notifying this device" nothing more goes there, not even an alert that
-    was waiting for company. One
-    query; committed."""
+    was waiting for company. One query; committed."""
     wanted = sorted({(r.client_id, r.channel, r.recipient) for r in rows if outbox.to_recipients(r.dedupe_key)})
     if not wanted:
         return rows, []

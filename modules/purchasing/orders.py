@@ -146,8 +146,7 @@ def receive(order, user_id, received):
     (409, as a stock change there): a product's stock is the sum over the active places."""
     if order.status not in ("sent", "partially_received"):
         raise _conflict(order, "received")
-    place = locations.get_location(order.client_id,
-                                   order.location_id or locations.default_location_id(order.client_id))
+    place = locations.get_location(order.client_id, _place_id(order))
     if not place.active:
         raise ApiError(409, f"{place.name} is inactive: make it active again to receive {order.label} there.",
                        {"location": "Inactive."})
@@ -203,10 +202,15 @@ def order_dict(order):
     }
 
 
+def _place_id(order):
+    """Where the order is received (an order made before locations: the shop's default)."""
+    return order.location_id or locations.default_location_id(order.client_id)
+
+
 def check_place(order, ids):
     """A person limited to the locations `ids` sees and changes only their places' orders (receiving
     is a stock change there): another place's order answers 404, as that place's id does."""
-    if ids is not None and (order.location_id or locations.default_location_id(order.client_id)) not in ids:
+    if ids is not None and _place_id(order) not in ids:
         raise ApiError(404, "Not found.")
     return order
 

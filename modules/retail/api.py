@@ -62,8 +62,8 @@ def _csv_location():
     location_id = args.integer("location_id", None, 1, MAX_ID)
     args.check()
     ids = place_ids()
-    if location_id is None and ids is not None and locations.default_location_id(current_client_id()) not in ids:
-        location_id = ids[0]
+    if location_id is None:
+        location_id = locations.first_of_theirs(current_client_id(), ids)
     if location_id is not None:
         locations.get_location(current_client_id(), location_id, ids)
     return location_id

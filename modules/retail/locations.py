@@ -81,14 +81,19 @@ def stock_location(client_id, location_id=None, user=None):
     return location
 
 
+def first_of_theirs(client_id, ids):
+    """The place a person limited to the locations `ids` gets when they name none and cannot see
+    the default: the first of theirs; None (the default's, or their only one) otherwise."""
+    if ids is not None and default_location_id(client_id) not in ids:
+        return ids[0]
+    return None
+
+
 def opening_location(client_id, user):
     """Where a new product's opening stock goes: where the caller's stock changes go when they name
     no place (stock_location); for a person of several places, the default not among them, the
     first of theirs (as a CSV without location_id), never a place they cannot see."""
-    ids = place_ids(user)
-    if ids is not None and len(ids) > 1 and default_location_id(client_id) not in ids:
-        return stock_location(client_id, ids[0], user)
-    return stock_location(client_id, None, user)
+    return stock_location(client_id, first_of_theirs(client_id, place_ids(user)), user)
 
 
 def _conflict():
